@@ -1,0 +1,66 @@
+# sncguard: the targets operator users expect. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CLUSTER_DIR ?= .cluster
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with sncguard and the test tools (idempotent)
+
+binaries: ## build (or reuse) the pinned Kubernetes and etcd binaries
+	bash hack/cluster/build.sh >/dev/null
+
+crds: $(STAMP) ## regenerate crds/ from the pydantic models
+	$(BIN)/sncguard crds --write crds
+
+lint: $(STAMP) ## ruff and the import-layer contracts
+	$(BIN)/ruff check operator tests hack
+	cd operator && ../$(BIN)/lint-imports --config ../pyproject.toml
+
+unit: $(STAMP) ## the fast tests: rules, plans, models, loader, CLI
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
+test: $(STAMP) binaries ## every test: lint, unit, and integration on the real local control plane
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest tests -q -ra $(PYTEST_ARGS)
+
+test-e2e: $(STAMP) binaries ## only the integration tests
+	$(BIN)/pytest tests/integration -q -ra $(PYTEST_ARGS)
+
+cluster-up: $(STAMP) ## start the local control plane; then: source $(CLUSTER_DIR)/env
+	$(BIN)/python hack/cluster/localcluster.py up --dir $(CLUSTER_DIR) --name sncguard-demo
+
+cluster-down: $(STAMP) ## stop the local control plane and everything demo started on it
+	-@test -f $(CLUSTER_DIR)/operator.pid && kill $$(cat $(CLUSTER_DIR)/operator.pid) 2>/dev/null; rm -f $(CLUSTER_DIR)/operator.pid
+	$(BIN)/python hack/cluster/localcluster.py down --dir $(CLUSTER_DIR)
+
+install-crds: $(STAMP) ## apply crds/ to the current KUBECONFIG
+	kubectl apply --server-side -f crds/
+
+run: $(STAMP) ## run the operator against the current KUBECONFIG
+	$(BIN)/sncguard run
+
+demo: $(STAMP) binaries ## the main job: cluster, CRDs, operator, examples, status
+	bash hack/demo.sh $(CLUSTER_DIR)
+
+kind-up: ## for users with Docker: a kind cluster with three workers in three zones
+	kind create cluster --name sncguard --config hack/kind.yaml
+	kubectl apply --server-side -f crds/
+
+clean: cluster-down ## stop everything and remove local state
+	rm -rf $(CLUSTER_DIR)
+
+.PHONY: help install binaries crds lint unit test test-e2e cluster-up cluster-down install-crds run demo kind-up clean

@@ -1,0 +1,21 @@
+"""Pydantic models of the sncguard custom resources: specs, statuses and their shared parts."""
+
+from .backuppolicy import BackupPolicySpec, BackupPolicyStatus
+from .common import Condition, FindingEntry, LabelSelector, Mode, PolicyStatus, SummaryCounts
+from .tenantpolicy import TenantPolicySpec, TenantPolicyStatus
+from .zonespread import ZoneSpreadSpec, ZoneSpreadStatus
+
+__all__ = [
+    "BackupPolicySpec",
+    "BackupPolicyStatus",
+    "Condition",
+    "FindingEntry",
+    "LabelSelector",
+    "Mode",
+    "PolicyStatus",
+    "SummaryCounts",
+    "TenantPolicySpec",
+    "TenantPolicyStatus",
+    "ZoneSpreadSpec",
+    "ZoneSpreadStatus",
+]

@@ -1,0 +1,62 @@
+"""The offline check: manifests in, findings out, with the operator's own rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+from .api import ZoneSpreadSpec
+from .evaluation import evaluate_zonespread
+from .findings import Finding, Result, Summary, most_severe_first
+from .loader import Inputs, PolicyDocument
+
+BASELINE_NAME = "baseline"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    findings: list[Finding]
+    policies: list[PolicyDocument]
+
+    @property
+    def failed(self) -> bool:
+        return any(f.result is Result.FAIL for f in self.findings)
+
+
+def baseline_zonespreads(inputs: Inputs) -> list[PolicyDocument]:
+    """With no ZoneSpread in the input, every namespace with workloads gets the default one."""
+    namespaces = sorted({w.namespace for w in inputs.view.workloads})
+    return [PolicyDocument("ZoneSpread", ns, BASELINE_NAME, ZoneSpreadSpec(), "(built-in baseline)")
+            for ns in namespaces]
+
+
+def run_check(inputs: Inputs, now: datetime) -> CheckReport:
+    del now  # no ZoneSpread rule reads the clock; the backup and access rules will
+    zonespreads = inputs.policies_of("ZoneSpread") or baseline_zonespreads(inputs)
+    findings: list[Finding] = []
+    for policy in zonespreads:
+        findings.extend(evaluate_zonespread(policy.spec, policy.namespace, policy.name, inputs.view).findings)
+    return CheckReport(findings=most_severe_first(findings), policies=zonespreads)
+
+
+def write_json(report: CheckReport, out: TextIO, language: str) -> None:
+    json.dump([f.as_dict(language) for f in report.findings], out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def write_text(report: CheckReport, out: TextIO, language: str, verbose: bool = False) -> None:
+    shown = [f for f in report.findings if verbose or f.result in (Result.FAIL, Result.WARN)]
+    for f in shown:
+        where = f" {f.field}" if f.field else ""
+        out.write(f"{f.result.value.upper():4}  {f.severity.value:8}  {f.rule.id}  "
+                  f"{f.resource.display()}{where}\n      {f.message(language)}\n")
+    s = Summary.of(report.findings)
+    label = "résultats" if language == "fr" else "results"
+    out.write(f"{len(report.findings)} {label} from {len(report.policies)} policies: "
+              f"{s.failed} fail, {s.warned} warn, {s.passed} pass, {s.skipped} skip\n")
+
+
+def summary_dict(report: CheckReport) -> dict[str, Any]:
+    return Summary.of(report.findings).as_dict()

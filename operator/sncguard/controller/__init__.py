@@ -1,0 +1,1 @@
+"""The kopf shell: watches and indexes, evaluation, server-side apply and status writes."""

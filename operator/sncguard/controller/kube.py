@@ -1,0 +1,159 @@
+"""A small Kubernetes API client for the few writes sncguard makes.
+
+kopf reads (watches and indexes); this writes: status merge patches, server-side apply of owned
+objects and workload fields, deletions of owned objects, events. It authenticates with the
+credentials kopf resolved at login, so the operator has one source of identity.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import tempfile
+from collections import Counter
+from typing import Any
+
+import aiohttp
+
+from .. import FIELD_MANAGER
+
+log = logging.getLogger(__name__)
+
+# Kinds sncguard writes, by (apiVersion, kind) -> plural.
+PLURALS: dict[tuple[str, str], str] = {
+    ("apps/v1", "Deployment"): "deployments",
+    ("apps/v1", "StatefulSet"): "statefulsets",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "networkpolicies",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
+    ("velero.io/v1", "Schedule"): "schedules",
+    ("velero.io/v1", "Restore"): "restores",
+    ("v1", "Namespace"): "namespaces",
+    ("v1", "Event"): "events",
+    ("wgpolicyk8s.io/v1alpha2", "PolicyReport"): "policyreports",
+    ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport"): "clusterpolicyreports",
+    ("sncguard.io/v1alpha1", "ZoneSpread"): "zonespreads",
+    ("sncguard.io/v1alpha1", "TenantPolicy"): "tenantpolicies",
+    ("sncguard.io/v1alpha1", "BackupPolicy"): "backuppolicies",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def resource_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
+    plural = PLURALS[(api_version, kind)]
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    path = f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+    return f"{path}/{name}" if name else path
+
+
+class KubeClient:
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._server = ""
+        self._headers: dict[str, str] = {}
+        self._tempfiles: list[Any] = []
+        # Requests by (verb, outcome), read by the metrics.
+        self.requests: Counter[tuple[str, str]] = Counter()
+
+    async def configure(self, info: Any) -> None:
+        """Take kopf's ConnectionInfo: server, CA, client certificate or token."""
+        await self.close()
+        context = ssl.create_default_context()
+        if info.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif info.ca_path:
+            context.load_verify_locations(cafile=info.ca_path)
+        elif info.ca_data:
+            context.load_verify_locations(cadata=info.ca_data.decode() if isinstance(info.ca_data, bytes)
+                                          else info.ca_data)
+        cert_path, key_path = info.certificate_path, info.private_key_path
+        if info.certificate_data and info.private_key_data:
+            cert_path, key_path = self._spill(info.certificate_data), self._spill(info.private_key_data)
+        if cert_path and key_path:
+            context.load_cert_chain(cert_path, key_path)
+        self._headers = {}
+        if info.token:
+            self._headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
+        self._server = info.server.rstrip("/")
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, limit=8),
+                                              timeout=aiohttp.ClientTimeout(total=30))
+
+    def _spill(self, data: bytes | str) -> str:
+        handle = tempfile.NamedTemporaryFile(prefix="sncguard-", delete=True)  # noqa: SIM115 - lives as long as us
+        handle.write(data if isinstance(data, bytes) else data.encode())
+        handle.flush()
+        self._tempfiles.append(handle)
+        return handle.name
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def ready(self) -> bool:
+        return self._session is not None
+
+    async def request(self, method: str, path: str, *, body: Any = None, content_type: str = "application/json",
+                      params: dict[str, str] | None = None) -> dict[str, Any]:
+        if self._session is None:
+            raise ApiError(0, "NotConfigured", "the API client has no credentials yet")
+        headers = {**self._headers, "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body)
+        verb = method.lower()
+        try:
+            async with self._session.request(method, self._server + path, data=data, headers=headers,
+                                             params=params) as response:
+                text = await response.text()
+                payload = json.loads(text) if text else {}
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.requests[(verb, "error")] += 1
+            raise ApiError(0, "ConnectionError", str(exc)) from exc
+        if response.status >= 400:
+            self.requests[(verb, str(response.status))] += 1
+            raise ApiError(response.status, payload.get("reason", ""), payload.get("message", text[:300]))
+        self.requests[(verb, "ok")] += 1
+        return payload
+
+    async def apply(self, obj: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+        """Server-side apply under the field manager `sncguard`; conflicts are not forced by default."""
+        meta = obj["metadata"]
+        path = resource_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        params = {"fieldManager": FIELD_MANAGER}
+        if force:
+            params["force"] = "true"
+        return await self.request("PATCH", path, body=obj, content_type="application/apply-patch+yaml",
+                                  params=params)
+
+    async def patch_status(self, api_version: str, kind: str, namespace: str | None, name: str,
+                           status_patch: dict[str, Any]) -> dict[str, Any]:
+        path = resource_path(api_version, kind, namespace, name) + "/status"
+        return await self.request("PATCH", path, body={"status": status_patch},
+                                  content_type="application/merge-patch+json")
+
+    async def delete(self, api_version: str, kind: str, namespace: str | None, name: str,
+                     uid: str | None = None) -> None:
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            await self.request("DELETE", resource_path(api_version, kind, namespace, name), body=body)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        return await self.request("POST", resource_path(obj["apiVersion"], obj["kind"], meta.get("namespace")),
+                                  body=obj)

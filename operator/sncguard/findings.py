@@ -1,0 +1,147 @@
+"""Findings: the one shape every rule returns, with its message in English and French."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Result(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+
+
+class Severity(str, enum.Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3, Severity.INFO: 4}
+# A failure outranks a warning of any severity: what breaks the contract comes first.
+RESULT_RANK = {Result.FAIL: 0, Result.WARN: 1, Result.SKIP: 2, Result.PASS: 3}
+
+LANGUAGES = ("en", "fr")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    id: str
+    severity: Severity
+    requirements: tuple[str, ...]
+    title_en: str
+    title_fr: str
+    category: str
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ResourceRef:
+    kind: str
+    namespace: str
+    name: str
+    api_version: str = ""
+    uid: str = ""
+
+    def display(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+        if self.api_version:
+            out["apiVersion"] = self.api_version
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: RuleInfo
+    result: Result
+    resource: ResourceRef
+    message_en: str
+    message_fr: str
+    # The field the verdict rests on, e.g. "spec.template.spec.topologySpreadConstraints".
+    field: str = ""
+    # The policy that produced the finding, "Kind/namespace/name" or "Kind/name".
+    policy: str = ""
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.id
+
+    @property
+    def severity(self) -> Severity:
+        return self.rule.severity
+
+    def message(self, language: str = "en") -> str:
+        return self.message_fr if language == "fr" else self.message_en
+
+    def sort_key(self) -> tuple:
+        return (RESULT_RANK[self.result], SEVERITY_RANK[self.severity], self.rule.id, self.resource)
+
+    def as_dict(self, language: str = "en") -> dict:
+        out = {
+            "rule": self.rule.id,
+            "result": self.result.value,
+            "severity": self.severity.value,
+            "message": self.message(language),
+            "resource": self.resource.as_dict(),
+            "requirements": list(self.rule.requirements),
+            "category": self.rule.category,
+        }
+        if self.field:
+            out["field"] = self.field
+        if self.policy:
+            out["policy"] = self.policy
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    en: str
+    fr: str
+
+
+def finding(
+    rule: RuleInfo,
+    result: Result,
+    resource: ResourceRef,
+    message: Message,
+    field: str = "",
+) -> Finding:
+    return Finding(rule=rule, result=result, resource=resource, message_en=message.en,
+                   message_fr=message.fr, field=field)
+
+
+def most_severe_first(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=Finding.sort_key)
+
+
+@dataclass(slots=True)
+class Summary:
+    passed: int = 0
+    failed: int = 0
+    warned: int = 0
+    skipped: int = 0
+    by_severity: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, findings: list[Finding]) -> Summary:
+        s = cls()
+        for f in findings:
+            if f.result is Result.PASS:
+                s.passed += 1
+            elif f.result is Result.FAIL:
+                s.failed += 1
+                s.by_severity[f.severity.value] = s.by_severity.get(f.severity.value, 0) + 1
+            elif f.result is Result.WARN:
+                s.warned += 1
+            else:
+                s.skipped += 1
+        return s
+
+    def as_dict(self) -> dict[str, int]:
+        return {"pass": self.passed, "fail": self.failed, "warn": self.warned, "skip": self.skipped}

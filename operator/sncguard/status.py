@@ -1,0 +1,129 @@
+"""Status of a policy, built from its findings; compared with the last one so unchanged status is not written.
+
+`lastEvaluated` and the conditions' `lastTransitionTime` move only when something else changes:
+a status that carried the clock would be a write on every evaluation, which is exactly the API
+load this operator exists to avoid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .findings import Finding, Result, Summary, most_severe_first
+
+FINDINGS_CAP = 20
+_VOLATILE = ("lastEvaluated",)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _condition(type_: str, status: str, reason: str, message: str, generation: int | None,
+               previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
+    old = next((c for c in (previous or {}).get("conditions") or () if c.get("type") == type_), None)
+    changed = old is None or old.get("status") != status
+    cond = {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": rfc3339(now) if changed else old.get("lastTransitionTime", rfc3339(now)),
+    }
+    if generation is not None:
+        cond["observedGeneration"] = generation
+    return cond
+
+
+def _finding_entry(f: Finding, language: str) -> dict[str, Any]:
+    resource = {"kind": f.resource.kind, "name": f.resource.name}
+    if f.resource.namespace:
+        resource["namespace"] = f.resource.namespace
+    entry = {"rule": f.rule.id, "result": f.result.value, "severity": f.severity.value,
+             "resource": resource, "message": f.message(language)}
+    if f.field:
+        entry["field"] = f.field
+    return entry
+
+
+def compliance_message(findings: list[Finding], summary: Summary, language: str) -> str:
+    failing = [f for f in most_severe_first(findings) if f.result is Result.FAIL]
+    if not failing:
+        if language == "fr":
+            return f"Aucun constat en échec ({summary.passed} conformes, {summary.warned} avertissements)"
+        return f"No failing finding ({summary.passed} passed, {summary.warned} warnings)"
+    top = failing[0]
+    if language == "fr":
+        return f"{len(failing)} constat(s) en échec ; le plus grave : {top.rule.id} {top.message('fr')}"
+    return f"{len(failing)} failing finding(s); most severe: {top.rule.id} {top.message('en')}"
+
+
+def build_status(
+    *,
+    generation: int | None,
+    findings: list[Finding],
+    extra: Mapping[str, Any],
+    previous: Mapping[str, Any] | None,
+    now: datetime,
+    language: str = "en",
+    cap: int = FINDINGS_CAP,
+) -> dict[str, Any]:
+    summary = Summary.of(findings)
+    reported = [f for f in most_severe_first(findings) if f.result in (Result.FAIL, Result.WARN)]
+    compliant = summary.failed == 0
+    ready_message = "Evaluated" if language == "en" else "Évaluée"
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "conditions": [
+            _condition("Ready", "True", "Evaluated", ready_message, generation, previous, now),
+            _condition("Compliant", "True" if compliant else "False", "Compliant" if compliant else "NonCompliant",
+                       compliance_message(findings, summary, language), generation, previous, now),
+        ],
+        "summary": summary.as_dict(),
+        "findings": [_finding_entry(f, language) for f in reported[:cap]],
+        "findingsTruncated": max(0, len(reported) - cap),
+        **extra,
+    }
+    status["lastEvaluated"] = rfc3339(now)
+    return status
+
+
+def invalid_status(*, generation: int | None, reason: str, message: str, previous: Mapping[str, Any] | None,
+                   now: datetime) -> dict[str, Any]:
+    """A spec that cannot be evaluated: Ready=False with the reason; the previous verdict is kept as it was."""
+    kept = {k: v for k, v in (previous or {}).items() if k not in ("conditions", "observedGeneration")}
+    status = {
+        **kept,
+        "observedGeneration": generation,
+        "conditions": [
+            _condition("Ready", "False", reason, message, generation, previous, now),
+            _condition("Compliant", "Unknown", reason, message, generation, previous, now),
+        ],
+    }
+    status["lastEvaluated"] = rfc3339(now)
+    return status
+
+
+def _comparable(status: Mapping[str, Any] | None) -> dict[str, Any]:
+    status = dict(status or {})
+    for key in _VOLATILE:
+        status.pop(key, None)
+    status["conditions"] = [
+        {k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions") or ()
+    ]
+    return status
+
+
+def differs(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    return _comparable(old) != _comparable(new)
+
+
+def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch from old to new status: changed keys, and null for keys that went away."""
+    patch: dict[str, Any] = {k: v for k, v in new.items() if (old or {}).get(k) != v}
+    for key in old or {}:
+        if key not in new:
+            patch[key] = None
+    return patch
