@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -51,8 +52,9 @@ import ssl
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import yaml
@@ -136,10 +138,8 @@ class Client:
                 timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             raw = await resp.read()
             data: Any = raw.decode(errors="replace")
-            try:
+            with contextlib.suppress(ValueError):
                 data = json.loads(raw) if raw else None
-            except ValueError:
-                pass
             if resp.status >= 300:
                 raise ApiError(resp.status, data)
             return data
@@ -503,10 +503,8 @@ def main() -> None:
         parser.error("--kubeconfig (or KUBECONFIG) is required")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(amain(args))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

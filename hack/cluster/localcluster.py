@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -51,8 +52,9 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
@@ -98,10 +100,8 @@ def _proc_stat(pid: int) -> tuple[str, int, int] | None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _alive(pid: int, start_time: int | None = None) -> bool:
@@ -129,19 +129,15 @@ def _stop_groups(procs: list[dict[str, Any]], grace: float = STOP_GRACE_SECONDS)
     """SIGTERM each recorded process group, wait up to `grace`, then SIGKILL what is left."""
     live = [p for p in procs if _alive(p["pid"], p.get("start_time"))]
     for p in live:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(p["pgid"], signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(_group_members(p["pgid"]) for p in live):
         time.sleep(0.1)
     for p in live:
         if _group_members(p["pgid"]):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(p["pgid"], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(_group_members(p["pgid"]) for p in live):
         time.sleep(0.05)
@@ -516,9 +512,9 @@ class LocalCluster:
         old = self.state.get("ports") or {}
         if set(names) <= set(old) and all(_port_free(int(old[n])) for n in names):
             return {n: int(old[n]) for n in names}
-        return dict(zip(names, _free_ports(len(names))))
+        return dict(zip(names, _free_ports(len(names)), strict=True))
 
-    def start(self, fresh: bool = False, owner_pid: int | None = None) -> "LocalCluster":
+    def start(self, fresh: bool = False, owner_pid: int | None = None) -> LocalCluster:
         """Bring the cluster up; returns when nodes are registered and controllers are serving.
 
         owner_pid: also start a watchdog that runs `down` once that process is gone (for tests,
@@ -732,7 +728,7 @@ class LocalCluster:
     def kubectl_json(self, *args: str, **kwargs: Any) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json", **kwargs).stdout)
 
-    def __enter__(self) -> "LocalCluster":
+    def __enter__(self) -> LocalCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -20,7 +20,8 @@ def _parse_int64(text: str) -> int:
     return value
 
 
-def _requirement_matches(operator: str, key: str, values: list[str] | None, labels: Mapping[str, str]) -> bool:
+def _requirement_matches(operator: str, key: str, values: list[str] | None,
+                         labels: Mapping[str, str]) -> bool:
     values = values or []
     if operator == "In":
         return key in labels and labels[key] in values
@@ -67,7 +68,8 @@ def node_selector_term_matches(term: Mapping, node_name: str, labels: Mapping[st
                for e in expressions):
         return False
     return all(
-        _requirement_matches(f.get("operator", ""), "metadata.name", f.get("values"), {"metadata.name": node_name})
+        _requirement_matches(f.get("operator", ""), "metadata.name", f.get("values"),
+                             {"metadata.name": node_name})
         for f in fields
     )
 

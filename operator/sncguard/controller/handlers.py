@@ -1,6 +1,7 @@
 """kopf registrations, and nothing else: each handler projects or forwards to the engine.
 
-Built-in kinds are only indexed and watched. No handler here is of the change-detecting kind
+Every handler is a coroutine: kopf runs plain functions in a thread pool, and the engine's
+bookkeeping belongs to the event loop alone. Built-in kinds are only indexed and watched. No handler here is of the change-detecting kind
 (on.create/update/resume) and none needs a finalizer, so kopf writes no annotation and no
 finalizer on any object, ours included; status is written by the engine alone.
 """
@@ -25,6 +26,10 @@ registry = kopf.OperatorRegistry()
 client = KubeClient()
 engine = Engine(client)
 _tasks: list[asyncio.Task] = []
+
+
+def _changed(kind: str, namespace: str, name: str, projection: object) -> bool:
+    return engine.fingerprints.changed(kind, namespace, name, projection)
 
 
 def _opened(**_: Any) -> None:
@@ -62,7 +67,7 @@ async def cleanup(**_: Any) -> None:
 
 
 @kopf.on.probe(id="evaluations", registry=registry)
-def probe_evaluations(**_: Any) -> int:
+async def probe_evaluations(**_: Any) -> int:
     return engine.evaluations
 
 
@@ -70,7 +75,7 @@ def probe_evaluations(**_: Any) -> int:
 
 
 @kopf.index("pods", registry=registry)
-def pods_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Pod]:
+async def pods_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Pod]:
     pod = Pod.from_obj(body)
     if _changed("Pod", namespace, name, pod):
         engine.mark_namespace(namespace)
@@ -86,17 +91,17 @@ def _index_workload(body: kopf.Body, namespace: str, name: str) -> dict[str, Wor
 
 
 @kopf.index("apps", "v1", "deployments", registry=registry)
-def deployments_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Workload]:
+async def deployments_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Workload]:
     return _index_workload(body, namespace, name)
 
 
 @kopf.index("apps", "v1", "statefulsets", registry=registry)
-def statefulsets_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Workload]:
+async def statefulsets_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Workload]:
     return _index_workload(body, namespace, name)
 
 
 @kopf.index("policy", "v1", "poddisruptionbudgets", registry=registry)
-def pdbs_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, PodDisruptionBudget]:
+async def pdbs_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, PodDisruptionBudget]:
     pdb = PodDisruptionBudget.from_obj(body)
     if _changed("PodDisruptionBudget", namespace, name, pdb):
         engine.mark_namespace(namespace)
@@ -104,7 +109,7 @@ def pdbs_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> d
 
 
 @kopf.index("nodes", registry=registry)
-def nodes_by_name(body: kopf.Body, name: str, **_: Any) -> dict[str, Node]:
+async def nodes_by_name(body: kopf.Body, name: str, **_: Any) -> dict[str, Node]:
     node = Node.from_obj(body)
     # Nodes report status every few seconds; only a label change can move a verdict.
     if _changed("Node", "", name, node):
@@ -113,7 +118,7 @@ def nodes_by_name(body: kopf.Body, name: str, **_: Any) -> dict[str, Node]:
 
 
 @kopf.index(GROUP, VERSION, "zonespreads", registry=registry)
-def zonespreads_by_namespace(body: kopf.Body, namespace: str, **_: Any) -> dict[str, PolicyRecord]:
+async def zonespreads_by_namespace(body: kopf.Body, namespace: str, **_: Any) -> dict[str, PolicyRecord]:
     return {namespace: PolicyRecord.from_body("ZoneSpread", body)}
 
 
@@ -131,35 +136,35 @@ def _deleted(kind: str, event_type: str, namespace: str | None, name: str) -> No
 
 
 @kopf.on.event("pods", registry=registry)
-def pod_event(type: str, namespace: str, name: str, **_: Any) -> None:
+async def pod_event(type: str, namespace: str, name: str, **_: Any) -> None:
     _deleted("Pod", type, namespace, name)
 
 
 @kopf.on.event("apps", "v1", "deployments", registry=registry)
-def deployment_event(type: str, namespace: str, name: str, **_: Any) -> None:
+async def deployment_event(type: str, namespace: str, name: str, **_: Any) -> None:
     _deleted("Deployment", type, namespace, name)
     if type == "DELETED":
         engine.workload_changed("Deployment", namespace, name)
 
 
 @kopf.on.event("apps", "v1", "statefulsets", registry=registry)
-def statefulset_event(type: str, namespace: str, name: str, **_: Any) -> None:
+async def statefulset_event(type: str, namespace: str, name: str, **_: Any) -> None:
     _deleted("StatefulSet", type, namespace, name)
     if type == "DELETED":
         engine.workload_changed("StatefulSet", namespace, name)
 
 
 @kopf.on.event("policy", "v1", "poddisruptionbudgets", registry=registry)
-def pdb_event(type: str, namespace: str, name: str, **_: Any) -> None:
+async def pdb_event(type: str, namespace: str, name: str, **_: Any) -> None:
     _deleted("PodDisruptionBudget", type, namespace, name)
 
 
 @kopf.on.event("nodes", registry=registry)
-def node_event(type: str, name: str, **_: Any) -> None:
+async def node_event(type: str, name: str, **_: Any) -> None:
     _deleted("Node", type, None, name)
 
 
 @kopf.on.event(GROUP, VERSION, "zonespreads", registry=registry)
-def zonespread_event(type: str, body: kopf.Body, **_: Any) -> None:
+async def zonespread_event(type: str, body: kopf.Body, **_: Any) -> None:
     _opened()
     engine.policy_event("ZoneSpread", type or "", body)

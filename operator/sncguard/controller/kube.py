@@ -7,6 +7,7 @@ credentials kopf resolved at login, so the operator has one source of identity.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import ssl
@@ -46,6 +47,12 @@ class ApiError(Exception):
         self.message = message
 
 
+def _pem(data: bytes | str) -> bytes:
+    """kubeconfig `*-data` fields arrive base64-encoded from kopf; files arrive as PEM."""
+    raw = data if isinstance(data, bytes) else data.encode()
+    return raw if raw.lstrip().startswith(b"-----BEGIN") else base64.b64decode(raw)
+
+
 def resource_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
     plural = PLURALS[(api_version, kind)]
     base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
@@ -72,11 +79,11 @@ class KubeClient:
         elif info.ca_path:
             context.load_verify_locations(cafile=info.ca_path)
         elif info.ca_data:
-            context.load_verify_locations(cadata=info.ca_data.decode() if isinstance(info.ca_data, bytes)
-                                          else info.ca_data)
+            context.load_verify_locations(cadata=_pem(info.ca_data).decode())
         cert_path, key_path = info.certificate_path, info.private_key_path
         if info.certificate_data and info.private_key_data:
-            cert_path, key_path = self._spill(info.certificate_data), self._spill(info.private_key_data)
+            cert_path = self._spill(_pem(info.certificate_data))
+            key_path = self._spill(_pem(info.private_key_data))
         if cert_path and key_path:
             context.load_cert_chain(cert_path, key_path)
         self._headers = {}
@@ -86,9 +93,9 @@ class KubeClient:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, limit=8),
                                               timeout=aiohttp.ClientTimeout(total=30))
 
-    def _spill(self, data: bytes | str) -> str:
+    def _spill(self, data: bytes) -> str:
         handle = tempfile.NamedTemporaryFile(prefix="sncguard-", delete=True)  # noqa: SIM115 - lives as long as us
-        handle.write(data if isinstance(data, bytes) else data.encode())
+        handle.write(data)
         handle.flush()
         self._tempfiles.append(handle)
         return handle.name

@@ -15,13 +15,18 @@ from ..view import Workload
 
 
 def spread_constraint(spec: ZoneSpreadSpec, workload: Workload) -> dict[str, Any]:
-    return {
+    constraint: dict[str, Any] = {
         "topologyKey": spec.topology_key,
         "whenUnsatisfiable": "DoNotSchedule",
         "maxSkew": 1,
         "minDomains": spec.min_zones,
         "labelSelector": workload.selector,
     }
+    if workload.kind == "Deployment":
+        # During a rolling update the old ReplicaSet's pods match the selector too; counting them
+        # lets the new pods pile into the zones the old ones are leaving. Count one revision only.
+        constraint["matchLabelKeys"] = ["pod-template-hash"]
+    return constraint
 
 
 def apply_configuration(spec: ZoneSpreadSpec, workload: Workload) -> dict[str, Any]:

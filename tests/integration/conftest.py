@@ -1,0 +1,134 @@
+"""Fixtures for the integration tests: a real local control plane and a namespace per test.
+
+`cluster` (session) starts hack/cluster/localcluster.py's LocalCluster in a temporary directory
+and stops it at the end of the session, on failures and Ctrl-C too; a watchdog process also
+stops it if pytest itself is killed. With SNCGUARD_TEST_CLUSTER_DIR set to the directory of a
+cluster that is already up (say `make cluster-up`'s), the tests use that one and leave it running.
+
+`namespace` (function) creates a fresh namespace named after the test, waits until pods can be
+created in it (its `default` service account exists), and deletes it afterwards without waiting.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .helpers import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+CLUSTER_NAME = "sncguard-test"
+
+
+def _load_localcluster():
+    """hack/cluster is not a package: load localcluster.py from its path, once."""
+    if "localcluster" in sys.modules:
+        return sys.modules["localcluster"]
+    spec = importlib.util.spec_from_file_location("localcluster", REPO / "hack/cluster/localcluster.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["localcluster"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+localcluster = _load_localcluster()
+LocalCluster = localcluster.LocalCluster
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    existing = os.environ.get("SNCGUARD_TEST_CLUSTER_DIR")
+    if existing:
+        c = LocalCluster(existing)
+        if not c.is_up():
+            pytest.fail(f"SNCGUARD_TEST_CLUSTER_DIR={existing} has no running cluster")
+        yield c
+        return
+    c = LocalCluster(tmp_path_factory.mktemp("cluster"), name=CLUSTER_NAME)
+    try:
+        c.start(owner_pid=os.getpid())
+        yield c
+    finally:
+        c.stop()
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def namespace_name(test_name: str) -> str:
+    """A unique DNS label (<= 63 chars) that says which test made it."""
+    suffix = secrets.token_hex(3)
+    base = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-") or "test"
+    base = base[: 63 - len(suffix) - 1].rstrip("-")
+    return f"{base}-{suffix}"
+
+
+def create_namespace(cluster: LocalCluster, name: str, timeout: float = 30) -> str:
+    api = cluster.api()
+    api.must("POST", "/api/v1/namespaces",
+             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    # The ServiceAccount admission plugin refuses pods until the controller-manager has created
+    # the namespace's `default` account (milliseconds later): wait, as tests create pods at once.
+    wait_for(lambda: api.request("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default")[0] == 200,
+             timeout=timeout, interval=0.05, message=f"service account default in {name}")
+    return name
+
+
+def delete_namespace(cluster: LocalCluster, name: str) -> None:
+    """Start the deletion and return; the namespace controller and fake kubelet finish it."""
+    cluster.api().request("DELETE", f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture
+def namespace(cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = create_namespace(cluster, namespace_name(request.node.name))
+    try:
+        yield name
+    finally:
+        delete_namespace(cluster, name)
+
+
+# --------------------------------------------------------------------------- sncguard
+
+
+from .operator_process import OperatorProcess  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: LocalCluster) -> Path:
+    """sncguard's generated CRDs, installed and established."""
+    folder = REPO / "crds"
+    cluster.kubectl("apply", "--server-side", "-f", str(folder))
+    cluster.kubectl("wait", "--for", "condition=established", "--timeout=60s", "-f", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: LocalCluster, crds: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """One `sncguard run` for the session, as a real process with its own log."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    process = OperatorProcess(cluster.env, log)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        text = log.read_text(errors="replace") if log.exists() else ""
+        assert "Traceback" not in text, f"the operator logged a traceback:\n{text[-4000:]}"
+
+
+@pytest.fixture
+def live_operator(operator: OperatorProcess) -> Iterator[OperatorProcess]:
+    """The session operator, checked alive after the test: no input may crash it."""
+    yield operator
+    assert operator.alive(), f"the operator died:\n{operator.log_tail()}"

@@ -1,0 +1,190 @@
+"""ZoneSpread end to end: apply YAML to the real cluster, wait for the operator's status, assert on it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from .helpers import wait_for
+
+ZONE = "topology.kubernetes.io/zone"
+
+
+def deployment(name: str, ns: str, replicas: int, *, spread: str = "", node_selector: str = "") -> str:
+    spread_yaml = ""
+    if spread:
+        spread_yaml = (f"      topologySpreadConstraints:\n"
+                       f"        - {{maxSkew: 1, topologyKey: {ZONE}, whenUnsatisfiable: {spread},"
+                       f" labelSelector: {{matchLabels: {{app: {name}}}}}}}\n")
+    selector_yaml = f"      nodeSelector: {{{ZONE}: {node_selector}}}\n" if node_selector else ""
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {ns}, labels: {{app: {name}}}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+{spread_yaml}{selector_yaml}      containers: [{{name: app, image: app:1}}]
+"""
+
+
+def pdb(name: str, ns: str, min_available: int | str = 1) -> str:
+    return f"""
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: {name}, namespace: {ns}}}
+spec: {{minAvailable: {json.dumps(min_available)}, selector: {{matchLabels: {{app: {name}}}}}}}
+"""
+
+
+def zonespread(ns: str, mode: str = "Audit", min_zones: int = 2, extra: str = "") -> str:
+    return f"""
+apiVersion: sncguard.io/v1alpha1
+kind: ZoneSpread
+metadata: {{name: sla, namespace: {ns}}}
+spec: {{mode: {mode}, minZones: {min_zones}{extra}}}
+"""
+
+
+def status(cluster, ns: str) -> dict:
+    return cluster.kubectl_json("get", "zonespread", "sla", "-n", ns).get("status") or {}
+
+
+def condition(st: dict, type_: str) -> dict:
+    return next((c for c in st.get("conditions") or () if c["type"] == type_), {})
+
+
+def evaluated(cluster, ns: str, generation: int | None = None):
+    def check():
+        obj = cluster.kubectl_json("get", "zonespread", "sla", "-n", ns)
+        st = obj.get("status") or {}
+        want = generation or obj["metadata"]["generation"]
+        return st if st.get("observedGeneration") == want else None
+    return check
+
+
+def running_zones(cluster, ns: str, app: str) -> list[str]:
+    nodes = {n["metadata"]["name"]: n["metadata"]["labels"].get(ZONE)
+             for n in cluster.kubectl_json("get", "nodes")["items"]}
+    pods = cluster.kubectl_json("get", "pods", "-n", ns, "-l", f"app={app}")["items"]
+    return sorted(nodes[p["spec"]["nodeName"]] for p in pods
+                  if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"))
+
+
+def test_enforce_spreads_a_deployment_over_three_zones(cluster, live_operator, namespace):
+    ns = namespace
+    cluster.kubectl("apply", "-f", "-", input=deployment("ledger", ns, 3) + "---" + pdb("ledger", ns, 2))
+    wait_for(lambda: len(running_zones(cluster, ns, "ledger")) == 3, timeout=60, message="3 running pods")
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns, "Enforce", 3))
+
+    def compliant():
+        st = status(cluster, ns)
+        return (condition(st, "Compliant").get("status") == "True" and st.get("slaEligible") is True
+                and len(set(running_zones(cluster, ns, "ledger"))) == 3 and st)
+
+    st = wait_for(compliant, timeout=90, message=lambda: f"compliant status; have {status(cluster, ns)}")
+    assert st["zones"] == "zone-a,zone-b,zone-c" and st["observedZones"] == ["zone-a", "zone-b", "zone-c"]
+    assert st["summary"]["fail"] == 0 and st["workloads"] == 1
+    assert sorted(running_zones(cluster, ns, "ledger")) == ["zone-a", "zone-b", "zone-c"]
+
+    deploy = cluster.kubectl_json("get", "deployment", "ledger", "-n", ns, "--show-managed-fields")
+    (constraint,) = deploy["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert constraint == {"topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule", "maxSkew": 1, "minDomains": 3,
+                          "labelSelector": {"matchLabels": {"app": "ledger"}}, "matchLabelKeys": ["pod-template-hash"]}
+    managers = {(m["manager"], m["operation"]) for m in deploy["metadata"]["managedFields"]}
+    assert ("sncguard", "Apply") in managers
+    owned = next(m for m in deploy["metadata"]["managedFields"] if m["manager"] == "sncguard")
+    assert list(owned["fieldsV1"]["f:spec"]) == ["f:template"], "sncguard owns nothing outside the template"
+    assert "kopf" not in json.dumps(deploy["metadata"].get("annotations") or {})
+    assert not deploy["metadata"].get("finalizers")
+
+
+def test_audit_reports_every_zone_rule_and_writes_nothing_but_status(cluster, live_operator, namespace):
+    ns = namespace
+    cluster.kubectl("apply", "-f", "-", input=deployment("api", ns, 1, node_selector="zone-a"))
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
+    st = wait_for(evaluated(cluster, ns), timeout=30, message="a first status")
+    assert condition(st, "Ready")["status"] == "True"
+    assert condition(st, "Compliant")["status"] == "False"
+    failing = {(f["rule"], f["resource"]["name"]) for f in st["findings"] if f["result"] == "fail"}
+    assert failing == {("ZS-001", "api"), ("ZS-002", "api"), ("ZS-004", "api"), ("ZS-005", "api"),
+                       ("ZS-006", "api")}
+    assert st["slaEligible"] is False and st["summary"]["fail"] == 5
+    by_rule = {f["rule"]: f for f in st["findings"]}
+    assert by_rule["ZS-006"]["field"] == "spec.template.spec.nodeSelector"
+    assert "zone-a" in by_rule["ZS-006"]["message"]
+
+    deploy = cluster.kubectl_json("get", "deployment", "api", "-n", ns, "--show-managed-fields")
+    assert deploy["metadata"]["generation"] == 1
+    assert all(m["manager"] != "sncguard" for m in deploy["metadata"]["managedFields"])
+    for pod in cluster.kubectl_json("get", "pods", "-n", ns)["items"]:
+        assert not any("kopf" in key for key in pod["metadata"].get("annotations") or {})
+        assert not pod["metadata"].get("finalizers")
+    zs = cluster.kubectl_json("get", "zonespread", "sla", "-n", ns)
+    assert not zs["metadata"].get("finalizers")
+    assert not any("kopf" in key for key in zs["metadata"].get("annotations") or {})
+
+    # The user fixes the workload: the operator sees the change and the verdict follows.
+    cluster.kubectl("apply", "-f", "-", input=deployment("api", ns, 3, spread="DoNotSchedule") + "---" + pdb("api", ns))
+
+    def fixed():
+        st = status(cluster, ns)
+        return condition(st, "Compliant").get("status") == "True" and st.get("slaEligible") and st
+    st = wait_for(fixed, timeout=60, message=lambda: f"compliance after the fix; have {status(cluster, ns)}")
+    assert st["findings"] == [] and st["summary"]["fail"] == 0
+
+
+def test_soft_spreading_fails_only_where_hard_is_required(cluster, live_operator, namespace):
+    ns = namespace
+    cluster.kubectl("apply", "-f", "-", input=deployment("web", ns, 3, spread="ScheduleAnyway") + "---" + pdb("web", ns))
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
+    st = wait_for(lambda: (s := status(cluster, ns)).get("summary") and s, timeout=30)
+    st = wait_for(lambda: (s := status(cluster, ns)).get("observedZones") == ["zone-a", "zone-b", "zone-c"] and s,
+                  timeout=60, message=lambda: f"three zones; have {status(cluster, ns)}")
+    assert [f["rule"] for f in st["findings"] if f["result"] == "fail"] == ["ZS-003"]
+    assert st["slaEligible"] is False
+
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns, extra=", requireHardSpread: false"))
+    st = wait_for(evaluated(cluster, ns, generation=2), timeout=30, message="re-evaluation of generation 2")
+    assert condition(st, "Compliant")["status"] == "True"
+    assert st["slaEligible"] is False, "soft spreading never makes the SLA eligible"
+
+
+def test_status_is_not_rewritten_when_nothing_it_reads_changed(cluster, live_operator, namespace):
+    ns = namespace
+    cluster.kubectl("apply", "-f", "-", input=deployment("web", ns, 2, spread="DoNotSchedule") + "---" + pdb("web", ns))
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
+    wait_for(lambda: len(status(cluster, ns).get("observedZones") or ()) == 2, timeout=60,
+             message=lambda: f"two zones observed; have {status(cluster, ns)}")
+    time.sleep(1.5)
+    before = cluster.kubectl_json("get", "zonespread", "sla", "-n", ns)["metadata"]["resourceVersion"]
+    # Changes the operator does not read: an annotation on the Deployment, a label on a pod.
+    cluster.kubectl("annotate", "deployment", "web", "-n", ns, "example.com/touched=yes")
+    pod = cluster.kubectl_json("get", "pods", "-n", ns)["items"][0]["metadata"]["name"]
+    cluster.kubectl("label", "pod", pod, "-n", ns, "example.com/touched=yes")
+    time.sleep(2)
+    after = cluster.kubectl_json("get", "zonespread", "sla", "-n", ns)["metadata"]["resourceVersion"]
+    assert before == after, "the status was written although nothing the rules read had changed"
+
+
+def test_a_spec_the_operator_cannot_use_gets_invalid_spec_and_keeps_the_operator_alive(
+        cluster, live_operator, namespace):
+    ns = namespace
+    cluster.kubectl("apply", "-f", "-", input=deployment("web", ns, 2, spread="DoNotSchedule") + "---" + pdb("web", ns))
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
+    wait_for(evaluated(cluster, ns, generation=1), timeout=30)
+    # The schema cannot check label keys inside a map; the operator's own validation does.
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns, extra=", selector: {matchLabels: {'bad key!': x}}"))
+    st = wait_for(evaluated(cluster, ns, generation=2), timeout=30, message="evaluation of the bad generation")
+    ready = condition(st, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert "spec.selector.matchLabels" in ready["message"] and "bad key!" in ready["message"]
+    assert condition(st, "Compliant")["status"] == "Unknown"
+    assert "summary" in st, "the last verdict is kept"
+    # And the operator goes on: a fix is picked up.
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
+    st = wait_for(evaluated(cluster, ns, generation=3), timeout=30)
+    assert condition(st, "Ready")["status"] == "True"

@@ -1,0 +1,137 @@
+"""The rule catalogue matches the contract in REQUIREMENTS.md."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from sncguard.findings import RuleInfo, Severity
+from sncguard.rules.catalogue import CATALOGUE, CATEGORIES, rule, rules_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The catalogue of REQUIREMENTS.md, copied: the test fails if either side drifts.
+EXPECTED = {
+    "ZS-001": ("high", ("R1", "R4")),
+    "ZS-002": ("high", ("R1",)),
+    "ZS-003": ("medium", ("R1",)),
+    "ZS-004": ("high", ("R1",)),
+    "ZS-005": ("medium", ("R4",)),
+    "ZS-006": ("high", ("R1",)),
+    "BK-001": ("high", ("R2", "R3")),
+    "BK-002": ("critical", ("R2",)),
+    "BK-003": ("high", ("R2",)),
+    "BK-004": ("high", ("S2",)),
+    "BK-005": ("high", ("R3",)),
+    "BK-006": ("medium", ("S3",)),
+    "BK-007": ("critical", ("R10",)),
+    "NET-001": ("high", ("R8", "S7")),
+    "NET-002": ("medium", ("S7",)),
+    "NET-003": ("critical", ("R7",)),
+    "NET-004": ("critical", ("S6",)),
+    "NET-005": ("high", ("S7",)),
+    "NET-006": ("high", ("S1", "S4")),
+    "NET-007": ("medium", ("S7",)),
+    "ACC-001": ("high", ("R9", "R14")),
+    "ACC-002": ("high", ("S4",)),
+    "ACC-003": ("high", ("R9",)),
+    "LOC-001": ("critical", ("R10",)),
+    "LOC-002": ("critical", ("R10",)),
+}
+CATEGORY_OF_PREFIX = {"ZS": "zone-spread", "BK": "backup", "NET": "network", "ACC": "access",
+                      "LOC": "location"}
+
+
+def _requirements_file() -> Path | None:
+    candidates = [os.environ.get("SNCGUARD_REQUIREMENTS", ""), ROOT / "REQUIREMENTS.md",
+                  ROOT / "docs" / "REQUIREMENTS.md", "/work/shared/REQUIREMENTS.md"]
+    for c in candidates:
+        if c and Path(c).is_file():
+            return Path(c)
+    return None
+
+
+_BULLET = re.compile(r"^- \*\*([A-Z]+-\d{3})\*\* \[(\w+)\](.*?)(?=^- \*\*|^#|\Z)", re.M | re.S)
+_REQS = re.compile(r"\(((?:[RS]\d+)(?:,\s*[RS]\d+)*)\)")
+
+
+def parse_catalogue(text: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """`- **XX-NNN** [severity] text (R1, R4)` bullets, possibly spanning lines."""
+    section = text[text.index("## Rule catalogue"):]
+    section = section[:section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    out = {}
+    for rule_id, severity, body in _BULLET.findall(section):
+        reqs = _REQS.findall(body)
+        out[rule_id] = (severity, tuple(r.strip() for r in reqs[-1].split(","))) if reqs else (severity, ())
+    return out
+
+
+def test_parser_reads_multiline_bullets():
+    text = ("## Rule catalogue\n### X\n- **ZS-001** [high] a b (R1, R4)\n- **NET-003** [critical] port 22\n"
+            "  more text (with parens) and 0.0.0.0/0 (R7)\n\n## Next\n- **XX-999** [low] ignored (R1)\n")
+    assert parse_catalogue(text) == {"ZS-001": ("high", ("R1", "R4")), "NET-003": ("critical", ("R7",))}
+
+
+def test_catalogue_matches_requirements_file():
+    path = _requirements_file()
+    if path is None:
+        pytest.skip("REQUIREMENTS.md not found (set SNCGUARD_REQUIREMENTS)")
+    parsed = parse_catalogue(path.read_text(encoding="utf-8"))
+    assert len(parsed) == 25  # ZS 6, BK 7, NET 7, ACC 3, LOC 2
+    assert set(parsed) == set(CATALOGUE), "rule IDs differ between REQUIREMENTS.md and CATALOGUE"
+    for rule_id, (severity, requirements) in parsed.items():
+        info = CATALOGUE[rule_id]
+        assert info.severity.value == severity, rule_id
+        assert info.requirements == requirements, rule_id
+
+
+def test_catalogue_matches_the_copied_contract():
+    assert set(CATALOGUE) == set(EXPECTED)
+    for rule_id, (severity, requirements) in EXPECTED.items():
+        assert CATALOGUE[rule_id].severity is Severity(severity), rule_id
+        assert CATALOGUE[rule_id].requirements == requirements, rule_id
+
+
+def test_catalogue_counts_per_family():
+    prefixes = [rule_id.split("-")[0] for rule_id in CATALOGUE]
+    counts = {p: prefixes.count(p) for p in CATEGORY_OF_PREFIX}
+    assert counts == {"ZS": 6, "BK": 7, "NET": 7, "ACC": 3, "LOC": 2}
+
+
+@pytest.mark.parametrize("rule_id", sorted(EXPECTED))
+def test_rule_info_is_complete(rule_id):
+    info = CATALOGUE[rule_id]
+    assert isinstance(info, RuleInfo)
+    assert info.id == rule_id
+    assert info.category == CATEGORY_OF_PREFIX[rule_id.split("-")[0]]
+    assert info.category in CATEGORIES
+    assert isinstance(info.requirements, tuple) and info.requirements
+    assert all(re.fullmatch(r"[RS]\d+", r) for r in info.requirements)
+    assert len(info.title_en) > 15 and len(info.title_fr) > 15
+    assert info.title_en != info.title_fr
+    assert info.title_en[0].isupper() and info.title_fr[0].isupper()
+    assert not info.title_en.endswith(".") and not info.title_fr.endswith(".")
+
+
+def test_french_titles_are_french():
+    titles = [r.title_fr for r in CATALOGUE.values()]
+    accented = [t for t in titles if re.search(r"[éèêàùçôîœ]", t)]
+    assert len(accented) >= len(titles) * 2 // 3, "French titles should be real French, with accents"
+    assert all(re.search(r"\b(le|la|les|un|une|des|du|de|d'|aucun|aucune)\b", t.lower()) for t in titles)
+
+
+def test_rule_lookup():
+    assert rule("ZS-001") is CATALOGUE["ZS-001"]
+    assert rule("LOC-002").severity is Severity.CRITICAL
+    with pytest.raises(KeyError, match="ZS-999"):
+        rule("ZS-999")
+
+
+def test_rules_of_category_in_id_order():
+    assert [r.id for r in rules_of("zone-spread")] == [f"ZS-00{i}" for i in range(1, 7)]
+    assert [r.id for r in rules_of("access")] == ["ACC-001", "ACC-002", "ACC-003"]
+    assert rules_of("nope") == []
+    assert sum(len(rules_of(c)) for c in CATEGORIES) == len(CATALOGUE)

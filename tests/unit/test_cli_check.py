@@ -1,0 +1,107 @@
+"""`sncguard check`: the contract of REQUIREMENTS.md (JSON output, exit codes, --now, baseline)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sncguard.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+GOOD = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      topologySpreadConstraints:
+        - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule,
+           labelSelector: {matchLabels: {app: web}}}
+      containers: [{name: web, image: web}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: shop}
+spec: {minAvailable: 2, selector: {matchLabels: {app: web}}}
+"""
+
+
+def run(capsys, *args):
+    code = main(["check", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compliant_manifests_exit_zero_with_the_baseline(tmp_path, capsys):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    code, out, _ = run(capsys, str(tmp_path), "--output", "json")
+    assert code == 0
+    results = json.loads(out)
+    assert {r["rule"] for r in results} == {"ZS-001", "ZS-002", "ZS-003", "ZS-004", "ZS-005", "ZS-006"}
+    assert all(r["result"] in ("pass", "skip") for r in results)
+    # Without Pods and Nodes, placement cannot be judged: skipped, not failed.
+    assert next(r for r in results if r["rule"] == "ZS-004")["result"] == "skip"
+    assert all(r["policy"] == "ZoneSpread/shop/baseline" for r in results)
+
+
+def test_failures_exit_one_and_json_has_the_contract_fields(capsys):
+    code, out, _ = run(capsys, str(EXAMPLES), "--output", "json", "--now", "2026-11-22T10:00:00Z")
+    assert code == 1
+    results = json.loads(out)
+    failing = [r for r in results if r["result"] == "fail"]
+    assert failing, "the examples contain a non-compliant Deployment"
+    for r in results:
+        assert set(r) >= {"rule", "result", "severity", "message", "resource"}
+        assert set(r["resource"]) >= {"kind", "namespace", "name"}
+    assert {(r["rule"], r["resource"]["name"]) for r in failing} >= {("ZS-001", "api"), ("ZS-002", "api"),
+                                                                     ("ZS-006", "api"), ("ZS-005", "api")}
+    # The examples' own ZoneSpreads apply, not the baseline: payments asks for 3 zones.
+    assert {r["policy"] for r in results} == {"ZoneSpread/shop/sla", "ZoneSpread/payments/sla"}
+    # Most severe first.
+    assert results[0]["result"] == "fail"
+
+
+def test_text_output_and_french(capsys):
+    code, out, _ = run(capsys, str(EXAMPLES), "--language", "fr")
+    assert code == 1
+    assert "ZS-001" in out and "Deployment/shop/api" in out
+    assert "résultats" in out
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("a: [unclosed", "not valid YAML"),
+    ("apiVersion: sncguard.io/v1alpha1\nkind: ZoneSpread\nmetadata: {name: x, namespace: y}\nspec: {minZones: 1}",
+     "spec.minZones"),
+])
+def test_unusable_input_exits_two_naming_the_file(tmp_path, capsys, content, expected):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content)
+    code, out, err = run(capsys, str(bad))
+    assert code == 2 and out == ""
+    assert str(bad) in err and expected in err and "Traceback" not in err
+
+
+def test_bad_now_exits_two(tmp_path, capsys):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    code, _, err = run(capsys, str(tmp_path), "--now", "yesterday")
+    assert code == 2 and "RFC 3339" in err
+
+
+def test_the_console_script_runs_without_a_traceback(tmp_path):
+    bad = tmp_path / "x.yaml"
+    bad.write_text("- [")
+    proc = subprocess.run([sys.executable, "-m", "sncguard.cli", "check", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and str(bad) in proc.stderr
+
+
+def test_crds_command_prints_three_crds(capsys):
+    assert main(["crds"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("kind: CustomResourceDefinition") == 3
