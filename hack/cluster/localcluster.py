@@ -711,7 +711,7 @@ class LocalCluster:
             if group:
                 _stop_groups(group, grace)
         if self.state:
-            self.state["processes"] = {c: v for c, v in procs.items() if v["pid"] == me}
+            self.state["processes"] = {}  # a watchdog stopping the cluster exits right after
             self.state["stopped_at"] = _now()
             self._save_state()
 

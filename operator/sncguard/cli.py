@@ -16,7 +16,8 @@ def parse_now(text: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--now {text!r} is not an RFC 3339 time such as 2026-11-22T10:00:00Z")
+        raise argparse.ArgumentTypeError(
+            f"--now {text!r} is not an RFC 3339 time such as 2026-11-22T10:00:00Z") from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"--now {text!r} needs a time zone, e.g. a trailing Z")
     return moment.astimezone(UTC)

@@ -6,14 +6,14 @@ import enum
 from dataclasses import dataclass, field
 
 
-class Result(str, enum.Enum):
+class Result(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"
     WARN = "warn"
     SKIP = "skip"
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"

@@ -70,16 +70,20 @@ def test_valid_objects_are_accepted_and_defaulted(cluster, crds, namespace):
 
 
 @pytest.mark.parametrize(("template", "spec", "expected"), [
-    (ZS, "{minZones: 1}", "spec.minZones: Invalid value: 1: spec.minZones in body should be greater than or equal to 2"),
+    (ZS, "{minZones: 1}",
+     "spec.minZones: Invalid value: 1: spec.minZones in body should be greater than or equal to 2"),
     (ZS, "{mode: Sometimes}", 'spec.mode: Unsupported value: "Sometimes": supported values: "Audit", "Enforce"'),
     (ZS, "{selector: {matchExpressions: [{key: app, operator: In}]}}",
      "operators In and NotIn need at least one value"),
     (ZS, "{topologyKey: 'not a key'}", "spec.topologyKey in body should match"),
-    (TP, "{tenant: acme, namespaceSelector: {}, zones: {lan: {}}, flows: [{name: f, from: {zone: dmz}, to: {zone: lan}}]}",
+    (TP, "{tenant: acme, namespaceSelector: {}, zones: {lan: {}},"
+         " flows: [{name: f, from: {zone: dmz}, to: {zone: lan}}]}",
      "every zone a flow names must be declared under spec.zones"),
-    (TP, "{tenant: acme, namespaceSelector: {}, flows: [{name: f, from: {cidr: 10.0.0.0/33}, to: {namespaceSelector: {}}}]}",
+    (TP, "{tenant: acme, namespaceSelector: {},"
+         " flows: [{name: f, from: {cidr: 10.0.0.0/33}, to: {namespaceSelector: {}}}]}",
      "cidr must be an IPv4 or IPv6 network"),
-    (TP, "{tenant: acme, namespaceSelector: {}, accessGrants: [{subject: {kind: User, name: bob}, clusterRole: view, reason: r}]}",
+    (TP, "{tenant: acme, namespaceSelector: {},"
+         " accessGrants: [{subject: {kind: User, name: bob}, clusterRole: view, reason: r}]}",
      'spec.accessGrants[0].expires: Required value'),
     (TP, "{namespaceSelector: {}}", "spec.tenant: Required value"),
     (BP, "{schedule: 'every night'}", "spec.schedule in body should match"),

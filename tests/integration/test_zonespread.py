@@ -128,7 +128,8 @@ def test_audit_reports_every_zone_rule_and_writes_nothing_but_status(cluster, li
     assert not any("kopf" in key for key in zs["metadata"].get("annotations") or {})
 
     # The user fixes the workload: the operator sees the change and the verdict follows.
-    cluster.kubectl("apply", "-f", "-", input=deployment("api", ns, 3, spread="DoNotSchedule") + "---" + pdb("api", ns))
+    fixed_api = deployment("api", ns, 3, spread="DoNotSchedule") + "---" + pdb("api", ns)
+    cluster.kubectl("apply", "-f", "-", input=fixed_api)
 
     def fixed():
         st = status(cluster, ns)
@@ -139,7 +140,8 @@ def test_audit_reports_every_zone_rule_and_writes_nothing_but_status(cluster, li
 
 def test_soft_spreading_fails_only_where_hard_is_required(cluster, live_operator, namespace):
     ns = namespace
-    cluster.kubectl("apply", "-f", "-", input=deployment("web", ns, 3, spread="ScheduleAnyway") + "---" + pdb("web", ns))
+    soft = deployment("web", ns, 3, spread="ScheduleAnyway") + "---" + pdb("web", ns)
+    cluster.kubectl("apply", "-f", "-", input=soft)
     cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
     st = wait_for(lambda: (s := status(cluster, ns)).get("summary") and s, timeout=30)
     st = wait_for(lambda: (s := status(cluster, ns)).get("observedZones") == ["zone-a", "zone-b", "zone-c"] and s,

@@ -72,7 +72,8 @@ def test_policies_are_validated_with_the_crd_models(tmp_path):
 ])
 def test_an_invalid_policy_names_file_object_and_field(tmp_path, text, expected):
     f = tmp_path / "zs.yaml"
-    f.write_text(f"apiVersion: sncguard.io/v1alpha1\nkind: ZoneSpread\nmetadata: {{name: sla, namespace: shop}}\n{text}\n")
+    header = "apiVersion: sncguard.io/v1alpha1\nkind: ZoneSpread\nmetadata: {name: sla, namespace: shop}\n"
+    f.write_text(f"{header}{text}\n")
     with pytest.raises(InputError) as err:
         load([f])
     message = str(err.value)

@@ -682,6 +682,10 @@ class TestDisruptionBudget:
         assert_finding(f, "ZS-005", Result.PASS, w)
         assert "nothing to protect" in f.message_en and "rien à protéger" in f.message_fr
 
+    def test_zero_replicas_covered_only_by_an_invalid_pdb_fails(self):
+        f = check_disruption_budget(DEFAULT, workload(replicas=0), [pdb("bad-pdb", min_available="x")])
+        assert f.result is Result.FAIL and "bad-pdb is invalid" in f.message_en
+
     def test_zero_replicas_uncovered_fails(self):
         assert check_disruption_budget(DEFAULT, workload(replicas=0), []).result is Result.FAIL
 
@@ -789,6 +793,15 @@ class TestZonePinning:
         assert check_zone_pinning(DEFAULT, exists, cluster([exists])).result is Result.PASS
         absent = workload(affinity=node_affinity([expr(ZONE_LABEL, "DoesNotExist")]))
         f = check_zone_pinning(DEFAULT, absent, cluster([absent]))
+        assert f.result is Result.FAIL and "0 zones (none)" in f.message_en
+
+    def test_empty_node_selector_terms_match_no_node(self):
+        # An empty term admits no node: only the other terms decide.
+        w = workload(affinity=node_affinity([], [expr(ZONE_LABEL, "In", "zone-a")]))
+        f = check_zone_pinning(DEFAULT, w, cluster([w]))
+        assert f.result is Result.FAIL and "1 zone (zone-a)" in f.message_en
+        only_empty = workload(affinity=node_affinity([]))
+        f = check_zone_pinning(DEFAULT, only_empty, cluster([only_empty]))
         assert f.result is Result.FAIL and "0 zones (none)" in f.message_en
 
     def test_preferred_node_affinity_does_not_pin(self):

@@ -33,7 +33,7 @@ class Model(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class Mode(str, enum.Enum):
+class Mode(enum.StrEnum):
     AUDIT = "Audit"
     ENFORCE = "Enforce"
 
@@ -42,7 +42,7 @@ ModeField = Annotated[Mode, Field(description="Audit (the default) only reports;
                                               "patches the objects sncguard owns.")]
 
 
-class SelectorOperator(str, enum.Enum):
+class SelectorOperator(enum.StrEnum):
     IN = "In"
     NOT_IN = "NotIn"
     EXISTS = "Exists"
@@ -90,7 +90,7 @@ class LabelSelector(Model):
         return self.dump()
 
 
-class ConditionStatus(str, enum.Enum):
+class ConditionStatus(enum.StrEnum):
     TRUE = "True"
     FALSE = "False"
     UNKNOWN = "Unknown"

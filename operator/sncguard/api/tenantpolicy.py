@@ -14,7 +14,7 @@ from .common import DNS_LABEL_PATTERN, LabelSelector, Mode, ModeField, Model, Po
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class Protocol(str, enum.Enum):
+class Protocol(enum.StrEnum):
     TCP = "TCP"
     UDP = "UDP"
     SCTP = "SCTP"
@@ -86,7 +86,7 @@ class Flow(Model):
         max_length=32, description="The ports the flow opens; absent opens all ports.")] = None
 
 
-class SubjectKind(str, enum.Enum):
+class SubjectKind(enum.StrEnum):
     USER = "User"
     GROUP = "Group"
     SERVICE_ACCOUNT = "ServiceAccount"

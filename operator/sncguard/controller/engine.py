@@ -8,6 +8,7 @@ The worker reads only kopf's in-memory indexes; the API sees writes and nothing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import json
 import logging
@@ -123,10 +124,8 @@ class Engine:
             timeout = None
             if self._deadlines:
                 timeout = max(0.0, self._deadlines[0][0] - time.monotonic())
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
             self._wake.clear()
             now = time.monotonic()
             while self._deadlines and self._deadlines[0][0] <= now:
@@ -136,13 +135,16 @@ class Engine:
             # Let the rest of a burst arrive: one evaluation per policy instead of one per event.
             await asyncio.sleep(self.debounce)
             batch, self._dirty = self._dirty, set()
-            semaphore = asyncio.Semaphore(CONCURRENCY)
+            await self._reconcile_batch(sorted(batch, key=PolicyKey.label))
 
-            async def one(key: PolicyKey) -> None:
-                async with semaphore:
-                    await self.reconcile(key)
+    async def _reconcile_batch(self, keys: list[PolicyKey]) -> None:
+        semaphore = asyncio.Semaphore(CONCURRENCY)
 
-            await asyncio.gather(*(one(k) for k in sorted(batch, key=PolicyKey.label)))
+        async def one(key: PolicyKey) -> None:
+            async with semaphore:
+                await self.reconcile(key)
+
+        await asyncio.gather(*(one(k) for k in keys))
 
     async def reconcile(self, key: PolicyKey) -> None:
         try:

@@ -1,7 +1,8 @@
 """kopf registrations, and nothing else: each handler projects or forwards to the engine.
 
 Every handler is a coroutine: kopf runs plain functions in a thread pool, and the engine's
-bookkeeping belongs to the event loop alone. Built-in kinds are only indexed and watched. No handler here is of the change-detecting kind
+bookkeeping belongs to the event loop alone. Built-in kinds are only indexed and watched.
+No handler here is of the change-detecting kind
 (on.create/update/resume) and none needs a finalizer, so kopf writes no annotation and no
 finalizer on any object, ours included; status is written by the engine alone.
 """

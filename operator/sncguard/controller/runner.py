@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import kopf
@@ -20,9 +21,7 @@ def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float
     if not verbose:
         # kopf reports every watch reconnection at INFO; the operator's own log is what people read.
         logging.getLogger("kopf").setLevel(logging.WARNING)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(kopf.operator(registry=handlers.registry, clusterwide=True, liveness_endpoint=liveness,
                                   standalone=True))
-    except KeyboardInterrupt:
-        pass
     return 0

@@ -203,8 +203,8 @@ def check_replicas(spec: ZoneSpreadSpec, workload: Workload) -> Finding:
             f"couvrir {m} zones",
         ), F_REPLICAS)
     return finding(rule("ZS-001"), Result.PASS, _ref(w), Message(
-        f"{_obj_en(w)} has {_n_en(n, 'replica')}, enough to span minZones {m} zones",
-        f"{_cap(_obj_fr(w))} a {_n_fr(n, 'réplica')}, assez pour couvrir minZones {m} zones",
+        f"{_obj_en(w)} has {_n_en(n, 'replica')}, enough to span {m} zones (minZones)",
+        f"{_cap(_obj_fr(w))} a {_n_fr(n, 'réplica')}, assez pour couvrir {m} zones (minZones)",
     ), F_REPLICAS)
 
 
@@ -371,17 +371,17 @@ def check_hard_spread(spec: ZoneSpreadSpec, workload: Workload, view: ClusterVie
     listed = ", ".join(_kind_en(t) for t in soft)
     if spec.require_hard_spread:
         return finding(rule("ZS-003"), Result.FAIL, _ref(w), Message(
-            f"{_obj_en(w)} spreads across zones only softly ({listed}) while requireHardSpread is true: "
+            f"{_obj_en(w)} spreads across zones only softly, by {listed}, while requireHardSpread is true: "
             f"the scheduler may still put every pod in one zone; use whenUnsatisfiable DoNotSchedule or "
             f"a required anti-affinity term",
-            f"{_cap(_obj_fr(w))} ne se répartit entre les zones que de façon souple ({listed}) alors que "
+            f"{_cap(_obj_fr(w))} ne se répartit entre les zones que de façon souple, par {listed}, alors que "
             f"requireHardSpread vaut true : l'ordonnanceur peut encore placer tous les pods dans une "
             f"seule zone ; utilisez whenUnsatisfiable DoNotSchedule ou un terme d'anti-affinité requis",
         ), soft[0].field)
     return finding(rule("ZS-003"), Result.PASS, _ref(w), Message(
-        f"{_obj_en(w)} spreads across zones softly ({listed}); the policy accepts it (requireHardSpread "
+        f"{_obj_en(w)} spreads across zones softly, by {listed}; the policy accepts it (requireHardSpread "
         f"is false)",
-        f"{_cap(_obj_fr(w))} se répartit entre les zones de façon souple ({listed}) ; la politique "
+        f"{_cap(_obj_fr(w))} se répartit entre les zones de façon souple, par {listed} ; la politique "
         f"l'accepte (requireHardSpread vaut false)",
     ), soft[0].field)
 
