@@ -14,8 +14,12 @@ from typing import Any
 
 from . import REGION_LABEL, ZONE_LABEL
 
-__all__ = ["REGION_LABEL", "ZONE_LABEL", "ClusterView", "Namespace", "Node", "Pod", "PodDisruptionBudget",
-           "PodTemplate", "Workload"]
+__all__ = [
+    "REGION_LABEL", "ZONE_LABEL", "BackupStorageLocation", "ClusterView", "ContainerPort", "Ingress", "Namespace",
+    "NetworkPolicy", "Node", "PersistentVolume", "PersistentVolumeClaim", "Pod", "PodDisruptionBudget",
+    "PodTemplate", "RoleBinding", "Route", "Service", "ServicePort", "Subject", "VeleroBackup", "VeleroRestore",
+    "VeleroSchedule", "Workload",
+]
 
 Obj = Mapping[str, Any]
 
@@ -73,6 +77,8 @@ class Pod:
     ready: bool
     terminating: bool
     ports: tuple[ContainerPort, ...] = ()
+    node_selector: dict[str, str] = field(default_factory=dict)
+    affinity: dict = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -100,6 +106,10 @@ class Pod:
             ready=ready,
             terminating=bool(meta.get("deletionTimestamp")),
             ports=ports,
+            # Only node affinity can move a LOC verdict; pod (anti-)affinity is left out to stay small.
+            node_selector=dict(spec.get("nodeSelector") or {}),
+            affinity={"nodeAffinity": (spec.get("affinity") or {})["nodeAffinity"]}
+            if (spec.get("affinity") or {}).get("nodeAffinity") else {},
         )
 
 
@@ -178,6 +188,336 @@ class PodDisruptionBudget:
         )
 
 
+def _owner_uids(obj: Obj) -> tuple[str, ...]:
+    return tuple(o.get("uid", "") for o in _meta(obj).get("ownerReferences") or ())
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    port: int
+    protocol: str = "TCP"
+    target_port: int | str | None = None
+    node_port: int | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    namespace: str
+    name: str
+    type: str
+    ports: tuple[ServicePort, ...]
+    selector: dict[str, str] | None
+    load_balancer_source_ranges: tuple[str, ...] = ()
+    external_ips: tuple[str, ...] = ()
+
+    @property
+    def exposed(self) -> bool:
+        return self.type in ("LoadBalancer", "NodePort") or bool(self.external_ips)
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> Service:
+        meta = _meta(obj)
+        spec = obj.get("spec") or {}
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            type=spec.get("type") or "ClusterIP",
+            ports=tuple(ServicePort(port=int(p.get("port", 0)), protocol=p.get("protocol", "TCP"),
+                                    target_port=p.get("targetPort"), node_port=p.get("nodePort"),
+                                    name=p.get("name", ""))
+                        for p in spec.get("ports") or ()),
+            selector=dict(spec["selector"]) if spec.get("selector") is not None else None,
+            load_balancer_source_ranges=tuple(spec.get("loadBalancerSourceRanges") or ()),
+            external_ips=tuple(spec.get("externalIPs") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPolicy:
+    """A NetworkPolicy as written: rules stay in their Kubernetes shape for the semantics engine."""
+
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    pod_selector: dict
+    policy_types: tuple[str, ...]
+    ingress: tuple[dict, ...]
+    egress: tuple[dict, ...]
+    owner_uids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> NetworkPolicy:
+        meta = _meta(obj)
+        spec = obj.get("spec") or {}
+        ingress = spec.get("ingress")
+        egress = spec.get("egress")
+        types = spec.get("policyTypes")
+        if not types:
+            # The API server's default: Ingress always, Egress when egress rules exist.
+            types = ["Ingress", "Egress"] if egress else ["Ingress"]
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            labels=_labels(obj),
+            pod_selector=dict(spec.get("podSelector") or {}),
+            policy_types=tuple(types),
+            ingress=tuple(ingress or ()),
+            egress=tuple(egress or ()),
+            owner_uids=_owner_uids(obj),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ingress:
+    namespace: str
+    name: str
+    hosts: tuple[str, ...]
+    tls_hosts: tuple[str, ...]
+    has_tls: bool
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> Ingress:
+        meta = _meta(obj)
+        spec = obj.get("spec") or {}
+        tls = spec.get("tls") or ()
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            hosts=tuple(r.get("host", "") for r in spec.get("rules") or ()),
+            tls_hosts=tuple(h for t in tls for h in t.get("hosts") or ()),
+            has_tls=bool(tls),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An OpenShift Route (route.openshift.io/v1)."""
+
+    namespace: str
+    name: str
+    host: str
+    termination: str  # "" when the route has no tls: plain HTTP
+    insecure_edge_termination_policy: str
+    service: str
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> Route:
+        meta = _meta(obj)
+        spec = obj.get("spec") or {}
+        tls = spec.get("tls") or {}
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            host=spec.get("host", ""),
+            termination=tls.get("termination", "") if tls else "",
+            insecure_edge_termination_policy=tls.get("insecureEdgeTerminationPolicy", "") if tls else "",
+            service=(spec.get("to") or {}).get("name", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Subject:
+    kind: str
+    name: str
+    namespace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoleBinding:
+    """A RoleBinding (namespace set) or ClusterRoleBinding (namespace "")."""
+
+    kind: str
+    namespace: str
+    name: str
+    role_kind: str
+    role_name: str
+    subjects: tuple[Subject, ...]
+    labels: dict[str, str]
+    owner_uids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> RoleBinding:
+        meta = _meta(obj)
+        ref = obj.get("roleRef") or {}
+        kind = obj.get("kind", "RoleBinding")
+        return cls(
+            kind=kind,
+            namespace=meta.get("namespace", "") if kind == "RoleBinding" else "",
+            name=meta.get("name", ""),
+            role_kind=ref.get("kind", ""),
+            role_name=ref.get("name", ""),
+            subjects=tuple(Subject(s.get("kind", ""), s.get("name", ""), s.get("namespace", ""))
+                           for s in obj.get("subjects") or ()),
+            labels=_labels(obj),
+            owner_uids=_owner_uids(obj),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PersistentVolume:
+    name: str
+    labels: dict[str, str]
+    claim_namespace: str
+    claim_name: str
+    node_affinity: dict = field(default_factory=dict)
+
+    @property
+    def region(self) -> str | None:
+        return self.labels.get(REGION_LABEL)
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> PersistentVolume:
+        spec = obj.get("spec") or {}
+        claim = spec.get("claimRef") or {}
+        return cls(
+            name=_meta(obj).get("name", ""),
+            labels=_labels(obj),
+            claim_namespace=claim.get("namespace", ""),
+            claim_name=claim.get("name", ""),
+            node_affinity=dict(spec.get("nodeAffinity") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PersistentVolumeClaim:
+    namespace: str
+    name: str
+    volume_name: str
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> PersistentVolumeClaim:
+        meta = _meta(obj)
+        return cls(namespace=meta.get("namespace", ""), name=meta.get("name", ""),
+                   volume_name=(obj.get("spec") or {}).get("volumeName") or "")
+
+
+# ---- Velero (velero.io/v1), the API of OpenShift's OADP ---------------------------------------
+
+ENCRYPTION_ANNOTATION = "sncguard.io/encryption"
+
+
+@dataclass(frozen=True, slots=True)
+class BackupStorageLocation:
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    config: dict[str, str]
+    provider: str
+    bucket: str
+    encryption_attested: str | None  # the sncguard.io/encryption annotation, when present
+    phase: str = ""
+
+    @property
+    def zone(self) -> str | None:
+        return self.labels.get(ZONE_LABEL)
+
+    @property
+    def region(self) -> str | None:
+        return self.labels.get(REGION_LABEL) or self.config.get("region")
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> BackupStorageLocation:
+        meta = _meta(obj)
+        spec = obj.get("spec") or {}
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            labels=_labels(obj),
+            config={str(k): str(v) for k, v in (spec.get("config") or {}).items()},
+            provider=spec.get("provider", ""),
+            bucket=((spec.get("objectStorage") or {}).get("bucket") or ""),
+            encryption_attested=(meta.get("annotations") or {}).get(ENCRYPTION_ANNOTATION),
+            phase=(obj.get("status") or {}).get("phase", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VeleroSchedule:
+    namespace: str
+    name: str
+    schedule: str
+    included_namespaces: tuple[str, ...]
+    excluded_namespaces: tuple[str, ...]
+    storage_location: str
+    ttl: str
+    paused: bool
+    labels: dict[str, str]
+    owner_uids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> VeleroSchedule:
+        meta = _meta(obj)
+        spec = obj.get("spec") or {}
+        template = spec.get("template") or {}
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            schedule=spec.get("schedule", ""),
+            included_namespaces=tuple(template.get("includedNamespaces") or ()),
+            excluded_namespaces=tuple(template.get("excludedNamespaces") or ()),
+            storage_location=template.get("storageLocation") or "",
+            ttl=template.get("ttl") or "",
+            paused=bool(spec.get("paused")),
+            labels=_labels(obj),
+            owner_uids=_owner_uids(obj),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VeleroBackup:
+    namespace: str
+    name: str
+    phase: str
+    included_namespaces: tuple[str, ...]
+    storage_location: str
+    schedule_name: str  # the velero.io/schedule-name label
+    started: str  # RFC 3339, "" if unknown
+    completed: str
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> VeleroBackup:
+        meta = _meta(obj)
+        spec = obj.get("spec") or {}
+        status = obj.get("status") or {}
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            phase=status.get("phase", ""),
+            included_namespaces=tuple(spec.get("includedNamespaces") or ()),
+            storage_location=spec.get("storageLocation") or "",
+            schedule_name=_labels(obj).get("velero.io/schedule-name", ""),
+            started=status.get("startTimestamp") or "",
+            completed=status.get("completionTimestamp") or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VeleroRestore:
+    namespace: str
+    name: str
+    backup_name: str
+    phase: str
+    namespace_mapping: dict[str, str]
+    completed: str
+    labels: dict[str, str]
+
+    @classmethod
+    def from_obj(cls, obj: Obj) -> VeleroRestore:
+        meta = _meta(obj)
+        spec = obj.get("spec") or {}
+        status = obj.get("status") or {}
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            backup_name=spec.get("backupName", ""),
+            phase=status.get("phase", ""),
+            namespace_mapping=dict(spec.get("namespaceMapping") or {}),
+            completed=status.get("completionTimestamp") or "",
+            labels=_labels(obj),
+        )
+
+
 @dataclass(slots=True)
 class ClusterView:
     """What the rules may know about the cluster.
@@ -192,8 +532,21 @@ class ClusterView:
     pods: list[Pod] = field(default_factory=list)
     workloads: list[Workload] = field(default_factory=list)
     pdbs: list[PodDisruptionBudget] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    network_policies: list[NetworkPolicy] = field(default_factory=list)
+    ingresses: list[Ingress] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    role_bindings: list[RoleBinding] = field(default_factory=list)  # RoleBindings and ClusterRoleBindings
+    persistent_volumes: dict[str, PersistentVolume] = field(default_factory=dict)
+    persistent_volume_claims: list[PersistentVolumeClaim] = field(default_factory=list)
+    storage_locations: list[BackupStorageLocation] = field(default_factory=list)
+    schedules: list[VeleroSchedule] = field(default_factory=list)
+    backups: list[VeleroBackup] = field(default_factory=list)
+    restores: list[VeleroRestore] = field(default_factory=list)
     pods_observed: bool = False
     nodes_observed: bool = False
+    # Whether Velero's API exists at all: without it, the backup rules cannot judge.
+    velero_installed: bool = True
 
     def pods_in(self, namespace: str) -> list[Pod]:
         return [p for p in self.pods if p.namespace == namespace]
