@@ -486,7 +486,7 @@ class LocalCluster:
                                     start_new_session=True, env=env)
         st = _proc_stat(proc.pid)
         self.state.setdefault("processes", {})[component] = {
-            "pid": proc.pid, "pgid": proc.pid, "start_time": st[2] if st else None}
+            "pid": proc.pid, "pgid": proc.pid, "start_time": st[2] if st else None, "argv": argv}
         self._save_state()
         return proc.pid
 
@@ -619,6 +619,9 @@ class LocalCluster:
             "--kubelet-preferred-address-types=InternalIP",
             "--max-requests-inflight=800", "--max-mutating-requests-inflight=400",
             "--profiling=false",
+            # On SIGTERM, end open watches within 2 s: otherwise connected clients (an operator,
+            # `kubectl get -w`) hold the shutdown for the whole 60 s request timeout.
+            "--shutdown-watch-termination-grace-period=2s",
         ])
         ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
@@ -696,6 +699,23 @@ class LocalCluster:
         # The bin dir is named k8s-vX.Y.Z/bin by build.sh.
         parent = self.k8s_bin.parent.name
         return parent[len("k8s-"):] if parent.startswith("k8s-") else "v0.0.0"
+
+    def restart(self, component: str, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop one component and start it again with the same command line (resilience tests).
+
+        Its clients reconnect by themselves; for kube-apiserver, this returns once /readyz is ok.
+        """
+        self.state = self._load_state() or self.state
+        proc = self.processes().get(component)
+        if proc is None:
+            raise ClusterError(f"no {component} in {self.state_path}")
+        _stop_groups([proc], grace)
+        self._spawn(component, proc["argv"])
+        if component == "kube-apiserver":
+            ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+            ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+            self._wait("kube-apiserver /readyz", component,
+                       lambda: _https_ok(self.api_port, "/readyz", ctx), timeout=120, interval=0.2)
 
     # ---- stop
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from .api import ZoneSpreadSpec
-from .evaluation import evaluate_zonespread
+from .evaluation import evaluate_backuppolicy, evaluate_tenantpolicy, evaluate_zonespread, tenant_scope
 from .findings import Finding, Result, Summary, most_severe_first
 from .loader import Inputs, PolicyDocument
 
@@ -26,19 +26,31 @@ class CheckReport:
 
 
 def baseline_zonespreads(inputs: Inputs) -> list[PolicyDocument]:
-    """With no ZoneSpread in the input, every namespace with workloads gets the default one."""
+    """With no ZoneSpread in the input, every namespace with workloads gets the default one.
+
+    The forbidden and cleartext port lists of the baseline are the TenantPolicy defaults; they
+    need a tenant to apply to, so the baseline judges zone spreading only.
+    """
     namespaces = sorted({w.namespace for w in inputs.view.workloads})
     return [PolicyDocument("ZoneSpread", ns, BASELINE_NAME, ZoneSpreadSpec(), "(built-in baseline)")
             for ns in namespaces]
 
 
 def run_check(inputs: Inputs, now: datetime) -> CheckReport:
-    del now  # no ZoneSpread rule reads the clock; the backup and access rules will
+    view = inputs.view
     zonespreads = inputs.policies_of("ZoneSpread") or baseline_zonespreads(inputs)
+    tenants = inputs.policies_of("TenantPolicy")
+    backups = inputs.policies_of("BackupPolicy")
     findings: list[Finding] = []
     for policy in zonespreads:
-        findings.extend(evaluate_zonespread(policy.spec, policy.namespace, policy.name, inputs.view).findings)
-    return CheckReport(findings=most_severe_first(findings), policies=zonespreads)
+        findings.extend(evaluate_zonespread(policy.spec, policy.namespace, policy.name, view).findings)
+    for policy in tenants:
+        others = [p.spec for p in tenants if p is not policy]
+        scope = tenant_scope(policy.spec, view.namespaces, others)
+        findings.extend(evaluate_tenantpolicy(policy.spec, policy.name, scope, view, now).findings)
+    for policy in backups:
+        findings.extend(evaluate_backuppolicy(policy.spec, policy.namespace, policy.name, view, now).findings)
+    return CheckReport(findings=most_severe_first(findings), policies=[*zonespreads, *tenants, *backups])
 
 
 def write_json(report: CheckReport, out: TextIO, language: str) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from .api import ZoneSpreadSpec
+from .api import BackupPolicySpec, TenantPolicySpec, ZoneSpreadSpec
 from .findings import Finding
-from .rules import zonespread
-from .view import ClusterView
+from .rules import access, backup, location, network, zonespread
+from .selectors import label_selector_matches
+from .status import rfc3339
+from .view import ClusterView, Namespace
 
 
 @dataclass(frozen=True)
@@ -36,3 +40,65 @@ def evaluate_zonespread(spec: ZoneSpreadSpec, namespace: str, name: str, view: C
         },
         detail=result,
     )
+
+
+# ---- TenantPolicy -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """Which namespaces a TenantPolicy covers, and in which network zone each one sits."""
+
+    namespaces: list[str]
+    zone_of_namespace: dict[str, str]
+    other_tenant_namespaces: set[str]
+
+
+def tenant_scope(spec: TenantPolicySpec, namespaces: Mapping[str, Namespace],
+                 other_specs: list[TenantPolicySpec]) -> TenantScope:
+    selector = spec.namespace_selector.as_k8s()
+    mine = sorted(n for n, ns in namespaces.items() if label_selector_matches(selector, ns.labels))
+    zones: dict[str, str] = {}
+    for zone in sorted(spec.zones or {}):
+        zone_selector = (spec.zones or {})[zone].as_k8s()
+        for n in mine:
+            if n not in zones and label_selector_matches(zone_selector, namespaces[n].labels):
+                zones[n] = zone
+    others = {n for other in other_specs for n, ns in namespaces.items()
+              if label_selector_matches(other.namespace_selector.as_k8s(), ns.labels)} - set(mine)
+    return TenantScope(mine, zones, others)
+
+
+def evaluate_tenantpolicy(spec: TenantPolicySpec, name: str, scope: TenantScope, view: ClusterView,
+                          now: datetime) -> Outcome:
+    label = policy_label("TenantPolicy", "", name)
+    findings = [
+        *network.evaluate_network(spec, scope.namespaces, scope.zone_of_namespace,
+                                  scope.other_tenant_namespaces, view),
+        *access.evaluate_access(spec, name, scope.namespaces, view, now),
+        *location.evaluate_location(spec, name, scope.namespaces, view),
+    ]
+    grants = access.grant_states(spec, now)
+    next_expiry = access.next_grant_expiry(spec, now)
+    fields: dict[str, Any] = {
+        "namespaces": len(scope.namespaces),
+        "tenantNamespaces": scope.namespaces[:TENANT_NAMESPACES_SHOWN],
+        "grants": grants or None,
+        "nextGrantExpiry": rfc3339(next_expiry) if next_expiry else None,
+    }
+    return Outcome(findings=[replace(f, policy=label) for f in findings],
+                   status_fields={k: v for k, v in fields.items() if v is not None}, detail=next_expiry)
+
+
+TENANT_NAMESPACES_SHOWN = 50
+
+
+# ---- BackupPolicy -----------------------------------------------------------------------------
+
+
+def evaluate_backuppolicy(spec: BackupPolicySpec, namespace: str, name: str, view: ClusterView,
+                          now: datetime) -> Outcome:
+    result = backup.evaluate_backup(spec, namespace, name, view, now)
+    label = policy_label("BackupPolicy", namespace, name)
+    return Outcome(findings=[replace(f, policy=label) for f in result.findings],
+                   status_fields=dict(result.status_fields), detail=result)

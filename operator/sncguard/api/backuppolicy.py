@@ -51,6 +51,17 @@ class BackupPolicySpec(Model):
         return value
 
 
+class DrillState(Model):
+    """The last restore drill sncguard ran (Enforce mode with restoreTestInterval)."""
+
+    restore: str
+    backup: str
+    scratch_namespace: str
+    phase: str
+    started: str | None = None
+    completed: str | None = None
+
+
 class BackupPolicyStatus(PolicyStatus):
     target: str | None = None
     target_zone: str | None = None
@@ -59,3 +70,4 @@ class BackupPolicyStatus(PolicyStatus):
     last_backup: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
     last_restore_test: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
     next_deadline: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
+    last_drill: DrillState | None = None

@@ -2,7 +2,8 @@
 
 Events mark policies dirty; one worker drains them after a short debounce, so a burst of pod
 events (a rollout, a scale-up) costs one evaluation and at most one status write per policy.
-The worker reads only kopf's in-memory indexes; the API sees writes and nothing else.
+The worker reads only kopf's in-memory indexes; the API sees writes and nothing else. Deadlines
+(an RPO running out, an access grant expiring) are timers in the same loop, never polling.
 """
 
 from __future__ import annotations
@@ -13,36 +14,45 @@ import heapq
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from .. import API_VERSION
-from ..api import Mode, ZoneSpreadSpec
-from ..evaluation import evaluate_zonespread
-from ..loader import parse_policy_spec
-from ..plans import zonespread as zonespread_plan
-from ..status import build_status, differs, invalid_status, status_patch
+from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ..status import differs, status_patch
 from ..view import ClusterView
 from .kube import ApiError, KubeClient
 from .state import Fingerprints, PolicyKey, PolicyRecord
 
 log = logging.getLogger("sncguard.engine")
 
-# kopf index names, as registered in handlers.py.
-POD_INDEX = "pods_by_namespace"
-WORKLOAD_INDEXES = ("deployments_by_namespace", "statefulsets_by_namespace")
-PDB_INDEX = "pdbs_by_namespace"
-NODE_INDEX = "nodes_by_name"
-ZONESPREAD_INDEX = "zonespreads_by_namespace"
-INDEX_NAMES = (POD_INDEX, *WORKLOAD_INDEXES, PDB_INDEX, NODE_INDEX, ZONESPREAD_INDEX)
-
 RETRY_AFTER_ERROR_S = 5.0
 CONCURRENCY = 8
+# Cluster-scoped objects sit in their index under this key.
+CLUSTER = "*"
+
+
+class Reconciler(Protocol):
+    kind: str
+    api_version: str
+
+    async def reconcile(self, engine: Engine, record: PolicyRecord) -> None: ...
+
+    async def deleted(self, engine: Engine, record: PolicyRecord) -> None: ...
 
 
 def _values(index: Any, key: str) -> list:
-    return list(index[key]) if key in index else []
+    return list(index[key]) if index is not None and key in index else []
+
+
+def subset(desired: Any, actual: Any) -> bool:
+    """Whether everything `desired` sets is in `actual` (the API server may add defaults)."""
+    if isinstance(desired, Mapping):
+        return isinstance(actual, Mapping) and all(subset(v, actual.get(k)) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(actual, list) and len(desired) == len(actual) and all(
+            subset(d, a) for d, a in zip(desired, actual, strict=True))
+    return desired == actual
 
 
 class Engine:
@@ -53,52 +63,75 @@ class Engine:
         self.debounce = debounce
         self.clock = clock
         self.indexes: Mapping[str, Any] = {}
+        self.reconcilers: dict[str, Reconciler] = {}
         self.fingerprints = Fingerprints()
         # kopf invokes non-index handlers only once every index is filled: the first such call opens this.
         self.indexed = asyncio.Event()
+        # Which TenantPolicies cover a namespace, as of their last evaluation.
+        self.tenant_policies_of_namespace: dict[str, set[PolicyKey]] = {}
         self._dirty: set[PolicyKey] = set()
         self._wake = asyncio.Event()
         self._deadlines: list[tuple[float, PolicyKey]] = []
+        self._timers: dict[PolicyKey, float] = {}
         self._written: dict[PolicyKey, dict[str, Any]] = {}
         self._evaluated: dict[PolicyKey, tuple[str, int]] = {}
-        self._enforced: dict[tuple[str, str, str], str] = {}
+        self._applied: dict[tuple[str, str, str], str] = {}
         self.evaluations = 0
         self.status_writes = 0
         self.evaluation_seconds: list[float] = []
+        self.on_evaluated: list[Callable[[PolicyRecord, dict[str, Any], float], None]] = []
 
     # ---- wiring -------------------------------------------------------------------------------
 
-    def attach(self, indexes: Mapping[str, Any]) -> None:
-        self.indexes = {name: indexes[name] for name in INDEX_NAMES}
+    def attach(self, indexes: Mapping[str, Any], reconcilers: Iterable[Reconciler]) -> None:
+        self.indexes = indexes
+        self.reconcilers = {r.kind: r for r in reconcilers}
+
+    def index(self, name: str) -> Any:
+        return self.indexes.get(name)
+
+    def records(self, kind: str) -> list[PolicyRecord]:
+        index = self.indexes.get(policy_index_name(kind))
+        return [r for key in list(index or ()) for r in index[key]] if index is not None else []
+
+    def records_in(self, kind: str, namespace: str) -> list[PolicyRecord]:
+        return _values(self.indexes.get(policy_index_name(kind)), namespace)
 
     def mark(self, key: PolicyKey) -> None:
         self._dirty.add(key)
         self._wake.set()
 
-    def mark_namespace(self, namespace: str) -> None:
-        """Every namespaced policy of this namespace may read what changed."""
-        index = self.indexes.get(ZONESPREAD_INDEX)
-        if index is None:
-            return
-        for record in _values(index, namespace):
+    def mark_kind(self, kind: str) -> None:
+        for record in self.records(kind):
             self.mark(record.key)
 
-    def mark_all(self) -> None:
-        index = self.indexes.get(ZONESPREAD_INDEX)
-        if index is None:
-            return
-        for namespace in list(index):
-            self.mark_namespace(namespace)
+    def mark_namespaced(self, kind: str, namespace: str) -> None:
+        for record in self.records_in(kind, namespace):
+            self.mark(record.key)
+
+    def mark_tenants_of(self, namespace: str) -> None:
+        for key in self.tenant_policies_of_namespace.get(namespace, ()):
+            self.mark(key)
+
+    def schedule_at(self, key: PolicyKey, when: datetime, slack: float = 0.5) -> None:
+        """Evaluate `key` again when `when` has passed (plus a little slack for clock edges)."""
+        delay = max(0.0, (when - self.clock()).total_seconds()) + slack
+        self.schedule(key, delay)
 
     def schedule(self, key: PolicyKey, delay: float) -> None:
-        heapq.heappush(self._deadlines, (time.monotonic() + delay, key))
+        due = time.monotonic() + delay
+        current = self._timers.get(key)
+        if current is not None and current <= due and current > time.monotonic():
+            return  # an earlier timer will re-evaluate anyway and set the next one
+        self._timers[key] = due
+        heapq.heappush(self._deadlines, (due, key))
         self._wake.set()
 
-    def policy_event(self, kind: str, event_type: str, body: Mapping[str, Any]) -> None:
+    def policy_event(self, kind: str, event_type: str, body: Mapping[str, Any]) -> PolicyRecord:
         record = PolicyRecord.from_body(kind, body)
         if event_type == "DELETED":
             self.forget(record.key)
-            return
+            return record
         written = self._written.get(record.key)
         if written is not None and differs(written, record.status) and self._evaluated.get(record.key) == (
                 record.uid, record.generation):
@@ -106,14 +139,19 @@ class Engine:
             self._written.pop(record.key, None)
         if self._evaluated.get(record.key) != (record.uid, record.generation):
             self.mark(record.key)
+        return record
 
     def forget(self, key: PolicyKey) -> None:
         self._written.pop(key, None)
         self._evaluated.pop(key, None)
+        self._timers.pop(key, None)
         self._dirty.discard(key)
+        for keys in self.tenant_policies_of_namespace.values():
+            keys.discard(key)
 
-    def workload_changed(self, kind: str, namespace: str, name: str) -> None:
-        self._enforced.pop((kind, namespace, name), None)
+    def object_changed(self, kind: str, namespace: str, name: str) -> None:
+        """An object we may have applied changed: the next plan must compare again."""
+        self._applied.pop((kind, namespace, name), None)
 
     # ---- the worker ---------------------------------------------------------------------------
 
@@ -129,7 +167,10 @@ class Engine:
             self._wake.clear()
             now = time.monotonic()
             while self._deadlines and self._deadlines[0][0] <= now:
-                self._dirty.add(heapq.heappop(self._deadlines)[1])
+                due, key = heapq.heappop(self._deadlines)
+                if self._timers.get(key) == due:
+                    del self._timers[key]
+                    self._dirty.add(key)
             if not self._dirty:
                 continue
             # Let the rest of a burst arrive: one evaluation per policy instead of one per event.
@@ -147,93 +188,123 @@ class Engine:
         await asyncio.gather(*(one(k) for k in keys))
 
     async def reconcile(self, key: PolicyKey) -> None:
-        try:
-            if key.kind == "ZoneSpread":
-                await self._reconcile_zonespread(key)
-        except Exception:  # one broken policy must never stop the others
-            log.exception("evaluating %s failed; retrying in %.0f s", key.label(), RETRY_AFTER_ERROR_S)
-            self.schedule(key, RETRY_AFTER_ERROR_S)
-
-    def _record(self, key: PolicyKey) -> PolicyRecord | None:
-        index = self.indexes[ZONESPREAD_INDEX] if key.kind == "ZoneSpread" else None
-        if index is None:
-            return None
-        return next((r for r in _values(index, key.namespace) if r.key == key), None)
-
-    def namespace_view(self, namespace: str) -> ClusterView:
-        nodes = {}
-        for name in self.indexes[NODE_INDEX]:
-            for node in self.indexes[NODE_INDEX][name]:
-                nodes[node.name] = node
-        return ClusterView(
-            nodes=nodes,
-            pods=_values(self.indexes[POD_INDEX], namespace),
-            workloads=[w for name in WORKLOAD_INDEXES for w in _values(self.indexes[name], namespace)],
-            pdbs=_values(self.indexes[PDB_INDEX], namespace),
-            pods_observed=True,
-            nodes_observed=True,
-        )
-
-    async def _reconcile_zonespread(self, key: PolicyKey) -> None:
-        record = self._record(key)
-        if record is None:
+        reconciler = self.reconcilers.get(key.kind)
+        record = next((r for r in self.records_in(key.kind, key.namespace) if r.key == key), None)
+        if reconciler is None or record is None:
             self.forget(key)
             return
         started = time.perf_counter()
-        self.evaluations += 1
-        now = self.clock()
-        previous = self._written.get(key, record.status)
         try:
-            spec = parse_policy_spec("ZoneSpread", record.spec)
-        except ValueError as exc:
-            status = invalid_status(generation=record.generation, reason="InvalidSpec", message=str(exc),
-                                    previous=previous, now=now)
-            self._evaluated[key] = (record.uid, record.generation)
-            await self._write_status(record, previous, status)
-            return
-        assert isinstance(spec, ZoneSpreadSpec)
-        outcome = evaluate_zonespread(spec, key.namespace, key.name, self.namespace_view(key.namespace))
-        extra = dict(outcome.status_fields)
-        if spec.mode is Mode.ENFORCE:
-            errors = await self._enforce_spread(spec, outcome.detail)
-            if errors:
-                extra["enforcementErrors"] = errors
-        status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
-                              previous=previous, now=now, language=self.language)
-        self._evaluated[key] = (record.uid, record.generation)
-        self.evaluation_seconds.append(time.perf_counter() - started)
-        del self.evaluation_seconds[:-1000]
-        await self._write_status(record, previous, status)
+            self.evaluations += 1
+            await reconciler.reconcile(self, record)
+        except Exception:  # one broken policy must never stop the others
+            log.exception("evaluating %s failed; retrying in %.0f s", key.label(), RETRY_AFTER_ERROR_S)
+            self.schedule(key, RETRY_AFTER_ERROR_S)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.evaluation_seconds.append(elapsed)
+            del self.evaluation_seconds[:-1000]
 
-    async def _enforce_spread(self, spec: ZoneSpreadSpec, evaluation: Any) -> list[str]:
-        errors = []
-        for config in zonespread_plan.plan(spec, evaluation):
-            meta = config["metadata"]
-            target = (config["kind"], meta["namespace"], meta["name"])
-            fingerprint = json.dumps(config, sort_keys=True)
-            if self._enforced.get(target) == fingerprint:
-                continue
-            try:
-                await self.client.apply(config)
-            except ApiError as exc:
-                # A conflict means a user owns that constraint: theirs stays, and we say so.
-                errors.append(f"{config['kind']} {meta['name']}: {exc.message or exc}")
-                log.warning("could not add a zone spread constraint to %s/%s/%s: %s", *target, exc)
-                continue
-            self._enforced[target] = fingerprint
-            log.info("added a zone topology spread constraint to %s/%s/%s", *target)
-        return errors
+    # ---- what reconcilers call ----------------------------------------------------------------
 
-    async def _write_status(self, record: PolicyRecord, previous: Mapping[str, Any], status: dict) -> None:
+    def previous_status(self, record: PolicyRecord) -> Mapping[str, Any]:
+        return self._written.get(record.key, record.status)
+
+    async def write_status(self, record: PolicyRecord, status: dict[str, Any]) -> bool:
+        """Patch the status if it differs from the last one; True when written."""
+        previous = self.previous_status(record)
+        self._evaluated[record.key] = (record.uid, record.generation)
+        for hook in self.on_evaluated:
+            hook(record, status, self.evaluation_seconds[-1] if self.evaluation_seconds else 0.0)
         if not differs(previous, status):
-            return
+            return False
+        reconciler = self.reconcilers[record.key.kind]
         try:
-            response = await self.client.patch_status(API_VERSION, record.key.kind, record.key.namespace or None,
-                                                      record.key.name, status_patch(previous, status))
+            response = await self.client.patch_status(reconciler.api_version, record.key.kind,
+                                                      record.key.namespace or None, record.key.name,
+                                                      status_patch(previous, status))
         except ApiError as exc:
             if exc.status == 404:
                 self.forget(record.key)
-                return
+                return False
             raise
         self.status_writes += 1
         self._written[record.key] = response.get("status") or status
+        return True
+
+    async def apply_owned(self, desired: dict[str, Any], existing: Mapping[str, Any] | None,
+                          *, owned: bool | None = None) -> str | None:
+        """Server-side apply an object sncguard owns, unless the cluster already has it as desired.
+
+        `existing` is the object as indexed (None when absent). An object of the same name that
+        sncguard does not own is left alone: the error says so, for the status.
+        """
+        meta = desired["metadata"]
+        target = (desired["kind"], meta.get("namespace", ""), meta["name"])
+        if existing is not None:
+            is_ours = owned if owned is not None else (
+                (existing.get("metadata", {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE)
+            if not is_ours:
+                return f"{desired['kind']} {target[1]}/{target[2]} exists and is not managed by sncguard: left alone"
+            if subset(_comparable(desired), existing):
+                return None
+        fingerprint = json.dumps(desired, sort_keys=True)
+        if self._applied.get(target) == fingerprint:
+            return None
+        try:
+            await self.client.apply(desired, force=True)
+        except ApiError as exc:
+            return f"{desired['kind']} {target[1]}/{target[2]}: {exc.message or exc}"
+        self._applied[target] = fingerprint
+        log.info("applied %s %s/%s", *target)
+        return None
+
+    async def apply_fields(self, config: dict[str, Any]) -> str | None:
+        """Server-side apply of a few fields of a user's object, never forced: a conflict is theirs to keep."""
+        meta = config["metadata"]
+        target = (config["kind"], meta.get("namespace", ""), meta["name"])
+        fingerprint = json.dumps(config, sort_keys=True)
+        if self._applied.get(target) == fingerprint:
+            return None
+        try:
+            await self.client.apply(config, force=False)
+        except ApiError as exc:
+            return f"{config['kind']} {target[2]}: {exc.message or exc}"
+        self._applied[target] = fingerprint
+        log.info("applied sncguard's fields to %s %s/%s", *target)
+        return None
+
+    async def delete_owned(self, api_version: str, kind: str, namespace: str | None, name: str,
+                           uid: str | None = None) -> str | None:
+        try:
+            await self.client.delete(api_version, kind, namespace, name, uid)
+        except ApiError as exc:
+            return f"deleting {kind} {namespace}/{name}: {exc.message or exc}"
+        self._applied.pop((kind, namespace or "", name), None)
+        log.info("deleted %s %s/%s", kind, namespace or "", name)
+        return None
+
+    async def post_event(self, record: PolicyRecord, reason: str, message: str, type_: str = "Normal") -> None:
+        reconciler = self.reconcilers[record.key.kind]
+        try:
+            await self.client.post_event(reconciler.api_version, record.key.kind, record.key.namespace,
+                                         record.key.name, record.uid, reason, message, type_)
+        except ApiError as exc:
+            log.warning("could not post event %s on %s: %s", reason, record.key.label(), exc)
+
+    # ---- the view -----------------------------------------------------------------------------
+
+    def view(self, namespaces: Iterable[str] | None = None, *, velero_namespaces: Iterable[str] = ()) -> ClusterView:
+        """A ClusterView of the given namespaces' objects plus every cluster-scoped one."""
+        from .kinds import build_view
+
+        return build_view(self, namespaces, velero_namespaces)
+
+
+def policy_index_name(kind: str) -> str:
+    return f"policies-{kind.lower()}"
+
+
+def _comparable(desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an applied object that a watch event reflects as written."""
+    return {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}

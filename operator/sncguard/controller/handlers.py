@@ -1,10 +1,10 @@
 """kopf registrations, and nothing else: each handler projects or forwards to the engine.
 
 Every handler is a coroutine: kopf runs plain functions in a thread pool, and the engine's
-bookkeeping belongs to the event loop alone. Built-in kinds are only indexed and watched.
-No handler here is of the change-detecting kind
-(on.create/update/resume) and none needs a finalizer, so kopf writes no annotation and no
-finalizer on any object, ours included; status is written by the engine alone.
+bookkeeping belongs to the event loop alone. Built-in kinds are only indexed and watched. No
+handler here is of the change-detecting kind (on.create/update/resume) and none needs a
+finalizer, so kopf writes no annotation and no finalizer on any object, ours included; status
+is written by the engine alone.
 """
 
 from __future__ import annotations
@@ -15,27 +15,23 @@ from typing import Any
 
 import kopf
 
-from .. import GROUP, VERSION
-from ..view import Node, Pod, PodDisruptionBudget, Workload
-from .engine import INDEX_NAMES, Engine
+from .. import GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION
+from .backuppolicy import BackupPolicyReconciler
+from .engine import Engine, policy_index_name
+from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, owned_copy
 from .kube import KubeClient
 from .state import PolicyRecord
+from .tenantpolicy import TenantPolicyReconciler
+from .zonespread import ZoneSpreadReconciler
 
 log = logging.getLogger("sncguard.handlers")
 
 registry = kopf.OperatorRegistry()
 client = KubeClient()
 engine = Engine(client)
+RECONCILERS = (ZoneSpreadReconciler(), TenantPolicyReconciler(), BackupPolicyReconciler())
+POLICY_PLURALS = {"ZoneSpread": "zonespreads", "TenantPolicy": "tenantpolicies", "BackupPolicy": "backuppolicies"}
 _tasks: list[asyncio.Task] = []
-
-
-def _changed(kind: str, namespace: str, name: str, projection: object) -> bool:
-    return engine.fingerprints.changed(kind, namespace, name, projection)
-
-
-def _opened(**_: Any) -> None:
-    """Any non-index handler runs only after kopf filled every index: evaluation may start."""
-    engine.indexed.set()
 
 
 # ---- lifecycle ------------------------------------------------------------------------------
@@ -55,7 +51,9 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     settings.posting.enabled = False  # events are ours to post, on compliance changes only
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
-    engine.attach({name: kwargs[name] for name in INDEX_NAMES})
+    names = [w.index_id for w in WATCHED] + [w.owned_index_id for w in WATCHED if w.owned]
+    names += [policy_index_name(kind) for kind in POLICY_PLURALS] + ["index-crds"]
+    engine.attach({name: kwargs[name] for name in names}, RECONCILERS)
     _tasks.append(asyncio.create_task(engine.run(), name="sncguard-engine"))
 
 
@@ -72,100 +70,77 @@ async def probe_evaluations(**_: Any) -> int:
     return engine.evaluations
 
 
-# ---- indexes of built-in kinds: projections, and dirtiness when a projection really changes --
+# ---- watched kinds: index a projection; a real change marks the policies that read it dirty ---
 
 
-@kopf.index("pods", registry=registry)
-async def pods_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Pod]:
-    pod = Pod.from_obj(body)
-    if _changed("Pod", namespace, name, pod):
-        engine.mark_namespace(namespace)
-    return {namespace: pod}
+def _register(watched: Watched) -> None:
+    async def index(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, Any]:
+        projection = watched.project(body)
+        key = namespace or CLUSTER
+        if engine.fingerprints.changed(watched.kind, namespace or "", name, projection):
+            engine.object_changed(watched.kind, namespace or "", name)
+            watched.affects(engine, namespace or "")
+        return {key: projection}
+
+    async def event(type: str | None, namespace: str | None, name: str, **_: Any) -> None:
+        engine.indexed.set()  # kopf calls this only once every index is filled
+        if type == "DELETED":
+            engine.fingerprints.forget(watched.kind, namespace or "", name)
+            engine.object_changed(watched.kind, namespace or "", name)
+            watched.affects(engine, namespace or "")
+
+    kopf.index(*watched.resource, id=watched.index_id, registry=registry)(index)
+    kopf.on.event(*watched.resource, id=f"events-{watched.plural}.{watched.group or 'core'}",
+                  registry=registry)(event)
+
+    if watched.owned:
+        # A label filter, not a None result: kopf purges an object from a filtered index once it
+        # stops matching, but keeps the last value when a handler returns None.
+        async def owned(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
+            return {namespace or CLUSTER: owned_copy(watched, body)}
+
+        kopf.index(*watched.resource, id=watched.owned_index_id, registry=registry,
+                   labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})(owned)
 
 
-def _index_workload(body: kopf.Body, namespace: str, name: str) -> dict[str, Workload]:
-    workload = Workload.from_obj(body)
-    if _changed(workload.kind, namespace, name, workload):
-        engine.workload_changed(workload.kind, namespace, name)
-        engine.mark_namespace(namespace)
-    return {namespace: workload}
+for _watched in WATCHED:
+    _register(_watched)
 
 
-@kopf.index("apps", "v1", "deployments", registry=registry)
-async def deployments_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Workload]:
-    return _index_workload(body, namespace, name)
+@kopf.index("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="index-crds", registry=registry)
+async def crds_by_group(body: kopf.Body, name: str, **_: Any) -> dict[str, str]:
+    group = (body.get("spec") or {}).get("group", "")
+    if group == VELERO_GROUP and engine.fingerprints.changed("CRD", "", name, group):
+        engine.mark_kind("BackupPolicy")
+    return {group: name}
 
 
-@kopf.index("apps", "v1", "statefulsets", registry=registry)
-async def statefulsets_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, Workload]:
-    return _index_workload(body, namespace, name)
+@kopf.on.event("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="events-crds", registry=registry)
+async def crd_event(type: str | None, body: kopf.Body, name: str, **_: Any) -> None:
+    engine.indexed.set()
+    if type == "DELETED" and (body.get("spec") or {}).get("group") == VELERO_GROUP:
+        engine.fingerprints.forget("CRD", "", name)
+        engine.mark_kind("BackupPolicy")
 
 
-@kopf.index("policy", "v1", "poddisruptionbudgets", registry=registry)
-async def pdbs_by_namespace(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[str, PodDisruptionBudget]:
-    pdb = PodDisruptionBudget.from_obj(body)
-    if _changed("PodDisruptionBudget", namespace, name, pdb):
-        engine.mark_namespace(namespace)
-    return {namespace: pdb}
+# ---- the policies: indexed as records; their events mark them dirty or clean up after them ---
 
 
-@kopf.index("nodes", registry=registry)
-async def nodes_by_name(body: kopf.Body, name: str, **_: Any) -> dict[str, Node]:
-    node = Node.from_obj(body)
-    # Nodes report status every few seconds; only a label change can move a verdict.
-    if _changed("Node", "", name, node):
-        engine.mark_all()
-    return {name: node}
+def _register_policy(kind: str, plural: str) -> None:
+    reconciler = next(r for r in RECONCILERS if r.kind == kind)
+
+    async def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, PolicyRecord]:
+        return {namespace or "": PolicyRecord.from_body(kind, body)}
+
+    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        engine.indexed.set()
+        record = engine.policy_event(kind, type or "", body)
+        if type == "DELETED":
+            await reconciler.deleted(engine, record)
+
+    kopf.index(GROUP, VERSION, plural, id=policy_index_name(kind), registry=registry)(index)
+    kopf.on.event(GROUP, VERSION, plural, id=f"events-{plural}", registry=registry)(event)
 
 
-@kopf.index(GROUP, VERSION, "zonespreads", registry=registry)
-async def zonespreads_by_namespace(body: kopf.Body, namespace: str, **_: Any) -> dict[str, PolicyRecord]:
-    return {namespace: PolicyRecord.from_body("ZoneSpread", body)}
-
-
-# ---- deletions (indexes forget on their own; the engine must hear of it) and policy events ---
-
-
-def _deleted(kind: str, event_type: str, namespace: str | None, name: str) -> None:
-    _opened()
-    if event_type == "DELETED":
-        engine.fingerprints.forget(kind, namespace or "", name)
-        if namespace:
-            engine.mark_namespace(namespace)
-        else:
-            engine.mark_all()
-
-
-@kopf.on.event("pods", registry=registry)
-async def pod_event(type: str, namespace: str, name: str, **_: Any) -> None:
-    _deleted("Pod", type, namespace, name)
-
-
-@kopf.on.event("apps", "v1", "deployments", registry=registry)
-async def deployment_event(type: str, namespace: str, name: str, **_: Any) -> None:
-    _deleted("Deployment", type, namespace, name)
-    if type == "DELETED":
-        engine.workload_changed("Deployment", namespace, name)
-
-
-@kopf.on.event("apps", "v1", "statefulsets", registry=registry)
-async def statefulset_event(type: str, namespace: str, name: str, **_: Any) -> None:
-    _deleted("StatefulSet", type, namespace, name)
-    if type == "DELETED":
-        engine.workload_changed("StatefulSet", namespace, name)
-
-
-@kopf.on.event("policy", "v1", "poddisruptionbudgets", registry=registry)
-async def pdb_event(type: str, namespace: str, name: str, **_: Any) -> None:
-    _deleted("PodDisruptionBudget", type, namespace, name)
-
-
-@kopf.on.event("nodes", registry=registry)
-async def node_event(type: str, name: str, **_: Any) -> None:
-    _deleted("Node", type, None, name)
-
-
-@kopf.on.event(GROUP, VERSION, "zonespreads", registry=registry)
-async def zonespread_event(type: str, body: kopf.Body, **_: Any) -> None:
-    _opened()
-    engine.policy_event("ZoneSpread", type or "", body)
+for _kind, _plural in POLICY_PLURALS.items():
+    _register_policy(_kind, _plural)

@@ -164,3 +164,33 @@ class KubeClient:
         meta = obj["metadata"]
         return await self.request("POST", resource_path(obj["apiVersion"], obj["kind"], meta.get("namespace")),
                                   body=obj)
+
+    async def post_event(self, api_version: str, kind: str, namespace: str, name: str, uid: str,
+                         reason: str, message: str, type_: str = "Normal") -> dict[str, Any]:
+        """A core/v1 Event on a policy; cluster-scoped policies get theirs in `default`."""
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event_namespace = namespace or "default"
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{name}.", "namespace": event_namespace},
+            "involvedObject": {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid,
+                               **({"namespace": namespace} if namespace else {})},
+            "reason": reason,
+            "message": message[:1024],
+            "type": type_,
+            "source": {"component": "sncguard"},
+            "reportingComponent": "sncguard",
+            "reportingInstance": "sncguard",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        return await self.request("POST", f"/api/v1/namespaces/{event_namespace}/events", body=event)
+
+    async def merge_patch(self, api_version: str, kind: str, namespace: str | None, name: str,
+                          patch: dict[str, Any]) -> dict[str, Any]:
+        return await self.request("PATCH", resource_path(api_version, kind, namespace, name), body=patch,
+                                  content_type="application/merge-patch+json")

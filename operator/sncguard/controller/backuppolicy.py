@@ -1,0 +1,171 @@
+"""BackupPolicy in the operator: judge the namespace's backups, own its Velero Schedule, run restore drills.
+
+Time is a timer, not a loop: after each evaluation the engine is told when the verdict next
+changes by time alone (the RPO or the restore-test interval running out) and evaluates then.
+
+A restore drill restores the latest successful backup into a scratch namespace (Velero's
+namespaceMapping), waits for Velero to finish, records the result in status, posts an Event
+with the report and deletes the scratch namespace. Drills are Velero Restores labelled as
+sncguard's, so their state lives in the cluster and survives an operator restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from .. import API_VERSION
+from ..api import BackupPolicySpec, Mode
+from ..evaluation import evaluate_backuppolicy
+from ..loader import parse_policy_spec
+from ..plans import backuppolicy as plan
+from ..status import build_status, invalid_status
+from ..view import VeleroRestore
+from .engine import Engine
+from .kinds import BY_KIND, index_values, owned_objects, velero_installed
+from .kube import ApiError
+from .state import PolicyRecord
+
+log = logging.getLogger("sncguard.backuppolicy")
+
+FINISHED = {"Completed", "PartiallyFailed", "Failed", "FailedValidation"}
+REPORTED = "sncguard.io/reported"
+
+
+def _policy_label(record: PolicyRecord) -> str:
+    return f"{record.key.namespace}.{record.key.name}"
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class BackupPolicyReconciler:
+    kind = "BackupPolicy"
+    api_version = API_VERSION
+
+    async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
+        now = engine.clock()
+        previous = engine.previous_status(record)
+        try:
+            spec = parse_policy_spec(self.kind, record.spec)
+        except ValueError as exc:
+            await engine.write_status(record, invalid_status(
+                generation=record.generation, reason="InvalidSpec", message=str(exc), previous=previous, now=now))
+            return
+        assert isinstance(spec, BackupPolicySpec)
+        if not velero_installed(engine):
+            message = ("Velero (velero.io) is not installed: no backup can be judged; sncguard will pick it up "
+                       "as soon as its CRDs appear")
+            if engine.language == "fr":
+                message = ("Velero (velero.io) n'est pas installé : aucune sauvegarde ne peut être évaluée ; "
+                           "sncguard le prendra en compte dès que ses CRD apparaîtront")
+            await engine.write_status(record, invalid_status(
+                generation=record.generation, reason="VeleroNotInstalled", message=message, previous=previous,
+                now=now))
+            return
+        namespace = record.key.namespace
+        view = engine.view([namespace], velero_namespaces=[spec.velero_namespace])
+        outcome = evaluate_backuppolicy(spec, namespace, record.key.name, view, now)
+        result = outcome.detail
+        extra: dict[str, Any] = dict(outcome.status_fields)
+        if spec.mode is Mode.ENFORCE:
+            errors, drill = await self._enforce(engine, record, spec, result, extra, now)
+            if drill is not None:
+                extra["lastDrill"] = drill
+            if errors:
+                extra["enforcementErrors"] = errors
+        if result.next_deadline is not None:
+            engine.schedule_at(record.key, result.next_deadline)
+        status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
+                              previous=previous, now=now, language=engine.language)
+        await engine.write_status(record, status)
+
+    async def _enforce(self, engine: Engine, record: PolicyRecord, spec: BackupPolicySpec, result: Any,
+                       extra: dict[str, Any], now: datetime) -> tuple[list[str], dict[str, Any] | None]:
+        errors: list[str] = []
+        namespace = record.key.namespace
+        schedule = plan.schedule_object(record.key.name, record.uid, namespace, spec)
+        smeta = schedule["metadata"]
+        owned = {o["metadata"]["name"]: o for o in owned_objects(engine, "Schedule", spec.velero_namespace)}
+        taken = {s.name for s in index_values(engine, BY_KIND["Schedule"], [spec.velero_namespace])}
+        if smeta["name"] in taken and smeta["name"] not in owned:
+            errors.append(f"Schedule {smeta['namespace']}/{smeta['name']} exists and is not managed by sncguard")
+        elif error := await engine.apply_owned(schedule, owned.get(smeta["name"]), owned=True):
+            errors.append(error)
+        drill = await self._drills(engine, record, spec, result, extra, now, errors)
+        return errors, drill
+
+    async def _drills(self, engine: Engine, record: PolicyRecord, spec: BackupPolicySpec, result: Any,
+                      extra: dict[str, Any], now: datetime, errors: list[str]) -> dict[str, Any] | None:
+        if spec.restore_test_interval is None:
+            return None
+        namespace = record.key.namespace
+        mine = [o for o in owned_objects(engine, "Restore", spec.velero_namespace)
+                if (o["metadata"].get("labels") or {}).get("sncguard.io/backup-policy") == _policy_label(record)
+                and (o["metadata"].get("labels") or {}).get("sncguard.io/drill") == "true"]
+        mine.sort(key=lambda o: o["metadata"]["name"])
+        in_flight = False
+        for obj in mine:
+            restore = VeleroRestore.from_obj({"kind": "Restore", **obj})
+            if restore.phase not in FINISHED:
+                in_flight = True
+                continue
+            if (obj["metadata"].get("annotations") or {}).get(REPORTED):
+                continue
+            await self._finish_drill(engine, record, spec, obj, restore, errors)
+        last_test = _parse_time(extra.get("lastRestoreTest"))
+        backup = result.latest_backup
+        if backup is not None and plan.drill_due(spec, last_test, in_flight, now):
+            restore_obj = plan.restore_drill(record.key.name, namespace, spec, backup, now)
+            if error := await engine.apply_owned(restore_obj, None, owned=True):
+                errors.append(error)
+            else:
+                log.info("restore drill %s started for %s", restore_obj["metadata"]["name"], record.key.label())
+                return {"restore": restore_obj["metadata"]["name"], "backup": backup.name,
+                        "scratchNamespace": plan.drill_scratch_namespace(namespace), "phase": "New"}
+        if not mine:
+            return None
+        latest = mine[-1]
+        status = latest.get("status") or {}
+        spec_ = latest.get("spec") or {}
+        drill = {"restore": latest["metadata"]["name"], "backup": spec_.get("backupName", ""),
+                 "scratchNamespace": next(iter((spec_.get("namespaceMapping") or {}).values()), ""),
+                 "phase": status.get("phase") or "New"}
+        if status.get("startTimestamp"):
+            drill["started"] = status["startTimestamp"]
+        if status.get("completionTimestamp"):
+            drill["completed"] = status["completionTimestamp"]
+        return drill
+
+    async def _finish_drill(self, engine: Engine, record: PolicyRecord, spec: BackupPolicySpec, obj: dict,
+                            restore: VeleroRestore, errors: list[str]) -> None:
+        backups = {b.name: b for b in index_values(engine, BY_KIND["Backup"], [spec.velero_namespace])}
+        backup = backups.get(restore.backup_name)
+        if backup is not None:
+            report = plan.drill_report(restore, backup, record.key.namespace)
+            text = report.fr if engine.language == "fr" else report.en
+        else:
+            text = f"Restore drill {restore.name} finished: {restore.phase} (backup {restore.backup_name})"
+        await engine.post_event(record, "RestoreDrill", text, "Normal" if restore.phase == "Completed" else "Warning")
+        for scratch in restore.namespace_mapping.values():
+            if scratch.startswith("sncguard-drill-") and (
+                    error := await engine.delete_owned("v1", "Namespace", None, scratch)):
+                errors.append(error)
+        # A merge patch: a partial server-side apply would drop the fields sncguard applied before.
+        try:
+            await engine.client.merge_patch("velero.io/v1", "Restore", restore.namespace, restore.name,
+                                            {"metadata": {"annotations": {REPORTED: "true"}}})
+        except ApiError as exc:  # the report is out; marking it is best effort
+            errors.append(f"marking drill {restore.name} reported: {exc}")
+
+    async def deleted(self, engine: Engine, record: PolicyRecord) -> None:
+        """The Schedule lives in Velero's namespace, where no ownerReference can reach: delete it here."""
+        label = _policy_label(record)
+        for obj in owned_objects(engine, "Schedule"):
+            meta = obj["metadata"]
+            if (meta.get("labels") or {}).get("sncguard.io/backup-policy") == label:
+                await engine.delete_owned("velero.io/v1", "Schedule", meta["namespace"], meta["name"], meta.get("uid"))

@@ -1,0 +1,200 @@
+"""What the operator watches: each kind's projection, index, and the policies a change can affect.
+
+One table drives the kopf registrations (handlers.py) and the view the rules read (build_view),
+so adding a kind is one entry here, not edits in three places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ..view import (
+    BackupStorageLocation,
+    ClusterView,
+    Ingress,
+    Namespace,
+    NetworkPolicy,
+    Node,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+    PodDisruptionBudget,
+    RoleBinding,
+    Route,
+    Service,
+    VeleroBackup,
+    VeleroRestore,
+    VeleroSchedule,
+    Workload,
+)
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+CLUSTER = "*"
+VELERO_GROUP = "velero.io"
+
+
+def _affects_namespace_policies(*kinds: str) -> Callable[[Engine, str], None]:
+    def affects(engine: Engine, namespace: str) -> None:
+        for kind in kinds:
+            engine.mark_namespaced(kind, namespace)
+        engine.mark_tenants_of(namespace)
+    return affects
+
+
+def _affects_tenants(engine: Engine, namespace: str) -> None:
+    engine.mark_tenants_of(namespace)
+
+
+def _affects_all_tenants(engine: Engine, namespace: str) -> None:
+    engine.mark_kind("TenantPolicy")
+
+
+def _affects_everything(engine: Engine, namespace: str) -> None:
+    for kind in ("ZoneSpread", "TenantPolicy", "BackupPolicy"):
+        engine.mark_kind(kind)
+
+
+def _affects_namespace_and_tenants(engine: Engine, namespace: str) -> None:
+    # A namespace created or relabelled may join or leave a tenant: every TenantPolicy re-selects.
+    engine.mark_kind("TenantPolicy")
+    engine.mark_namespaced("ZoneSpread", namespace)
+    engine.mark_namespaced("BackupPolicy", namespace)
+
+
+def _affects_backups(engine: Engine, namespace: str) -> None:
+    engine.mark_kind("BackupPolicy")
+
+
+@dataclass(frozen=True)
+class Watched:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    project: Callable[[Mapping[str, Any]], Any]
+    affects: Callable[[Engine, str], None]
+    view_attribute: str
+    namespaced: bool = True
+    # Owned kinds: a second index keeps the plain objects sncguard manages, to diff plans against.
+    owned: bool = False
+    optional: bool = False  # an API that may be absent (OpenShift Routes, Velero)
+    keep: tuple[str, ...] = field(default=("metadata", "spec"))
+
+    @property
+    def index_id(self) -> str:
+        return f"index-{self.plural}.{self.group or 'core'}"
+
+    @property
+    def owned_index_id(self) -> str:
+        return f"owned-{self.plural}.{self.group or 'core'}"
+
+    @property
+    def resource(self) -> tuple[str, str, str]:
+        return (self.group, self.version, self.plural)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def owned_copy(watched: Watched, body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body.get("metadata") or {}
+    out: dict[str, Any] = {"metadata": {
+        "name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid"),
+        "labels": _plain(meta.get("labels") or {}), "annotations": _plain(meta.get("annotations") or {}),
+        "ownerReferences": _plain(meta.get("ownerReferences") or []),
+    }}
+    for key in watched.keep:
+        if key != "metadata" and key in body:
+            out[key] = _plain(body[key])
+    return out
+
+
+def is_managed(body: Mapping[str, Any]) -> bool:
+    return ((body.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+
+WATCHED: tuple[Watched, ...] = (
+    Watched("", "v1", "pods", "Pod", Pod.from_obj,
+            _affects_namespace_policies("ZoneSpread", "BackupPolicy"), "pods"),
+    Watched("apps", "v1", "deployments", "Deployment", Workload.from_obj,
+            _affects_namespace_policies("ZoneSpread"), "workloads"),
+    Watched("apps", "v1", "statefulsets", "StatefulSet", Workload.from_obj,
+            _affects_namespace_policies("ZoneSpread"), "workloads"),
+    Watched("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", PodDisruptionBudget.from_obj,
+            _affects_namespace_policies("ZoneSpread"), "pdbs"),
+    Watched("", "v1", "nodes", "Node", Node.from_obj, _affects_everything, "nodes", namespaced=False),
+    Watched("", "v1", "namespaces", "Namespace", Namespace.from_obj, _affects_namespace_and_tenants,
+            "namespaces", namespaced=False),
+    Watched("", "v1", "services", "Service", Service.from_obj, _affects_tenants, "services"),
+    Watched("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", NetworkPolicy.from_obj,
+            _affects_tenants, "network_policies", owned=True),
+    Watched("networking.k8s.io", "v1", "ingresses", "Ingress", Ingress.from_obj, _affects_tenants, "ingresses"),
+    Watched("route.openshift.io", "v1", "routes", "Route", Route.from_obj, _affects_tenants, "routes",
+            optional=True),
+    Watched("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", RoleBinding.from_obj,
+            _affects_tenants, "role_bindings", owned=True, keep=("metadata", "roleRef", "subjects")),
+    Watched("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", RoleBinding.from_obj,
+            _affects_all_tenants, "role_bindings", namespaced=False),
+    Watched("", "v1", "persistentvolumes", "PersistentVolume", PersistentVolume.from_obj, _affects_all_tenants,
+            "persistent_volumes", namespaced=False),
+    Watched("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", PersistentVolumeClaim.from_obj,
+            _affects_tenants, "persistent_volume_claims"),
+    Watched(VELERO_GROUP, "v1", "backupstoragelocations", "BackupStorageLocation", BackupStorageLocation.from_obj,
+            _affects_backups, "storage_locations", optional=True),
+    Watched(VELERO_GROUP, "v1", "schedules", "Schedule", VeleroSchedule.from_obj, _affects_backups, "schedules",
+            owned=True, optional=True),
+    Watched(VELERO_GROUP, "v1", "backups", "Backup", VeleroBackup.from_obj, _affects_backups, "backups",
+            optional=True),
+    Watched(VELERO_GROUP, "v1", "restores", "Restore", VeleroRestore.from_obj, _affects_backups, "restores",
+            owned=True, optional=True, keep=("metadata", "spec", "status")),
+)
+BY_KIND = {w.kind: w for w in WATCHED}
+
+
+def index_values(engine: Engine, watched: Watched, keys: Iterable[str] | None) -> list[Any]:
+    index = engine.index(watched.index_id)
+    if index is None:
+        return []
+    if keys is None or not watched.namespaced:
+        return [v for key in list(index) for v in index[key]]
+    return [v for key in keys if key in index for v in index[key]]
+
+
+def owned_objects(engine: Engine, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    """Plain copies of the objects of `kind` that carry sncguard's managed-by label."""
+    index = engine.index(BY_KIND[kind].owned_index_id)
+    if index is None:
+        return []
+    keys = [namespace] if namespace is not None else list(index)
+    return [v for key in keys if key in index for v in index[key]]
+
+
+def velero_installed(engine: Engine) -> bool:
+    crds = engine.index("index-crds")
+    return crds is not None and VELERO_GROUP in crds
+
+
+def build_view(engine: Engine, namespaces: Iterable[str] | None, velero_namespaces: Iterable[str]) -> ClusterView:
+    keys = None if namespaces is None else list(namespaces)
+    velero_keys = list(velero_namespaces)
+    view = ClusterView(pods_observed=True, nodes_observed=True, velero_installed=velero_installed(engine))
+    for watched in WATCHED:
+        scope = velero_keys if watched.group == VELERO_GROUP else keys
+        values = index_values(engine, watched, scope)
+        target = getattr(view, watched.view_attribute)
+        if isinstance(target, dict):
+            for value in values:
+                target[value.name] = value
+        else:
+            target.extend(values)
+    return view

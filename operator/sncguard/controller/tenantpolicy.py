@@ -1,0 +1,113 @@
+"""TenantPolicy in the operator: select the tenant, judge network, access and location, enforce, report.
+
+Enforce mode owns NetworkPolicies (default deny, DNS, one per flow) and the RoleBindings of
+access grants in the tenant's namespaces. It only creates, updates and deletes objects that
+carry its managed-by label and the policy's name; a user's object of the same name is left
+alone and reported. A spec that cannot be used changes nothing already enforced.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .. import API_VERSION
+from ..api import Mode, TenantPolicySpec
+from ..evaluation import evaluate_tenantpolicy, tenant_scope
+from ..loader import parse_policy_spec
+from ..plans import tenantpolicy_access, tenantpolicy_network
+from ..status import build_status, invalid_status
+from .engine import Engine
+from .kinds import BY_KIND, index_values, owned_objects
+from .state import PolicyKey, PolicyRecord
+
+log = logging.getLogger("sncguard.tenantpolicy")
+
+
+def _other_specs(engine: Engine, key: PolicyKey) -> list[TenantPolicySpec]:
+    specs = []
+    for record in engine.records("TenantPolicy"):
+        if record.key == key:
+            continue
+        try:
+            spec = parse_policy_spec("TenantPolicy", record.spec)
+        except ValueError:
+            continue  # its own status says why; an unusable policy claims no namespace
+        assert isinstance(spec, TenantPolicySpec)
+        specs.append(spec)
+    return specs
+
+
+class TenantPolicyReconciler:
+    kind = "TenantPolicy"
+    api_version = API_VERSION
+
+    async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
+        now = engine.clock()
+        previous = engine.previous_status(record)
+        try:
+            spec = parse_policy_spec(self.kind, record.spec)
+        except ValueError as exc:
+            await engine.write_status(record, invalid_status(
+                generation=record.generation, reason="InvalidSpec", message=str(exc), previous=previous, now=now))
+            return
+        assert isinstance(spec, TenantPolicySpec)
+        namespaces = {n.name: n for n in index_values(engine, BY_KIND["Namespace"], None)}
+        scope = tenant_scope(spec, namespaces, _other_specs(engine, record.key))
+        self._remember_scope(engine, record.key, scope.namespaces)
+        view = engine.view(scope.namespaces)
+        outcome = evaluate_tenantpolicy(spec, record.key.name, scope, view, now)
+        extra: dict[str, Any] = dict(outcome.status_fields)
+        if spec.mode is Mode.ENFORCE:
+            errors = await self._enforce(engine, record, spec, scope, view, now)
+            if errors:
+                extra["enforcementErrors"] = errors[:20]
+        if outcome.detail is not None:
+            engine.schedule_at(record.key, outcome.detail)
+        status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
+                              previous=previous, now=now, language=engine.language)
+        await engine.write_status(record, status)
+
+    @staticmethod
+    def _remember_scope(engine: Engine, key: PolicyKey, namespaces: list[str]) -> None:
+        for keys in engine.tenant_policies_of_namespace.values():
+            keys.discard(key)
+        for namespace in namespaces:
+            engine.tenant_policies_of_namespace.setdefault(namespace, set()).add(key)
+
+    async def _enforce(self, engine: Engine, record: PolicyRecord, spec: TenantPolicySpec, scope: Any,
+                       view: Any, now: Any) -> list[str]:
+        name, uid = record.key.name, record.uid
+        errors: list[str] = []
+        desired_policies = tenantpolicy_network.network_plan(name, uid, spec, scope.namespaces,
+                                                             scope.zone_of_namespace, view)
+        desired_bindings = tenantpolicy_access.grant_bindings(name, uid, spec, scope.namespaces, now)
+        for kind, desired, projections in (
+                ("NetworkPolicy", desired_policies, view.network_policies),
+                ("RoleBinding", desired_bindings, [b for b in view.role_bindings if b.kind == "RoleBinding"])):
+            owned = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
+                     for o in owned_objects(engine, kind)}
+            taken = {(p.namespace, p.name) for p in projections}
+            for obj in desired:
+                where = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+                existing = owned.get(where)
+                if existing is None and where in taken:
+                    errors.append(f"{kind} {where[0]}/{where[1]} exists and is not managed by sncguard: left alone")
+                    continue
+                if error := await engine.apply_owned(obj, existing, owned=True):
+                    errors.append(error)
+        # What the plan no longer holds goes: a removed flow, an expired grant, a namespace that left.
+        all_policies = [p for p in index_values(engine, BY_KIND["NetworkPolicy"], None)]
+        for namespace, policy_name in tenantpolicy_network.stale_owned(all_policies, desired_policies, name):
+            if error := await engine.delete_owned("networking.k8s.io/v1", "NetworkPolicy", namespace, policy_name):
+                errors.append(error)
+        all_bindings = [b for b in index_values(engine, BY_KIND["RoleBinding"], None)]
+        for namespace, binding in tenantpolicy_access.stale_grant_bindings(all_bindings, desired_bindings, name):
+            if error := await engine.delete_owned("rbac.authorization.k8s.io/v1", "RoleBinding", namespace, binding):
+                errors.append(error)
+        return errors
+
+    async def deleted(self, engine: Engine, record: PolicyRecord) -> None:
+        """Owned NetworkPolicies and RoleBindings carry an ownerReference: the garbage collector removes them."""
+        for keys in engine.tenant_policies_of_namespace.values():
+            keys.discard(record.key)

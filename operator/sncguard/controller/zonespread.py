@@ -1,0 +1,43 @@
+"""ZoneSpread in the operator: evaluate the namespace's workloads, enforce spreading, write status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import API_VERSION
+from ..api import Mode, ZoneSpreadSpec
+from ..evaluation import evaluate_zonespread
+from ..loader import parse_policy_spec
+from ..plans import zonespread as plan
+from ..status import build_status, invalid_status
+from .engine import Engine
+from .state import PolicyRecord
+
+
+class ZoneSpreadReconciler:
+    kind = "ZoneSpread"
+    api_version = API_VERSION
+
+    async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
+        now = engine.clock()
+        previous = engine.previous_status(record)
+        try:
+            spec = parse_policy_spec(self.kind, record.spec)
+        except ValueError as exc:
+            await engine.write_status(record, invalid_status(
+                generation=record.generation, reason="InvalidSpec", message=str(exc), previous=previous, now=now))
+            return
+        assert isinstance(spec, ZoneSpreadSpec)
+        namespace = record.key.namespace
+        outcome = evaluate_zonespread(spec, namespace, record.key.name, engine.view([namespace]))
+        extra: dict[str, Any] = dict(outcome.status_fields)
+        if spec.mode is Mode.ENFORCE:
+            errors = [e for config in plan.plan(spec, outcome.detail) if (e := await engine.apply_fields(config))]
+            if errors:
+                extra["enforcementErrors"] = errors
+        status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
+                              previous=previous, now=now, language=engine.language)
+        await engine.write_status(record, status)
+
+    async def deleted(self, engine: Engine, record: PolicyRecord) -> None:
+        """The constraints sncguard added stay: removing them would reschedule the user's pods."""

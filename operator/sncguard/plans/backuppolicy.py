@@ -1,0 +1,227 @@
+"""Enforce mode for BackupPolicy: the Velero Schedule that backs the namespace up, and restore drills.
+
+Pure builders: no I/O, no clock (`now` is a parameter), no client. The shell applies what they
+return with server-side apply under the field manager `sncguard`.
+
+Ownership. A BackupPolicy lives in the namespace it protects; the Velero objects it asks for live
+in the policy's `veleroNamespace`. Kubernetes forbids an ownerReference across namespaces (the
+garbage collector would treat it as unresolvable and delete the dependent), so these objects carry
+no ownerReference. They carry instead:
+
+- the label `app.kubernetes.io/managed-by: sncguard` (sncguard only ever touches what has it),
+- the label `sncguard.io/backup-policy: <namespace>.<policy>` (select them by policy; shortened
+  with a stable hash past 63 characters, see `policy_label_value`),
+- the annotation `sncguard.io/owner: <namespace>/<policy>` (and `sncguard.io/owner-uid`), which
+  names the policy exactly.
+
+The caller must therefore delete them itself when the policy goes away (a finalizer on the
+BackupPolicy), and delete the scratch namespace of a finished drill.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ..api.backuppolicy import BackupPolicySpec, parse_duration
+from ..findings import Message
+from ..rules.backup import DRILL_LABEL, VELERO_API_VERSION, backup_time, format_duration, format_time, parse_time
+from ..view import VeleroBackup, VeleroRestore
+
+__all__ = [
+    "DRILL_LABEL",
+    "DRILL_MARGIN",
+    "MAX_NAME",
+    "OWNER_ANNOTATION",
+    "OWNER_UID_ANNOTATION",
+    "POLICY_LABEL",
+    "TERMINAL_RESTORE_PHASES",
+    "bounded_name",
+    "drill_due",
+    "drill_in_flight",
+    "drill_name",
+    "drill_report",
+    "drill_scratch_namespace",
+    "policy_label_value",
+    "restore_drill",
+    "schedule_name",
+    "schedule_object",
+]
+
+POLICY_LABEL = "sncguard.io/backup-policy"
+OWNER_ANNOTATION = "sncguard.io/owner"
+OWNER_UID_ANNOTATION = "sncguard.io/owner-uid"
+# Names and label values: a DNS label / label value is at most 63 characters. Velero copies the
+# Schedule name into the velero.io/schedule-name label of every Backup, and the Restore name into
+# velero.io/restore-name on every restored object, so both must fit in a label value too.
+MAX_NAME = 63
+_HASH_LEN = 8
+# A drill is due when less than this share of restoreTestInterval remains, so it lands before BK-006 fails.
+DRILL_MARGIN = 0.10
+# Velero Restore phases after which nothing more happens.
+TERMINAL_RESTORE_PHASES = frozenset({"Completed", "PartiallyFailed", "Failed", "FailedValidation"})
+_STAMP = "%Y%m%d%H%M%S"
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:_HASH_LEN]
+
+
+def bounded_name(prefix: str, middle: str, suffix: str = "", limit: int = MAX_NAME) -> str:
+    """prefix + middle + suffix, unchanged when it fits in `limit`; otherwise `middle` is cut and a
+    stable hash of the whole name takes its tail, so distinct long names stay distinct. The result
+    starts and ends like its parts and never has a '-' or '.' next to the hash."""
+    full = f"{prefix}{middle}{suffix}"
+    if len(full) <= limit:
+        return full
+    room = limit - len(prefix) - len(suffix) - _HASH_LEN - 1
+    if room < 0:
+        raise ValueError(f"{prefix!r} and {suffix!r} leave no room in {limit} characters")
+    cut = middle[:room].rstrip("-.")
+    return f"{prefix}{cut}-{_digest(full)}{suffix}" if cut else f"{prefix}{_digest(full)}{suffix}"
+
+
+def schedule_name(namespace: str) -> str:
+    """sncguard-<namespace>, at most 63 characters."""
+    return bounded_name("sncguard-", namespace)
+
+
+def drill_scratch_namespace(namespace: str) -> str:
+    """The namespace a drill restores into: sncguard-drill-<namespace>, at most 63 characters."""
+    return bounded_name("sncguard-drill-", namespace)
+
+
+def drill_name(namespace: str, now: datetime) -> str:
+    """sncguard-drill-<namespace>-<YYYYmmddHHMMSS> (UTC), at most 63 characters: the time is kept whole."""
+    stamp = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC).strftime(_STAMP)
+    return bounded_name("sncguard-drill-", namespace, f"-{stamp}")
+
+
+def policy_label_value(namespace: str, policy_name: str) -> str:
+    """<namespace>.<policy>, the value of sncguard.io/backup-policy: a label value of at most 63 characters."""
+    return bounded_name("", f"{namespace}.{policy_name}")
+
+
+def _metadata(name: str, spec: BackupPolicySpec, namespace: str, policy_name: str,
+              extra_labels: dict[str, str] | None = None, policy_uid: str = "") -> dict[str, Any]:
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, POLICY_LABEL: policy_label_value(namespace, policy_name)}
+    labels.update(extra_labels or {})
+    annotations = {OWNER_ANNOTATION: f"{namespace}/{policy_name}"}
+    if policy_uid:
+        annotations[OWNER_UID_ANNOTATION] = policy_uid
+    return {"name": name, "namespace": spec.velero_namespace, "labels": labels, "annotations": annotations}
+
+
+# --------------------------------------------------------------------------------------------
+# The Schedule
+
+
+def schedule_object(policy_name: str, policy_uid: str, namespace: str, spec: BackupPolicySpec) -> dict[str, Any]:
+    """The velero.io/v1 Schedule that backs `namespace` up as the BackupPolicy `policy_name` asks.
+
+    It lives in spec.veleroNamespace, apart from the policy, so it has NO ownerReference
+    (Kubernetes forbids cross-namespace owners): the annotation sncguard.io/owner names the policy
+    (<namespace>/<policy_name>, and sncguard.io/owner-uid its uid), and the caller deletes the
+    Schedule when the policy goes. useOwnerReferencesInBackup is false: the Backups must outlive
+    the Schedule, they are what a restore needs.
+    """
+    return {
+        "apiVersion": VELERO_API_VERSION,
+        "kind": "Schedule",
+        "metadata": _metadata(schedule_name(namespace), spec, namespace, policy_name, policy_uid=policy_uid),
+        "spec": {
+            "schedule": spec.schedule,
+            "useOwnerReferencesInBackup": False,
+            "template": {
+                "includedNamespaces": [namespace],
+                "storageLocation": spec.storage_location,
+                "ttl": spec.ttl,
+            },
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Restore drills
+
+
+def restore_drill(policy_name: str, namespace: str, spec: BackupPolicySpec, backup: VeleroBackup,
+                  now: datetime) -> dict[str, Any]:
+    """A velero.io/v1 Restore of `backup` into the scratch namespace (never into `namespace` itself:
+    namespaceMapping sends every object there). Like the Schedule it has no ownerReference; the
+    caller deletes the scratch namespace, and the Restore when it no longer needs it as evidence
+    (BK-006 reads Completed Restores)."""
+    return {
+        "apiVersion": VELERO_API_VERSION,
+        "kind": "Restore",
+        "metadata": _metadata(drill_name(namespace, now), spec, namespace, policy_name,
+                              extra_labels={DRILL_LABEL: "true"}),
+        "spec": {
+            "backupName": backup.name,
+            "includedNamespaces": [namespace],
+            "namespaceMapping": {namespace: drill_scratch_namespace(namespace)},
+            "restorePVs": True,
+        },
+    }
+
+
+def drill_due(spec: BackupPolicySpec, last_restore_test: datetime | None, drills_in_flight: bool,
+              now: datetime) -> bool:
+    """Whether to start a restore drill now: the policy sets restoreTestInterval, no drill is running,
+    and the last successful restore test is missing or has less than 10 % of the interval left."""
+    if spec.restore_test_interval is None or drills_in_flight:
+        return False
+    if last_restore_test is None:
+        return True
+    interval = parse_duration(spec.restore_test_interval)
+    remaining = interval - (now - last_restore_test).total_seconds()
+    return remaining < DRILL_MARGIN * interval
+
+
+def drill_in_flight(restores: list[VeleroRestore], namespace: str, spec: BackupPolicySpec) -> bool:
+    """Whether a drill of `namespace` (a Restore labelled sncguard.io/drill=true in veleroNamespace with
+    the namespace in its namespaceMapping) has not reached a terminal phase yet."""
+    return any(r.namespace == spec.velero_namespace and r.labels.get(DRILL_LABEL) == "true"
+               and namespace in r.namespace_mapping and r.phase not in TERMINAL_RESTORE_PHASES
+               for r in restores)
+
+
+def drill_report(restore: VeleroRestore, backup: VeleroBackup, namespace: str) -> Message:
+    """The text of the Event posted when a drill ends: which backup, how old it was when restored,
+    the phase, and how long the restore took when both of its timestamps are known."""
+    where = f"{restore.namespace}/{restore.name}"
+    scratch = restore.namespace_mapping.get(namespace, "")
+    phase = restore.phase or "unknown"
+    phase_fr = restore.phase or "inconnue"
+    taken = backup_time(backup)
+    finished = parse_time(restore.completed)
+    # VeleroRestore does not project status.startTimestamp yet; use it as soon as it does.
+    started = parse_time(getattr(restore, "started", "") or "")
+    if taken is not None:
+        at = finished or started
+        age = format_duration((at - taken).total_seconds()) if at else ""
+        age_en = f", {age} old when restored" if at else ""
+        age_fr = f", âgée de {age} lors de la restauration" if at else ""
+        backup_en = f"backup {backup.namespace}/{backup.name} (taken {format_time(taken)}{age_en})"
+        backup_fr = f"sauvegarde {backup.namespace}/{backup.name} (prise le {format_time(taken)}{age_fr})"
+    else:
+        backup_en = f"backup {backup.namespace}/{backup.name} (time unknown)"
+        backup_fr = f"sauvegarde {backup.namespace}/{backup.name} (date inconnue)"
+    into_en = f" into namespace {scratch}" if scratch else ""
+    into_fr = f" dans l'espace de noms {scratch}" if scratch else ""
+    if started is not None and finished is not None:
+        took = format_duration((finished - started).total_seconds())
+        took_en, took_fr = f", took {took}", f", durée {took}"
+    else:
+        took_en = took_fr = ""
+    return Message(
+        f"Restore drill {where} of namespace {namespace} from {backup_en}{into_en}: phase {phase}{took_en}",
+        f"Test de restauration {where} de l'espace de noms {namespace} à partir de la {backup_fr}{into_fr} : "
+        f"phase {phase_fr}{took_fr}",
+    )
