@@ -167,12 +167,12 @@ class Client:
                 raise Gone()
             if resp.status >= 300:
                 raise ApiError(resp.status, (await resp.read())[:300])
-            buf = b""
+            rest = b""
             # Lines can be longer than aiohttp's readline limit: split chunks ourselves.
             async for chunk in resp.content.iter_any():
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                for line in lines:
                     if line.strip():
                         yield json.loads(line)
 
@@ -212,7 +212,9 @@ class FakeKubelet:
                     if not synced.is_set():
                         synced.set()
                     log.info("listed %d %s at resourceVersion %s", len(items), kind, rv)
+                started, events = time.monotonic(), 0
                 async for event in self.client.watch(path, params, rv, self.watch_timeout):
+                    events += 1
                     typ, obj = event.get("type"), event.get("object") or {}
                     if typ == "ERROR":
                         if obj.get("code") == 410:
@@ -223,6 +225,10 @@ class FakeKubelet:
                         on_event(typ, obj)
                     backoff = 0.2
                 self.stats["rewatches"] += 1  # the server ended the watch (timeoutSeconds)
+                lasted = time.monotonic() - started
+                if lasted < self.watch_timeout / 2:
+                    log.info("%s watch ended early after %.1fs and %d events; resuming at %s",
+                             kind, lasted, events, rv)
             except asyncio.CancelledError:
                 raise
             except Gone:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import fcntl
 import http.client
 import json
 import os
@@ -392,28 +393,47 @@ def register_nodes(api: Api, nodes_per_zone: int, kube_version: str) -> list[str
 # --------------------------------------------------------------------------- the cluster
 
 
-def run_build() -> tuple[Path, Path, str]:
-    """Run build.sh (cached: about a second) -> (k8s bin dir, etcd bin dir, its stderr)."""
-    res = subprocess.run(["bash", str(BUILD_SH)], capture_output=True, text=True)
-    if res.returncode != 0:
-        raise ClusterError(f"build.sh failed ({res.returncode}):\n{res.stderr[-4000:]}")
-    lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
+def run_build(log_path: Path | None = None) -> tuple[Path, Path]:
+    """Run build.sh -> (k8s bin dir, etcd bin dir). About a second when the binaries are cached.
+
+    Runs are serialized with a lock in the binary cache, so clusters started at the same time on
+    a fresh machine (tests and a demo) compile once instead of racing on the same files.
+    """
+    cache = Path(os.environ.get("SNCGUARD_CACHE", Path.home() / ".cache" / "sncguard"))
+    cache.mkdir(parents=True, exist_ok=True)
+    log_path = log_path or cache / "build.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache / "build.lock", "w") as lock, open(log_path, "w") as log:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.Popen(["bash", str(BUILD_SH)], stdout=subprocess.PIPE, stderr=log,
+                                stdin=subprocess.DEVNULL, text=True)
+        try:
+            out, _ = proc.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            print(f"localcluster: building the pinned binaries (first run, several minutes), "
+                  f"log {log_path}", file=sys.stderr, flush=True)
+            out, _ = proc.communicate()
+    if proc.returncode != 0:
+        raise ClusterError(f"build.sh failed ({proc.returncode}):\n{_tail(log_path, 40)}")
+    lines = [ln for ln in out.splitlines() if ln.strip()]
     if len(lines) < 2:
-        raise ClusterError(f"build.sh printed {res.stdout!r}, expected two directories")
-    return Path(lines[-2]), Path(lines[-1]), res.stderr
+        raise ClusterError(f"build.sh printed {out!r}, expected two directories")
+    return Path(lines[-2]), Path(lines[-1])
 
 
 class LocalCluster:
-    def __init__(self, directory: str | os.PathLike[str], name: str = "sncguard",
-                 nodes_per_zone: int = 1):
+    def __init__(self, directory: str | os.PathLike[str], name: str | None = None,
+                 nodes_per_zone: int | None = None):
+        """name (kubeconfig context, default "sncguard") and nodes_per_zone (default 1) default
+        to those of the cluster that last ran in `directory`, if any."""
         self.dir = Path(directory).resolve()
-        self.name = name
-        self.nodes_per_zone = nodes_per_zone
         self.pki = self.dir / "pki"
         self.logs = self.dir / "logs"
         self.kubeconfig = self.dir / "kubeconfig"
         self.state_path = self.dir / "state.json"
         self.state: dict[str, Any] = self._load_state()
+        self.name = name or self.state.get("name") or "sncguard"
+        self.nodes_per_zone = nodes_per_zone or self.state.get("nodes_per_zone") or 1
 
     # ---- state
 
@@ -526,7 +546,7 @@ class LocalCluster:
                 return self
             self.stop()
         self.dir.mkdir(parents=True, exist_ok=True)
-        k8s_bin, etcd_bin, _ = run_build()
+        k8s_bin, etcd_bin = run_build(self.logs / "build.log")
         if fresh and (self.dir / "etcd").exists():
             shutil.rmtree(self.dir / "etcd")
         generate_pki(self.pki)
@@ -814,8 +834,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start a cluster in DIR")
     up.add_argument("--dir", required=True)
-    up.add_argument("--name", default="sncguard", help="kubeconfig context name")
-    up.add_argument("--nodes-per-zone", type=int, default=1)
+    up.add_argument("--name", help="kubeconfig context name (default: the previous one in DIR, "
+                    "else sncguard)")
+    up.add_argument("--nodes-per-zone", type=int,
+                    help="nodes per zone, three zones (default: the previous value in DIR, else 1)")
     up.add_argument("--fresh", action="store_true", help="wipe etcd data from a previous run")
     up.set_defaults(func=_cmd_up)
     down = sub.add_parser("down", help="stop the cluster in DIR (idempotent)")
@@ -830,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     wd.add_argument("--owner-start-time", type=int, default=0)
     wd.set_defaults(func=_cmd_watchdog)
     args = parser.parse_args(argv)
-    if getattr(args, "nodes_per_zone", 1) < 1:
+    if getattr(args, "nodes_per_zone", None) is not None and args.nodes_per_zone < 1:
         parser.error("--nodes-per-zone must be at least 1")
     return args.func(args)
 

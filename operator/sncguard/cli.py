@@ -62,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         language=args.language,
         verbose=args.verbose,
         debounce=args.debounce,
+        metrics=args.metrics_address,
     )
 
 
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                      help="liveness endpoint URL (default %(default)s)")
     run.add_argument("--language", choices=("en", "fr"), default="en", help="language of status messages")
+    run.add_argument("--metrics-address", default="127.0.0.1:9090",
+                     help="host:port of the Prometheus endpoint, empty to disable (default %(default)s)")
     run.add_argument("--debounce", type=float, default=0.2,
                      help="seconds to gather a burst of changes into one evaluation (default %(default)s)")
     run.add_argument("-v", "--verbose", action="store_true")

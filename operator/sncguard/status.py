@@ -8,7 +8,7 @@ load this operator exists to avoid.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .findings import Finding, Result, Summary, most_severe_first
@@ -18,6 +18,9 @@ _VOLATILE = ("lastEvaluated",)
 
 
 def rfc3339(moment: datetime) -> str:
+    """UTC, second precision, trailing Z; a naive time is taken as UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -39,7 +39,9 @@ class Namespace:
 
     @classmethod
     def from_obj(cls, obj: Obj) -> Namespace:
-        return cls(name=_meta(obj).get("name", ""), labels=_labels(obj))
+        name = _meta(obj).get("name", "")
+        # The API server sets this label on every namespace; manifests read offline may lack it.
+        return cls(name=name, labels={"kubernetes.io/metadata.name": name, **_labels(obj)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +230,10 @@ class Service:
                                     name=p.get("name", ""))
                         for p in spec.get("ports") or ()),
             selector=dict(spec["selector"]) if spec.get("selector") is not None else None,
-            load_balancer_source_ranges=tuple(spec.get("loadBalancerSourceRanges") or ()),
+            # The field wins; the older annotation still restricts where the field is unset.
+            load_balancer_source_ranges=tuple(spec.get("loadBalancerSourceRanges") or (
+                r.strip() for r in ((meta.get("annotations") or {}).get(
+                    "service.beta.kubernetes.io/load-balancer-source-ranges") or "").split(",") if r.strip())),
             external_ips=tuple(spec.get("externalIPs") or ()),
         )
 
@@ -501,6 +506,7 @@ class VeleroRestore:
     namespace_mapping: dict[str, str]
     completed: str
     labels: dict[str, str]
+    started: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj) -> VeleroRestore:
@@ -515,6 +521,7 @@ class VeleroRestore:
             namespace_mapping=dict(spec.get("namespaceMapping") or {}),
             completed=status.get("completionTimestamp") or "",
             labels=_labels(obj),
+            started=status.get("startTimestamp") or "",
         )
 
 

@@ -2,8 +2,11 @@
 
 `cluster` (session) starts hack/cluster/localcluster.py's LocalCluster in a temporary directory
 and stops it at the end of the session, on failures and Ctrl-C too; a watchdog process also
-stops it if pytest itself is killed. With SNCGUARD_TEST_CLUSTER_DIR set to the directory of a
-cluster that is already up (say `make cluster-up`'s), the tests use that one and leave it running.
+stops it if pytest itself is killed. It exposes `kubeconfig` (path), `env` (environment for
+subprocesses: KUBECONFIG, PATH with kubectl first), `kubectl(*args, check=True, input=None)`,
+`kubectl_json(...)`, `api()` (a small HTTPS client with admin credentials) and `restart(name)`.
+With SNCGUARD_TEST_CLUSTER_DIR set to the directory of a cluster that is already up (say
+`make cluster-up`'s), the tests use that one and leave it running.
 
 `namespace` (function) creates a fresh namespace named after the test, waits until pods can be
 created in it (its `default` service account exists), and deletes it afterwards without waiting.
@@ -13,17 +16,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .helpers import wait_for
+# create_namespace, delete_namespace and namespace_name are also imported from here by tests.
+from .helpers import REPO, create_namespace, delete_namespace, namespace_name
 
-REPO = Path(__file__).resolve().parents[2]
 CLUSTER_NAME = "sncguard-test"
 
 
@@ -63,30 +64,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 
 # --------------------------------------------------------------------------- namespaces
-
-
-def namespace_name(test_name: str) -> str:
-    """A unique DNS label (<= 63 chars) that says which test made it."""
-    suffix = secrets.token_hex(3)
-    base = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-") or "test"
-    base = base[: 63 - len(suffix) - 1].rstrip("-")
-    return f"{base}-{suffix}"
-
-
-def create_namespace(cluster: LocalCluster, name: str, timeout: float = 30) -> str:
-    api = cluster.api()
-    api.must("POST", "/api/v1/namespaces",
-             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    # The ServiceAccount admission plugin refuses pods until the controller-manager has created
-    # the namespace's `default` account (milliseconds later): wait, as tests create pods at once.
-    wait_for(lambda: api.request("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default")[0] == 200,
-             timeout=timeout, interval=0.05, message=f"service account default in {name}")
-    return name
-
-
-def delete_namespace(cluster: LocalCluster, name: str) -> None:
-    """Start the deletion and return; the namespace controller and fake kubelet finish it."""
-    cluster.api().request("DELETE", f"/api/v1/namespaces/{name}")
 
 
 @pytest.fixture

@@ -1,12 +1,17 @@
-"""Small helpers for the integration tests."""
+"""Helpers for the integration tests: waiting, and namespaces on the local cluster."""
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class WaitTimeout(AssertionError):
@@ -41,3 +46,28 @@ def wait_for(
             detail = f"last error: {last_error!r}" if last_error else f"last value: {last_value!r}"
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {text}; {detail}")
         time.sleep(interval)
+
+
+def namespace_name(test_name: str) -> str:
+    """A unique DNS label (<= 63 chars) that says which test made it."""
+    suffix = secrets.token_hex(3)
+    base = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-") or "test"
+    base = base[: 63 - len(suffix) - 1].rstrip("-")
+    return f"{base}-{suffix}"
+
+
+def create_namespace(cluster, name: str, timeout: float = 30) -> str:
+    """Create a namespace and wait until pods can be created in it."""
+    api = cluster.api()
+    api.must("POST", "/api/v1/namespaces",
+             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    # The ServiceAccount admission plugin refuses pods until the controller-manager has created
+    # the namespace's `default` account (milliseconds later): wait, as tests create pods at once.
+    wait_for(lambda: api.request("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default")[0] == 200,
+             timeout=timeout, interval=0.05, message=f"service account default in {name}")
+    return name
+
+
+def delete_namespace(cluster, name: str) -> None:
+    """Start the deletion and return; the namespace controller and fake kubelet finish it."""
+    cluster.api().request("DELETE", f"/api/v1/namespaces/{name}")

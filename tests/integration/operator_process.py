@@ -23,8 +23,10 @@ class OperatorProcess:
         self.env = env
         self.log_path = log_path
         self.port = free_port()
+        self.metrics_port = free_port()
         self.args = [sys.executable, "-m", "sncguard.cli", "run",
-                     "--liveness", f"http://127.0.0.1:{self.port}/healthz", *extra_args]
+                     "--liveness", f"http://127.0.0.1:{self.port}/healthz",
+                     "--metrics-address", f"127.0.0.1:{self.metrics_port}", *extra_args]
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> None:

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from .conftest import REPO, create_namespace
-from .helpers import wait_for
+from .helpers import REPO, create_namespace, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +137,7 @@ def test_pod_in_a_fresh_namespace_lands_in_its_zone(cluster, namespace):
     assert got["spec"]["nodeName"] == "node-b"
 
 
-def test_namespace_deletion_completes(cluster, request):
+def test_namespace_deletion_completes(cluster):
     ns = create_namespace(cluster, f"ns-deletion-{int(time.time() * 1000) % 10**8}")
     cluster.kubectl("apply", "-n", ns, "-f", "-", input=deployment("app", 2))
     wait_deployment_ready(cluster, ns, "app", 2)

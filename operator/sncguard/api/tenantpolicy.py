@@ -93,9 +93,12 @@ class SubjectKind(enum.StrEnum):
 
 
 class Subject(Model):
+    """An RBAC subject; `apiGroup` is accepted so subjects can be pasted from a RoleBinding."""
+
     kind: SubjectKind
     name: Annotated[str, Field(min_length=1, max_length=256)]
     namespace: Annotated[str | None, Field(max_length=63)] = None
+    api_group: Annotated[str | None, Field(max_length=253)] = None
 
 
 class AccessGrant(Model):

@@ -29,12 +29,12 @@ from .state import PolicyRecord
 
 log = logging.getLogger("sncguard.backuppolicy")
 
-FINISHED = {"Completed", "PartiallyFailed", "Failed", "FailedValidation"}
+FINISHED = plan.TERMINAL_RESTORE_PHASES
 REPORTED = "sncguard.io/reported"
 
 
 def _policy_label(record: PolicyRecord) -> str:
-    return f"{record.key.namespace}.{record.key.name}"
+    return plan.policy_label_value(record.key.namespace, record.key.name)
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -82,7 +82,7 @@ class BackupPolicyReconciler:
             engine.schedule_at(record.key, result.next_deadline)
         status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
                               previous=previous, now=now, language=engine.language)
-        await engine.write_status(record, status)
+        await engine.write_status(record, status, outcome.findings)
 
     async def _enforce(self, engine: Engine, record: PolicyRecord, spec: BackupPolicySpec, result: Any,
                        extra: dict[str, Any], now: datetime) -> tuple[list[str], dict[str, Any] | None]:

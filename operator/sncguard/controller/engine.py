@@ -16,13 +16,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ..findings import Finding
 from ..status import differs, status_patch
 from ..view import ClusterView
 from .kube import ApiError, KubeClient
 from .state import Fingerprints, PolicyKey, PolicyRecord
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("sncguard.engine")
 
@@ -79,7 +83,7 @@ class Engine:
         self.evaluations = 0
         self.status_writes = 0
         self.evaluation_seconds: list[float] = []
-        self.on_evaluated: list[Callable[[PolicyRecord, dict[str, Any], float], None]] = []
+        self.metrics: Metrics | None = None
 
     # ---- wiring -------------------------------------------------------------------------------
 
@@ -148,6 +152,8 @@ class Engine:
         self._dirty.discard(key)
         for keys in self.tenant_policies_of_namespace.values():
             keys.discard(key)
+        if self.metrics is not None:
+            self.metrics.forget(key)
 
     def object_changed(self, kind: str, namespace: str, name: str) -> None:
         """An object we may have applied changed: the next plan must compare again."""
@@ -204,18 +210,29 @@ class Engine:
             elapsed = time.perf_counter() - started
             self.evaluation_seconds.append(elapsed)
             del self.evaluation_seconds[:-1000]
+            if self.metrics is not None:
+                self.metrics.timed(key.kind, elapsed)
 
     # ---- what reconcilers call ----------------------------------------------------------------
 
     def previous_status(self, record: PolicyRecord) -> Mapping[str, Any]:
         return self._written.get(record.key, record.status)
 
-    async def write_status(self, record: PolicyRecord, status: dict[str, Any]) -> bool:
-        """Patch the status if it differs from the last one; True when written."""
+    async def write_status(self, record: PolicyRecord, status: dict[str, Any],
+                           findings: list[Finding] | None = None) -> bool:
+        """Patch the status if it differs from the last one; True when written.
+
+        A change of the Compliant condition is also an Event on the policy: people see it in
+        `kubectl describe` without sncguard posting one per evaluation.
+        """
         previous = self.previous_status(record)
         self._evaluated[record.key] = (record.uid, record.generation)
-        for hook in self.on_evaluated:
-            hook(record, status, self.evaluation_seconds[-1] if self.evaluation_seconds else 0.0)
+        if self.metrics is not None:
+            self.metrics.observe(record, status, findings or [])
+        if findings is not None:
+            from .reports import publish
+
+            await publish(self, record, findings)
         if not differs(previous, status):
             return False
         reconciler = self.reconcilers[record.key.kind]
@@ -229,8 +246,26 @@ class Engine:
                 return False
             raise
         self.status_writes += 1
+        if self.metrics is not None:
+            self.metrics.written(record.key.kind)
         self._written[record.key] = response.get("status") or status
+        await self._announce_compliance(record, previous, status)
         return True
+
+    async def _announce_compliance(self, record: PolicyRecord, previous: Mapping[str, Any],
+                                   status: Mapping[str, Any]) -> None:
+        def compliant(st: Mapping[str, Any]) -> tuple[str, str]:
+            c = next((c for c in st.get("conditions") or () if c.get("type") == "Compliant"), {})
+            return c.get("status", ""), c.get("message", "")
+
+        before, _ = compliant(previous)
+        after, message = compliant(status)
+        if after == before or after not in ("True", "False"):
+            return
+        if after == "True":
+            await self.post_event(record, "Compliant", message)
+        else:
+            await self.post_event(record, "NonCompliant", message, "Warning")
 
     async def apply_owned(self, desired: dict[str, Any], existing: Mapping[str, Any] | None,
                           *, owned: bool | None = None) -> str | None:

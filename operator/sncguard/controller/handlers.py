@@ -20,6 +20,8 @@ from .backuppolicy import BackupPolicyReconciler
 from .engine import Engine, policy_index_name
 from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, owned_copy
 from .kube import KubeClient
+from .metrics import Metrics
+from .reports import OWNED_INDEXES as OWNED_REPORT_INDEXES
 from .state import PolicyRecord
 from .tenantpolicy import TenantPolicyReconciler
 from .zonespread import ZoneSpreadReconciler
@@ -29,6 +31,8 @@ log = logging.getLogger("sncguard.handlers")
 registry = kopf.OperatorRegistry()
 client = KubeClient()
 engine = Engine(client)
+engine.metrics = Metrics(client)
+METRICS_ADDRESS = {"value": "127.0.0.1:9090"}
 RECONCILERS = (ZoneSpreadReconciler(), TenantPolicyReconciler(), BackupPolicyReconciler())
 POLICY_PLURALS = {"ZoneSpread": "zonespreads", "TenantPolicy": "tenantpolicies", "BackupPolicy": "backuppolicies"}
 _tasks: list[asyncio.Task] = []
@@ -52,8 +56,15 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     names = [w.index_id for w in WATCHED] + [w.owned_index_id for w in WATCHED if w.owned]
-    names += [policy_index_name(kind) for kind in POLICY_PLURALS] + ["index-crds"]
+    names += [policy_index_name(kind) for kind in POLICY_PLURALS] + ["index-crds", *OWNED_REPORT_INDEXES.values()]
     engine.attach({name: kwargs[name] for name in names}, RECONCILERS)
+    if METRICS_ADDRESS["value"] and engine.metrics is not None:
+        try:
+            engine.metrics.serve(METRICS_ADDRESS["value"])
+            log.info("metrics on http://%s/metrics", METRICS_ADDRESS["value"])
+        except OSError as exc:
+            # Guardrails matter more than their metrics: run on, and say so loudly.
+            log.error("cannot serve metrics on %s: %s", METRICS_ADDRESS["value"], exc)
     _tasks.append(asyncio.create_task(engine.run(), name="sncguard-engine"))
 
 
@@ -105,6 +116,24 @@ def _register(watched: Watched) -> None:
 
 for _watched in WATCHED:
     _register(_watched)
+
+
+def _register_reports(plural: str, index_id: str) -> None:
+    async def owned(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
+        meta = body.get("metadata") or {}
+        return {namespace or CLUSTER: {
+            "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                         "labels": dict(meta.get("labels") or {}), "annotations": dict(meta.get("annotations") or {})},
+            "summary": dict(body.get("summary") or {}),
+            "results": [dict(r) for r in body.get("results") or ()],
+        }}
+
+    kopf.index("wgpolicyk8s.io", "v1alpha2", plural, id=index_id, registry=registry,
+               labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})(owned)
+
+
+for _kind, _index_id in OWNED_REPORT_INDEXES.items():
+    _register_reports(_kind.lower() + "s", _index_id)
 
 
 @kopf.index("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="index-crds", registry=registry)

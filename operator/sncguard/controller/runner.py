@@ -9,11 +9,12 @@ import logging
 import kopf
 
 
-def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float) -> int:
+def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float, metrics: str) -> int:
     from . import handlers
 
     handlers.engine.language = language
     handlers.engine.debounce = debounce
+    handlers.METRICS_ADDRESS["value"] = metrics
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

@@ -66,7 +66,7 @@ class TenantPolicyReconciler:
             engine.schedule_at(record.key, outcome.detail)
         status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
                               previous=previous, now=now, language=engine.language)
-        await engine.write_status(record, status)
+        await engine.write_status(record, status, outcome.findings)
 
     @staticmethod
     def _remember_scope(engine: Engine, key: PolicyKey, namespaces: list[str]) -> None:
@@ -98,7 +98,8 @@ class TenantPolicyReconciler:
                     errors.append(error)
         # What the plan no longer holds goes: a removed flow, an expired grant, a namespace that left.
         all_policies = [p for p in index_values(engine, BY_KIND["NetworkPolicy"], None)]
-        for namespace, policy_name in tenantpolicy_network.stale_owned(all_policies, desired_policies, name):
+        for namespace, policy_name in tenantpolicy_network.stale_owned(all_policies, desired_policies, name,
+                                                                        policy_uid=uid):
             if error := await engine.delete_owned("networking.k8s.io/v1", "NetworkPolicy", namespace, policy_name):
                 errors.append(error)
         all_bindings = [b for b in index_values(engine, BY_KIND["RoleBinding"], None)]

@@ -37,7 +37,7 @@ class ZoneSpreadReconciler:
                 extra["enforcementErrors"] = errors
         status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
                               previous=previous, now=now, language=engine.language)
-        await engine.write_status(record, status)
+        await engine.write_status(record, status, outcome.findings)
 
     async def deleted(self, engine: Engine, record: PolicyRecord) -> None:
         """The constraints sncguard added stay: removing them would reschedule the user's pods."""

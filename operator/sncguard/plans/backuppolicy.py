@@ -27,7 +27,15 @@ from typing import Any
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..api.backuppolicy import BackupPolicySpec, parse_duration
 from ..findings import Message
-from ..rules.backup import DRILL_LABEL, VELERO_API_VERSION, backup_time, format_duration, format_time, parse_time
+from ..rules.backup import (
+    DRILL_LABEL,
+    VELERO_API_VERSION,
+    aware,
+    backup_time,
+    format_duration,
+    format_time,
+    parse_time,
+)
 from ..view import VeleroBackup, VeleroRestore
 
 __all__ = [
@@ -99,7 +107,7 @@ def drill_scratch_namespace(namespace: str) -> str:
 
 def drill_name(namespace: str, now: datetime) -> str:
     """sncguard-drill-<namespace>-<YYYYmmddHHMMSS> (UTC), at most 63 characters: the time is kept whole."""
-    stamp = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC).strftime(_STAMP)
+    stamp = aware(now).astimezone(UTC).strftime(_STAMP)
     return bounded_name("sncguard-drill-", namespace, f"-{stamp}")
 
 
@@ -180,7 +188,7 @@ def drill_due(spec: BackupPolicySpec, last_restore_test: datetime | None, drills
     if last_restore_test is None:
         return True
     interval = parse_duration(spec.restore_test_interval)
-    remaining = interval - (now - last_restore_test).total_seconds()
+    remaining = interval - (aware(now) - aware(last_restore_test)).total_seconds()
     return remaining < DRILL_MARGIN * interval
 
 

@@ -258,13 +258,13 @@ def _role(b: RoleBinding) -> str:
 
 def _scope_en(b: RoleBinding) -> str:
     if b.kind == "ClusterRoleBinding":
-        return "in every namespace, the tenant's included"
+        return "in every namespace (the tenant's included)"
     return f"in tenant namespace {b.namespace}"
 
 
 def _scope_fr(b: RoleBinding) -> str:
     if b.kind == "ClusterRoleBinding":
-        return "dans tous les espaces de noms, y compris ceux du locataire"
+        return "dans tous les espaces de noms (y compris ceux du locataire)"
     return f"dans l'espace de noms du locataire {b.namespace}"
 
 
@@ -305,8 +305,8 @@ def grant_states(spec: TenantPolicySpec, now: datetime) -> list[dict[str, str]]:
 
 
 def next_grant_expiry(spec: TenantPolicySpec, now: datetime) -> datetime | None:
-    """The earliest expiry still in the future, when the verdicts change next; None if there is none."""
-    upcoming = [_aware(g.expires) for g in spec.access_grants or () if grant_active(g, now)]
+    """The earliest expiry still in the future (in UTC), when the verdicts change next; None if there is none."""
+    upcoming = [_aware(g.expires).astimezone(UTC) for g in spec.access_grants or () if grant_active(g, now)]
     return min(upcoming) if upcoming else None
 
 
@@ -498,13 +498,12 @@ def check_broad_groups(tenant_namespaces: Iterable[str], view: ClusterView) -> l
 # ACC-003
 
 
-def _still_justified(grant_index: int, binding: RoleBinding, subject: Subject, spec: TenantPolicySpec,
+def _still_justified(binding: RoleBinding, subject: Subject, spec: TenantPolicySpec,
                      now: datetime) -> tuple[str, str] | None:
-    """Why the binding may stay although grant `grant_index` expired: another active grant or the list."""
+    """Why the binding may stay although a grant expired: an active grant of the same role, or the list."""
     who = identity_of(subject, binding.namespace)
     for j, g in enumerate(spec.access_grants or ()):
-        if (j != grant_index and grant_active(g, now) and _grants_role(g, binding)
-                and spec_identity(g.subject, binding.namespace) == who):
+        if grant_active(g, now) and _grants_role(g, binding) and spec_identity(g.subject, binding.namespace) == who:
             return (f"access grant spec.accessGrants[{j}] is active until {rfc3339(g.expires)}",
                     f"l'autorisation d'accès spec.accessGrants[{j}] est active jusqu'au {rfc3339(g.expires)}")
     for j, allowed in enumerate(spec.authorized_subjects or ()):
@@ -543,7 +542,7 @@ def check_expired_grants(spec: TenantPolicySpec, policy_name: str, tenant_namesp
             for k, s in enumerate(b.subjects):
                 if identity_of(s, b.namespace) != spec_identity(g.subject, b.namespace):
                     continue
-                why = _still_justified(i, b, s, spec, now)
+                why = _still_justified(b, s, spec, now)
                 if why is not None:
                     justified.append((b, *why))
                     continue

@@ -54,6 +54,7 @@ __all__ = [
     "BackupEvaluation",
     "Encryption",
     "WorkloadZones",
+    "aware",
     "backup_covers",
     "backup_time",
     "check_encryption",
@@ -150,13 +151,17 @@ def parse_time(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
+    return aware(value)
+
+
+def aware(value: datetime) -> datetime:
+    """The datetime with a time zone: a naive one is taken as UTC (so comparisons never raise)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC, to the second: 2026-11-22T10:00:00Z."""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime(_TIME_FORMAT)
+    return aware(value).astimezone(UTC).strftime(_TIME_FORMAT)
 
 
 def format_duration(seconds: float) -> str:
@@ -364,11 +369,11 @@ def check_schedule(spec: BackupPolicySpec, namespace: str, view: ClusterView) ->
     why_en = "".join(f"; {n[0]}" for n in near)
     why_fr = "".join(f" ; {n[1]}" for n in near)
     return finding(rule("BK-001"), Result.FAIL, _ns_ref(namespace), Message(
-        f"Namespace {namespace} is covered by no Velero Schedule in {vns}: none has it (or *) in "
-        f"spec.template.includedNamespaces, writes to storage location {loc} and is active{why_en}",
+        f"Namespace {namespace} is covered by no Velero Schedule in {vns}: no active Schedule there holds it "
+        f"(or *) in spec.template.includedNamespaces and writes to storage location {loc}{why_en}",
         f"L'espace de noms {namespace} n'est couvert par aucune planification (Schedule) Velero de {vns} : "
-        f"aucune ne le contient (ni *) dans spec.template.includedNamespaces, n'écrit dans l'emplacement "
-        f"{loc} et n'est active{why_fr}",
+        f"aucune planification active n'y contient cet espace de noms (ni *) dans "
+        f"spec.template.includedNamespaces tout en écrivant dans l'emplacement {loc}{why_fr}",
     ), F_INCLUDED)
 
 
@@ -533,8 +538,8 @@ def check_rpo(spec: BackupPolicySpec, namespace: str, view: ClusterView, now: da
                 phase = b.phase if b.phase == "Completed" else (b.phase or "no phase")
                 phases[phase] = phases.get(phase, 0) + 1
             counted = ", ".join(f"{n} {p}" for p, n in sorted(phases.items()))
-            extra_en = f"; the {len(others)} other backup(s) of it there are {counted}"
-            extra_fr = f" ; ses {len(others)} autre(s) sauvegarde(s) y sont : {counted}"
+            extra_en = f"; its backups there: {counted}"
+            extra_fr = f" ; ses sauvegardes présentes : {counted}"
             if "Completed" in phases:
                 extra_en += " (Completed without a timestamp)"
                 extra_fr += " (Completed sans horodatage)"
@@ -548,7 +553,7 @@ def check_rpo(spec: BackupPolicySpec, namespace: str, view: ClusterView, now: da
         ), F_BACKUP_COMPLETED)
     when = backup_time(latest)
     assert when is not None  # successful_backups keeps dated backups only
-    age = (now - when).total_seconds()
+    age = (aware(now) - when).total_seconds()
     stamp = format_time(when)
     source = F_BACKUP_COMPLETED if parse_time(latest.completed) else "status.startTimestamp"
     if age > parse_duration(rpo):
@@ -556,14 +561,14 @@ def check_rpo(spec: BackupPolicySpec, namespace: str, view: ClusterView, now: da
             f"The last successful backup of namespace {namespace}, Velero Backup {vns}/{latest.name} "
             f"({source} {stamp}), is {format_duration(age)} old: older than the policy's rpo of {rpo}",
             f"La dernière sauvegarde réussie de l'espace de noms {namespace}, la Backup Velero "
-            f"{vns}/{latest.name} ({source} {stamp}), date de {format_duration(age)} : plus ancienne que le "
+            f"{vns}/{latest.name} ({source} {stamp}), est âgée de {format_duration(age)} : plus ancienne que le "
             f"rpo de la politique, {rpo}",
         ), source)
     return finding(rule("BK-005"), Result.PASS, _ns_ref(namespace), Message(
         f"The last successful backup of namespace {namespace}, Velero Backup {vns}/{latest.name} "
         f"({source} {stamp}), is {format_duration(age)} old, within the rpo of {rpo}",
         f"La dernière sauvegarde réussie de l'espace de noms {namespace}, la Backup Velero "
-        f"{vns}/{latest.name} ({source} {stamp}), date de {format_duration(age)}, dans le rpo de {rpo}",
+        f"{vns}/{latest.name} ({source} {stamp}), est âgée de {format_duration(age)}, dans le rpo de {rpo}",
     ), source)
 
 
@@ -595,7 +600,7 @@ def check_restore_test(spec: BackupPolicySpec, namespace: str, view: ClusterView
         ), "status.phase")
     when = parse_time(last.completed)
     assert when is not None  # restore_tests keeps dated restores only
-    age = (now - when).total_seconds()
+    age = (aware(now) - when).total_seconds()
     what_en = (f"Velero Restore {vns}/{last.name} of backup {last.backup_name} "
                f"({F_RESTORE_COMPLETED} {format_time(when)})")
     what_fr = (f"la Restore Velero {vns}/{last.name} de la sauvegarde {last.backup_name} "
@@ -604,13 +609,13 @@ def check_restore_test(spec: BackupPolicySpec, namespace: str, view: ClusterView
         return finding(rule("BK-006"), Result.FAIL, _ns_ref(namespace), Message(
             f"The last successful restore test of namespace {namespace}, {what_en}, is "
             f"{format_duration(age)} old: older than the policy's restoreTestInterval of {interval}",
-            f"Le dernier test de restauration réussi de l'espace de noms {namespace}, {what_fr}, date de "
+            f"Le dernier test de restauration réussi de l'espace de noms {namespace}, {what_fr}, est âgé de "
             f"{format_duration(age)} : plus ancien que le restoreTestInterval de la politique, {interval}",
         ), F_RESTORE_COMPLETED)
     return finding(rule("BK-006"), Result.PASS, _ns_ref(namespace), Message(
         f"The last successful restore test of namespace {namespace}, {what_en}, is {format_duration(age)} old, "
         f"within the restoreTestInterval of {interval}",
-        f"Le dernier test de restauration réussi de l'espace de noms {namespace}, {what_fr}, date de "
+        f"Le dernier test de restauration réussi de l'espace de noms {namespace}, {what_fr}, est âgé de "
         f"{format_duration(age)}, dans le restoreTestInterval de {interval}",
     ), F_RESTORE_COMPLETED)
 
@@ -666,6 +671,7 @@ def evaluate_backup(spec: BackupPolicySpec, namespace: str, policy_name: str, vi
                     now: datetime) -> BackupEvaluation:
     """Every BK rule for the namespace the BackupPolicy `policy_name` lives in (and protects)."""
     label = f"BackupPolicy/{namespace}/{policy_name}"
+    now = aware(now)
     wz = workload_zones(namespace, view)
     status: dict = {"target": spec.storage_location, "workloadZones": wz.zones}
     if not view.velero_installed:

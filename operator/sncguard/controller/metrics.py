@@ -1,0 +1,101 @@
+"""Prometheus metrics, served by `sncguard run` (127.0.0.1:9090/metrics by default).
+
+Gauges follow the last evaluation of each policy; series of a deleted policy are removed with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from ..findings import Finding
+from .kube import KubeClient
+from .state import PolicyKey, PolicyRecord
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+RESULTS = ("pass", "fail", "warn", "skip")
+
+
+class ApiRequestCollector(Collector):
+    """sncguard_api_requests_total{verb, outcome}, read from the client's own counter."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("sncguard_api_requests", "API requests sncguard made (writes: it reads by watch)",
+                                     labels=["verb", "outcome"])
+        for (verb, outcome), count in sorted(self.client.requests.items()):
+            family.add_metric([verb, outcome], count)
+        yield family
+
+
+class Metrics:
+    def __init__(self, client: KubeClient, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ["kind", "namespace", "name"]
+        self.compliant = Gauge("sncguard_policy_compliant", "1 when the policy has no failing finding",
+                               labels, registry=self.registry)
+        self.results = Gauge("sncguard_rule_results", "Results of each rule in the policy's last evaluation",
+                             [*labels, "rule", "result"], registry=self.registry)
+        self.findings = Gauge("sncguard_findings", "Failing findings of the policy by severity",
+                              [*labels, "severity"], registry=self.registry)
+        self.sla = Gauge("sncguard_zonespread_sla_eligible",
+                         "1 when every selected workload spreads hard over at least minZones zones",
+                         ["namespace", "name"], registry=self.registry)
+        self.duration = Histogram("sncguard_evaluation_duration_seconds", "Time to evaluate one policy",
+                                  ["kind"], registry=self.registry,
+                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self.status_writes = Counter("sncguard_status_writes", "Status patches written (only on change)",
+                                     ["kind"], registry=self.registry)
+        self.registry.register(ApiRequestCollector(client))
+        self._series: dict[PolicyKey, list[tuple[Gauge, tuple[str, ...]]]] = {}
+
+    def timed(self, kind: str, seconds: float) -> None:
+        self.duration.labels(kind).observe(seconds)
+
+    def written(self, kind: str) -> None:
+        self.status_writes.labels(kind).inc()
+
+    def observe(self, record: PolicyRecord, status: dict[str, Any], findings: list[Finding]) -> None:
+        key = record.key
+        base = (key.kind, key.namespace, key.name)
+        self.forget(key)
+        series: list[tuple[Gauge, tuple[str, ...]]] = []
+
+        def put(gauge: Gauge, labels: tuple[str, ...], value: float) -> None:
+            gauge.labels(*labels).set(value)
+            series.append((gauge, labels))
+
+        compliant = next((c["status"] for c in status.get("conditions") or () if c["type"] == "Compliant"), "")
+        if compliant in ("True", "False"):
+            put(self.compliant, base, 1.0 if compliant == "True" else 0.0)
+        counts: dict[tuple[str, str], int] = {}
+        failing = dict.fromkeys(SEVERITIES, 0)
+        for f in findings:
+            counts[(f.rule.id, f.result.value)] = counts.get((f.rule.id, f.result.value), 0) + 1
+            if f.result.value == "fail":
+                failing[f.severity.value] += 1
+        for (rule, result), count in counts.items():
+            put(self.results, (*base, rule, result), count)
+        if findings or compliant:
+            for severity, count in failing.items():
+                put(self.findings, (*base, severity), count)
+        if key.kind == "ZoneSpread" and "slaEligible" in status:
+            put(self.sla, (key.namespace, key.name), 1.0 if status["slaEligible"] else 0.0)
+        self._series[key] = series
+
+    def forget(self, key: PolicyKey) -> None:
+        for gauge, labels in self._series.pop(key, ()):
+            with contextlib.suppress(KeyError):
+                gauge.remove(*labels)
+
+    def serve(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1", registry=self.registry)
+

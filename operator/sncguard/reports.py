@@ -1,0 +1,115 @@
+"""PolicyReports (wgpolicyk8s.io/v1alpha2), the format Policy Reporter and the policy engines read.
+
+One PolicyReport per policy and namespace of the resources it judged, and one
+ClusterPolicyReport per policy for cluster-scoped resources. Each is owned by its policy, so it
+goes away with it, and bounded: flooding etcd with reports is the best-known failure of the
+general engines. Results carry the time their verdict last changed, so an evaluation that
+changes nothing produces an identical report and no write.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from . import API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from .findings import Finding, Result, most_severe_first
+
+REPORT_API_VERSION = "wgpolicyk8s.io/v1alpha2"
+POLICY_LABEL = "sncguard.io/policy"
+RESULTS_CAP = 500
+
+
+def report_name(kind: str, policy_name: str) -> str:
+    return f"sncguard-{kind.lower()}-{policy_name}"[:253]
+
+
+def policy_label_value(kind: str, namespace: str, name: str) -> str:
+    # Label values allow no "/": kind.namespace.name identifies the policy.
+    return ".".join(p for p in (kind.lower(), namespace, name) if p)[:63].rstrip(".-_")
+
+
+def _result(f: Finding, language: str, seconds: int) -> dict[str, Any]:
+    resource = {"apiVersion": f.resource.api_version or "v1", "kind": f.resource.kind, "name": f.resource.name}
+    if f.resource.namespace:
+        resource["namespace"] = f.resource.namespace
+    if f.resource.uid:
+        resource["uid"] = f.resource.uid
+    out = {
+        "policy": f.policy or "",
+        "rule": f.rule.id,
+        "result": f.result.value,
+        "severity": f.severity.value,
+        "category": ", ".join(f.rule.requirements),
+        "message": f.message(language),
+        "resources": [resource],
+        "source": "sncguard",
+        "scored": True,
+        "timestamp": {"seconds": seconds, "nanos": 0},
+    }
+    if f.field:
+        out["properties"] = {"field": f.field}
+    return out
+
+
+def _key(result: Mapping[str, Any]) -> tuple:
+    r = result["resources"][0]
+    return (result["rule"], r.get("kind"), r.get("namespace", ""), r.get("name"), result.get("result"),
+            result.get("message"))
+
+
+def build_reports(kind: str, namespace: str, name: str, uid: str, findings: list[Finding], now: datetime,
+                  previous: Mapping[tuple[str, str], Mapping[str, Any]], language: str = "en",
+                  cap: int = RESULTS_CAP) -> list[dict[str, Any]]:
+    """The reports this policy should own, keyed by (report kind, namespace) in `previous`."""
+    owner = {"apiVersion": API_VERSION, "kind": kind, "name": name, "uid": uid,
+             "controller": True, "blockOwnerDeletion": False}
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        groups[f.resource.namespace].append(f)
+    # A namespaced policy always reports in its own namespace, if only to say all passed.
+    if namespace:
+        groups.setdefault(namespace, [])
+    seconds = int(now.timestamp())
+    reports = []
+    for ns, group in sorted(groups.items()):
+        report_kind = "PolicyReport" if ns else "ClusterPolicyReport"
+        ordered = most_severe_first(group)
+        old = previous.get((report_kind, ns)) or {}
+        kept_times = {_key(r): r.get("timestamp") for r in old.get("results") or ()}
+        results = []
+        for f in ordered[:cap]:
+            r = _result(f, language, seconds)
+            r["timestamp"] = kept_times.get(_key(r)) or r["timestamp"]
+            results.append(r)
+        summary = {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0}
+        for f in group:
+            summary[f.result.value] += 1
+        metadata: dict[str, Any] = {
+            "name": report_name(kind, name),
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, POLICY_LABEL: policy_label_value(kind, namespace, name)},
+            "ownerReferences": [owner],
+        }
+        if ns:
+            metadata["namespace"] = ns
+        report = {"apiVersion": REPORT_API_VERSION, "kind": report_kind, "metadata": metadata,
+                  "summary": summary, "results": results}
+        if len(ordered) > cap:
+            metadata["annotations"] = {"sncguard.io/results-truncated": str(len(ordered) - cap)}
+        reports.append(report)
+    return reports
+
+
+def same_content(desired: Mapping[str, Any], existing: Mapping[str, Any] | None) -> bool:
+    if existing is None:
+        return False
+    return (desired.get("summary") == existing.get("summary")
+            and desired.get("results") == existing.get("results")
+            and (desired["metadata"].get("annotations") or {}).items()
+            <= (existing.get("metadata", {}).get("annotations") or {}).items())
+
+
+def failing(findings: list[Finding]) -> int:
+    return sum(1 for f in findings if f.result is Result.FAIL)

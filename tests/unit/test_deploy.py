@@ -1,0 +1,431 @@
+"""The deployment artefacts build, and say what the code needs: deploy/, argocd/, the Containerfile.
+
+Built with the cluster's own kubectl (`kubectl kustomize`), the pinned one hack/cluster/build.sh
+compiles into its cache. A unit test does not compile: without that kubectl it fails and says
+to run `make binaries`.
+
+The ClusterRole is checked against the code both ways: every kind the operator watches
+(controller/kinds.py) is readable, every kind it writes (controller/kube.py) writable, and no
+verb is granted that the table below does not list, with the reason in deploy/base/clusterrole.yaml.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sncguard import crdgen
+from sncguard.cli import build_parser
+from sncguard.controller.kinds import WATCHED
+from sncguard.controller.kube import PLURALS, KubeClient
+from sncguard.controller.metrics import Metrics
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+ARGOCD = REPO / "argocd"
+BUILD_SH = REPO / "hack" / "cluster" / "build.sh"
+
+READ = frozenset({"get", "list", "watch"})
+OWNED = READ | {"create", "patch", "delete"}
+POLICY_PLURALS = tuple(crdgen.crd(k)["spec"]["names"]["plural"] for k in crdgen.KINDS)
+
+# Everything the ClusterRole may grant, per (API group, resource). A new permission is a change
+# here and in deploy/base/clusterrole.yaml, with its reason.
+EXPECTED_RBAC: dict[tuple[str, str], frozenset[str]] = {
+    ("", "pods"): READ,
+    ("", "nodes"): READ,
+    ("", "services"): READ,
+    ("", "persistentvolumes"): READ,
+    ("", "persistentvolumeclaims"): READ,
+    ("", "namespaces"): READ | {"delete"},  # the scratch namespaces of restore drills
+    ("apps", "deployments"): READ | {"patch"},  # server-side apply of topology spread constraints
+    ("apps", "statefulsets"): READ | {"patch"},
+    ("policy", "poddisruptionbudgets"): READ,
+    ("networking.k8s.io", "networkpolicies"): OWNED,
+    ("networking.k8s.io", "ingresses"): READ,
+    ("route.openshift.io", "routes"): READ,
+    ("rbac.authorization.k8s.io", "rolebindings"): OWNED,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): READ,
+    ("rbac.authorization.k8s.io", "clusterroles"): frozenset({"bind"}),  # access grants bind ClusterRoles
+    ("apiextensions.k8s.io", "customresourcedefinitions"): READ,
+    ("velero.io", "backupstoragelocations"): READ,
+    ("velero.io", "backups"): READ,
+    ("velero.io", "schedules"): OWNED,
+    ("velero.io", "restores"): OWNED,
+    ("", "events"): frozenset({"create"}),
+    ("events.k8s.io", "events"): frozenset({"create"}),
+    ("wgpolicyk8s.io", "policyreports"): OWNED,
+    ("wgpolicyk8s.io", "clusterpolicyreports"): OWNED,
+    **{("sncguard.io", plural): READ for plural in POLICY_PLURALS},
+    **{("sncguard.io", f"{plural}/status"): frozenset({"patch"}) for plural in POLICY_PLURALS},
+}
+
+
+# --------------------------------------------------------------------------- building
+
+
+def kubectl_path() -> Path:
+    """The kubectl build.sh caches, found the way build.sh computes its path, never built here."""
+    text = BUILD_SH.read_text()
+    default = re.search(r'K8S_VERSION="\$\{K8S_VERSION:-([^}]+)\}"', text)
+    assert default, "hack/cluster/build.sh no longer sets K8S_VERSION the way this test reads it"
+    version = os.environ.get("K8S_VERSION", default.group(1))
+    cache_dir = Path(os.environ.get("SNCGUARD_CACHE", Path.home() / ".cache" / "sncguard"))
+    path = cache_dir / f"k8s-{version}" / "bin" / "kubectl"
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing: run `make binaries` (hack/cluster/build.sh) once, then the tests again")
+    return path
+
+
+@cache
+def build(folder: str) -> tuple[dict[str, Any], ...]:
+    res = subprocess.run([str(kubectl_path()), "kustomize", str(REPO / folder)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, f"kubectl kustomize {folder} failed:\n{res.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(res.stdout) if doc)
+
+
+def one(docs: tuple[dict[str, Any], ...], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def kinds(docs) -> set[str]:
+    return {d["kind"] for d in docs}
+
+
+@pytest.mark.parametrize("folder", ["deploy", "deploy/openshift", "deploy/monitoring"])
+def test_kustomize_builds(folder):
+    docs = build(folder)
+    assert docs
+    for doc in docs:
+        assert doc.get("apiVersion") and doc.get("kind") and doc["metadata"].get("name"), doc
+
+
+def test_deploy_holds_the_operator_and_nothing_that_needs_extra_crds():
+    docs = build("deploy")
+    assert kinds(docs) == {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"}
+    assert one(docs, "Namespace")["metadata"]["name"] == "sncguard-system"
+    for doc in docs:
+        if doc["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+            assert doc["metadata"]["namespace"] == "sncguard-system", doc["metadata"]
+    binding = one(docs, "ClusterRoleBinding", "sncguard")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "sncguard"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sncguard", "namespace": "sncguard-system"}]
+    one(docs, "ServiceAccount", "sncguard")
+
+
+def test_nothing_of_ours_carries_sncguards_managed_by_label():
+    # The operator treats objects labelled app.kubernetes.io/managed-by=sncguard as its own.
+    for folder in ("deploy", "deploy/openshift"):
+        for doc in build(folder):
+            assert (doc["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") != "sncguard", doc["kind"]
+
+
+# --------------------------------------------------------------------------- RBAC
+
+
+def granted(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    out: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        assert set(rule) <= {"apiGroups", "resources", "verbs"}, f"unexpected rule fields (resourceNames?): {rule}"
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                out.setdefault((group, resource), set()).update(rule["verbs"])
+    return out
+
+
+def cluster_role() -> dict[str, Any]:
+    return one(build("deploy"), "ClusterRole", "sncguard")
+
+
+def test_cluster_role_has_no_wildcard_no_secret_no_non_resource_url():
+    role = cluster_role()
+    assert "aggregationRule" not in role
+    for rule in role["rules"]:
+        assert "nonResourceURLs" not in rule, rule
+        for key in ("apiGroups", "resources", "verbs", "resourceNames"):
+            assert not any("*" in value for value in rule.get(key, ())), f"wildcard in {rule}"
+        assert not {"secrets", "configmaps", "serviceaccounts", "serviceaccounts/token"} & set(rule["resources"]), rule
+        assert not {"escalate", "impersonate", "update", "deletecollection"} & set(rule["verbs"]), rule
+
+
+def test_cluster_role_grants_exactly_the_listed_verbs():
+    assert granted(cluster_role()) == {key: set(verbs) for key, verbs in EXPECTED_RBAC.items()}
+
+
+@pytest.mark.parametrize("watched", WATCHED, ids=lambda w: f"{w.plural}.{w.group or 'core'}")
+def test_every_watched_kind_is_readable(watched):
+    grants = granted(cluster_role())
+    assert grants.get((watched.group, watched.plural), set()) >= READ, (
+        f"kinds.py watches {watched.group or 'core'}/{watched.plural}: deploy/base/clusterrole.yaml must grant "
+        f"get, list, watch")
+
+
+@pytest.mark.parametrize("plural", [*POLICY_PLURALS, "customresourcedefinitions"])
+def test_the_policies_and_crds_are_readable(plural):
+    group = "apiextensions.k8s.io" if plural == "customresourcedefinitions" else "sncguard.io"
+    assert granted(cluster_role()).get((group, plural), set()) >= READ
+
+
+@pytest.mark.parametrize("written", sorted(PLURALS), ids=lambda key: key[1])
+def test_every_kind_the_client_writes_is_writable(written):
+    api_version, kind = written
+    group = api_version.rpartition("/")[0]
+    plural = PLURALS[written]
+    grants = granted(cluster_role())
+    if group == "sncguard.io":
+        assert grants.get((group, f"{plural}/status")) == {"patch"}, f"{kind} status is sncguard's to patch"
+        assert not grants[(group, plural)] - READ, f"sncguard writes only the status of {kind}"
+    else:
+        assert grants.get((group, plural), set()) & {"create", "patch", "delete"}, f"kube.py writes {kind}"
+
+
+# --------------------------------------------------------------------------- the Deployment
+
+
+def deployment(folder: str = "deploy") -> dict[str, Any]:
+    return one(build(folder), "Deployment", "sncguard")
+
+
+@pytest.mark.parametrize("folder", ["deploy", "deploy/openshift"])
+def test_deployment_is_restricted_v2_compatible(folder):
+    spec = deployment(folder)["spec"]["template"]["spec"]
+    pod_sc = spec.get("securityContext") or {}
+    assert pod_sc.get("runAsNonRoot") is True
+    assert pod_sc.get("seccompProfile") == {"type": "RuntimeDefault"}
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not spec.get(key), key
+    for volume in spec.get("volumes") or ():
+        assert set(volume) - {"name"} <= {"emptyDir", "configMap", "secret", "projected", "downwardAPI",
+                                          "persistentVolumeClaim", "ephemeral"}, volume
+    for container in spec["containers"] + spec.get("initContainers", []):
+        sc = container.get("securityContext") or {}
+        assert sc.get("allowPrivilegeEscalation") is False
+        assert sc.get("capabilities") == {"drop": ["ALL"]}
+        assert sc.get("readOnlyRootFilesystem") is True
+        assert not sc.get("privileged")
+        assert sc.get("runAsNonRoot", True) is True
+        assert sc.get("seccompProfile", {"type": "RuntimeDefault"}) == {"type": "RuntimeDefault"}
+        assert not any(p.get("hostPort") for p in container.get("ports") or ())
+    # No fixed identity anywhere: OpenShift assigns the UID from the namespace's range.
+    text = json.dumps(build(folder))
+    for key in ("runAsUser", "runAsGroup", "fsGroup", "supplementalGroups"):
+        assert f'"{key}"' not in text, f"{key} in {folder}"
+
+
+def test_deployment_runs_the_operator_as_the_cli_expects():
+    dep = deployment()
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}, "two standalone kopf operators must not overlap"
+    spec = dep["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == "sncguard"
+    (container,) = spec["containers"]
+    assert container["image"] == "sncguard:latest"
+    assert container["args"] == ["run", "--liveness", "http://0.0.0.0:8080/healthz",
+                                 "--metrics-address", "0.0.0.0:9090"]
+    args = build_parser().parse_args(container["args"])  # flags the real CLI knows
+    assert args.liveness == "http://0.0.0.0:8080/healthz" and args.metrics_address == "0.0.0.0:9090"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"healthz": 8080, "metrics": 9090}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    resources = container["resources"]
+    assert set(resources["requests"]) == {"cpu", "memory"} and set(resources["limits"]) == {"cpu", "memory"}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts == {"/tmp": "tmp"}
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in spec["volumes"]
+    env = {e["name"]: e.get("value") for e in container.get("env") or ()}
+    assert env.get("HOME") == "/tmp"
+
+
+def test_the_image_can_be_overridden_with_kustomize_images(tmp_path):
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "resources": [os.path.relpath(DEPLOY, tmp_path)],  # kustomize refuses absolute paths
+        "images": [{"name": "sncguard", "newName": "platform/sncguard", "newTag": "0.1.0"}],
+    }))
+    res = subprocess.run([str(kubectl_path()), "kustomize", str(tmp_path)], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    dep = one(tuple(d for d in yaml.safe_load_all(res.stdout) if d), "Deployment", "sncguard")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "platform/sncguard:0.1.0"
+
+
+def test_the_metrics_service_selects_the_operator_pod():
+    docs = build("deploy")
+    service = one(docs, "Service", "sncguard-metrics")
+    pod_labels = deployment()["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    (port,) = service["spec"]["ports"]
+    assert port["name"] == "metrics" and port["port"] == 9090 and port["targetPort"] == "metrics"
+
+
+# --------------------------------------------------------------------------- monitoring and OpenShift
+
+
+def exported_metric_names() -> set[str]:
+    names = set()
+    for family in Metrics(KubeClient()).registry.collect():
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}.get(family.type, ("",))
+        names.update(family.name + suffix for suffix in suffixes)
+    return names
+
+
+def metric_names_in(text: str) -> set[str]:
+    return set(re.findall(r"\bsncguard_[a-z_]+\b", text))
+
+
+def test_servicemonitor_scrapes_the_metrics_service():
+    docs = build("deploy/monitoring")
+    monitor = one(docs, "ServiceMonitor", "sncguard")
+    service = one(build("deploy"), "Service", "sncguard-metrics")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["sncguard-system"]}
+
+
+def test_alerts_cover_findings_sla_and_the_operator_and_use_real_metrics():
+    rule = one(build("deploy/monitoring"), "PrometheusRule", "sncguard")
+    alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert alerts["SncguardCriticalFinding"]["expr"] == 'sncguard_findings{severity="critical"} > 0'
+    assert alerts["SncguardCriticalFinding"]["labels"]["severity"] == "critical"
+    assert alerts["SncguardZoneSpreadNotSLAEligible"]["expr"] == "sncguard_zonespread_sla_eligible == 0"
+    assert alerts["SncguardZoneSpreadNotSLAEligible"]["for"] == "15m"
+    assert alerts["SncguardOperatorDown"]["expr"].startswith("absent(up{")
+    exported = exported_metric_names()
+    for name, alert in alerts.items():
+        assert metric_names_in(alert["expr"]) <= exported, f"{name} uses a metric sncguard does not export"
+        assert alert["annotations"]["summary"]
+
+
+def test_dashboard_shows_what_the_brief_asks_with_real_metrics():
+    cm = one(build("deploy/monitoring"), "ConfigMap", "sncguard-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(cm["data"]["sncguard-dashboard.json"])
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert metric_names_in(" ".join(exprs)) <= exported_metric_names()
+    joined = " ".join(exprs)
+    for needed in ("sncguard_policy_compliant", "sncguard_findings", "sncguard_zonespread_sla_eligible",
+                   "histogram_quantile(0.99", "sncguard_api_requests_total"):
+        assert needed in joined, needed
+    assert any("by (verb, outcome)" in e for e in exprs) and any("by (severity)" in e for e in exprs)
+    # The OpenShift console draws these panel types only; Grafana migrates graph and singlestat itself.
+    assert {p["type"] for p in dashboard["panels"]} <= {"graph", "singlestat", "table", "gauge"}
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_openshift_overlay_adds_user_workload_monitoring_and_the_console_dashboard():
+    docs = build("deploy/openshift")
+    base = build("deploy")
+    assert {(d["kind"], d["metadata"]["name"]) for d in base} <= {(d["kind"], d["metadata"]["name"]) for d in docs}
+    assert "Route" not in kinds(docs)
+    rule = one(docs, "PrometheusRule", "sncguard")
+    assert rule["metadata"]["labels"]["openshift.io/prometheus-rule-evaluation-scope"] == "leaf-prometheus"
+    assert rule["metadata"]["namespace"] == "sncguard-system"
+    one(docs, "ServiceMonitor", "sncguard")
+    cm = one(docs, "ConfigMap", "sncguard-dashboard")
+    assert cm["metadata"]["namespace"] == "openshift-config-managed"
+    assert cm["metadata"]["labels"]["console.openshift.io/dashboard"] == "true"
+    assert one(docs, "ClusterRole", "sncguard") == cluster_role()
+
+
+# --------------------------------------------------------------------------- Argo CD
+
+
+def _render_module():
+    spec = importlib.util.spec_from_file_location("render_cm_patch", ARGOCD / "render_cm_patch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_argocd_cm_patch_is_rendered_from_the_lua_files():
+    committed = (ARGOCD / "argocd-cm-patch.yaml").read_text(encoding="utf-8")
+    assert committed == _render_module().render(), (
+        "argocd/argocd-cm-patch.yaml is stale: run .venv/bin/python argocd/render_cm_patch.py --write")
+    data = yaml.safe_load(committed)["data"]
+    lua_files = sorted((ARGOCD / "health").glob("*/*/health.lua"))
+    assert len(lua_files) == len(crdgen.KINDS)
+    for path in lua_files:
+        key = f"resource.customizations.health.{path.parent.parent.name}_{path.parent.name}"
+        assert data[key] == path.read_text(encoding="utf-8"), key
+    for kind in ("Deployment", "StatefulSet"):
+        assert yaml.safe_load(data[f"resource.customizations.ignoreDifferences.apps_{kind}"]) == {
+            "managedFieldsManagers": ["sncguard"]}
+
+
+def test_every_crd_kind_has_an_argocd_health_check():
+    for kind in crdgen.KINDS:
+        crd = crdgen.crd(kind)
+        path = ARGOCD / "health" / crd["spec"]["group"] / crd["spec"]["names"]["kind"] / "health.lua"
+        assert path.is_file(), path
+
+
+def test_argocd_applications_point_at_folders_of_this_repository():
+    apps = [d for d in yaml.safe_load_all((ARGOCD / "application.yaml").read_text()) if d]
+    assert {a["metadata"]["name"] for a in apps} == {"sncguard", "sncguard-policies"}
+    paths = []
+    for app in apps:
+        assert app["kind"] == "Application" and app["metadata"]["namespace"] == "argocd"
+        for source in app["spec"].get("sources") or [app["spec"]["source"]]:
+            assert source["repoURL"].startswith("https://git.example.com/")
+            paths.append(source["path"])
+    assert sorted(paths) == ["crds", "deploy", "examples"]
+    assert all((REPO / p).is_dir() for p in paths)
+    policies = next(a for a in apps if a["metadata"]["name"] == "sncguard-policies")
+    assert {"group": "apps", "kind": "Deployment", "managedFieldsManagers": ["sncguard"]} in \
+        policies["spec"]["ignoreDifferences"]
+
+
+# --------------------------------------------------------------------------- the image
+
+
+def containerfile_instructions() -> list[tuple[str, str]]:
+    text = (REPO / "Containerfile").read_text().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_containerfile_is_multi_stage_arbitrary_uid_friendly_and_runs_the_operator():
+    instructions = containerfile_instructions()
+    froms = [rest for word, rest in instructions if word == "FROM"]
+    assert len(froms) == 2 and froms[0].endswith(" AS builder")
+    base = next(rest for word, rest in instructions if word == "ARG" and rest.startswith("PYTHON_IMAGE="))
+    image = base.partition("=")[2]
+    assert image == "python:3.11-slim", "a short name: no registry host in the Containerfile"
+    runtime = instructions[[i for i, (w, _) in enumerate(instructions) if w == "FROM"][1]:]
+    assert ("USER", "1001") in runtime
+    env = " ".join(rest for word, rest in runtime if word == "ENV")
+    assert "HOME=/tmp" in env
+    builder_run = " ".join(rest for word, rest in instructions if word == "RUN")
+    assert "pip wheel" in builder_run and "chgrp -R 0" in builder_run and "chmod -R g=u" in builder_run
+    assert not any(word == "RUN" for word, _ in runtime), "the runtime stage only copies the built virtualenv"
+    entrypoint = json.loads(next(rest for word, rest in runtime if word == "ENTRYPOINT"))
+    cmd = json.loads(next(rest for word, rest in runtime if word == "CMD"))
+    assert entrypoint == ["sncguard"]
+    container = deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert cmd == container["args"], "the image's default command and the Deployment's agree"
+
+
+def test_containerignore_sends_only_what_the_build_copies():
+    lines = [ln.strip() for ln in (REPO / ".containerignore").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert lines[0] == "*"
+    assert {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")} == {"pyproject.toml", "README.md", "operator"}
+    copied = {source.rstrip("/") for word, rest in containerfile_instructions()
+              if word == "COPY" and not rest.startswith("--from") for source in rest.split()[:-1]}
+    assert copied == {"pyproject.toml", "README.md", "operator"}
