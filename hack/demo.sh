@@ -22,12 +22,17 @@ port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); pri
 nohup .venv/bin/sncguard run --liveness "http://127.0.0.1:$port/healthz" >"$DIR/logs/operator.log" 2>&1 &
 echo $! >"$DIR/operator.pid"
 
+echo "== installing stand-in Velero CRDs and a backup target (Velero itself cannot run here)"
+kubectl apply --server-side -f tests/integration/manifests/velero-crds.yaml >/dev/null
+kubectl wait --for condition=established --timeout=60s -f tests/integration/manifests/velero-crds.yaml >/dev/null
+kubectl apply -f hack/demo/velero.yaml
+
 echo "== applying examples/"
 kubectl apply -f examples/
 
 echo "== waiting for every policy to be evaluated"
 for _ in $(seq 1 60); do
-  pending=$(kubectl get zonespreads -A -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.observedGeneration}{"\n"}{end}' \
+  pending=$(kubectl get sncguard -A -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.observedGeneration}{"\n"}{end}' \
             | awk 'NF < 2' | wc -l)
   [[ "$pending" == 0 ]] && break
   sleep 1
@@ -37,10 +42,20 @@ sleep 3  # let Enforce mode's rollout settle into three zones
 echo
 kubectl get zonespreads -A
 echo
+kubectl get tenantpolicies
+echo
+kubectl get backuppolicies -A
+echo
 kubectl get pods -A -o wide --sort-by=.metadata.namespace | awk '{printf "%-10s %-28s %-8s %s\n", $1, $2, $4, $8}'
 echo
-echo "Findings of shop/sla:"
+echo "Findings of ZoneSpread shop/sla:"
 kubectl get zonespread sla -n shop -o jsonpath='{range .status.findings[*]}  {.rule} {.severity}: {.message}{"\n"}{end}'
+echo "Findings of TenantPolicy acme:"
+kubectl get tenantpolicy acme -o jsonpath='{range .status.findings[*]}  {.rule} {.severity}: {.message}{"\n"}{end}'
+echo "Findings of BackupPolicy payments/nightly:"
+kubectl get backuppolicy nightly -n payments -o jsonpath='{range .status.findings[*]}  {.rule} {.severity}: {.message}{"\n"}{end}'
+echo "NetworkPolicies sncguard owns:"
+kubectl get networkpolicies -A -l app.kubernetes.io/managed-by=sncguard
 cat <<MSG
 
 The operator and the control plane keep running. Next:

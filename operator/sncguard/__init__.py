@@ -1,5 +1,7 @@
 """sncguard: guardrails for a sovereign managed OpenShift platform."""
 
+__version__ = "0.1.0"
+
 GROUP = "sncguard.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"

@@ -22,6 +22,7 @@ from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, owned_copy
 from .kube import KubeClient
 from .metrics import Metrics
 from .reports import OWNED_INDEXES as OWNED_REPORT_INDEXES
+from .reports import REPORT_GROUP
 from .state import PolicyRecord
 from .tenantpolicy import TenantPolicyReconciler
 from .zonespread import ZoneSpreadReconciler
@@ -139,8 +140,11 @@ for _kind, _index_id in OWNED_REPORT_INDEXES.items():
 @kopf.index("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="index-crds", registry=registry)
 async def crds_by_group(body: kopf.Body, name: str, **_: Any) -> dict[str, str]:
     group = (body.get("spec") or {}).get("group", "")
-    if group == VELERO_GROUP and engine.fingerprints.changed("CRD", "", name, group):
-        engine.mark_kind("BackupPolicy")
+    if group in (VELERO_GROUP, REPORT_GROUP) and engine.fingerprints.changed("CRD", "", name, group):
+        # Velero appearing changes every backup verdict; PolicyReports appearing means every
+        # policy has reports to write.
+        for kind in (("BackupPolicy",) if group == VELERO_GROUP else tuple(POLICY_PLURALS)):
+            engine.mark_kind(kind)
     return {group: name}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from .. import FIELD_MANAGER
+from .. import FIELD_MANAGER, __version__
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ class KubeClient:
             key_path = self._spill(_pem(info.private_key_data))
         if cert_path and key_path:
             context.load_cert_chain(cert_path, key_path)
-        self._headers = {}
+        # The user agent names the field manager of non-apply writes (status) in managedFields.
+        self._headers = {"User-Agent": f"{FIELD_MANAGER}/{__version__}"}
         if info.token:
             self._headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
         self._server = info.server.rstrip("/")
