@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from . import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from .findings import Finding, Result, most_severe_first
+from .naming import label_value, owner_reference
 
 REPORT_API_VERSION = "wgpolicyk8s.io/v1alpha2"
 POLICY_LABEL = "sncguard.io/policy"
@@ -28,7 +29,7 @@ def report_name(kind: str, policy_name: str) -> str:
 
 def policy_label_value(kind: str, namespace: str, name: str) -> str:
     # Label values allow no "/": kind.namespace.name identifies the policy.
-    return ".".join(p for p in (kind.lower(), namespace, name) if p)[:63].rstrip(".-_")
+    return label_value(".".join(p for p in (kind.lower(), namespace, name) if p))
 
 
 def _result(f: Finding, language: str, seconds: int) -> dict[str, Any]:
@@ -64,8 +65,7 @@ def build_reports(kind: str, namespace: str, name: str, uid: str, findings: list
                   previous: Mapping[tuple[str, str], Mapping[str, Any]], language: str = "en",
                   cap: int = RESULTS_CAP) -> list[dict[str, Any]]:
     """The reports this policy should own, keyed by (report kind, namespace) in `previous`."""
-    owner = {"apiVersion": API_VERSION, "kind": kind, "name": name, "uid": uid,
-             "controller": True, "blockOwnerDeletion": False}
+    owner = owner_reference(kind, name, uid)
     groups: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         groups[f.resource.namespace].append(f)

@@ -62,8 +62,12 @@ def test_failures_exit_one_and_json_has_the_contract_fields(capsys):
         assert set(r["resource"]) >= {"kind", "namespace", "name"}
     assert {(r["rule"], r["resource"]["name"]) for r in failing} >= {("ZS-001", "api"), ("ZS-002", "api"),
                                                                      ("ZS-006", "api"), ("ZS-005", "api")}
-    # The examples' own ZoneSpreads apply, not the baseline: payments asks for 3 zones.
-    assert {r["policy"] for r in results} == {"ZoneSpread/shop/sla", "ZoneSpread/payments/sla"}
+    # The examples' own policies apply, not the baseline, with the operator's rules for every kind.
+    assert {r["policy"] for r in results} == {"ZoneSpread/shop/sla", "ZoneSpread/payments/sla", "TenantPolicy/acme",
+                                              "BackupPolicy/shop/nightly", "BackupPolicy/payments/nightly"}
+    assert ("NET-003", "sftp") in {(r["rule"], r["resource"]["name"]) for r in failing}
+    # No Velero objects in the examples: no schedule covers the namespaces, and no target exists.
+    assert {("BK-001", "payments"), ("BK-003", "default")} <= {(r["rule"], r["resource"]["name"]) for r in failing}
     # Most severe first.
     assert results[0]["result"] == "fail"
 

@@ -18,7 +18,6 @@ from typing import Any
 from .. import API_VERSION
 from ..api import BackupPolicySpec, Mode
 from ..evaluation import evaluate_backuppolicy
-from ..loader import parse_policy_spec
 from ..plans import backuppolicy as plan
 from ..status import build_status, invalid_status
 from ..view import VeleroRestore
@@ -50,11 +49,8 @@ class BackupPolicyReconciler:
     async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
         now = engine.clock()
         previous = engine.previous_status(record)
-        try:
-            spec = parse_policy_spec(self.kind, record.spec)
-        except ValueError as exc:
-            await engine.write_status(record, invalid_status(
-                generation=record.generation, reason="InvalidSpec", message=str(exc), previous=previous, now=now))
+        spec = await engine.parse_spec(record)
+        if spec is None:
             return
         assert isinstance(spec, BackupPolicySpec)
         if not velero_installed(engine):

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..findings import Finding
-from ..status import differs, status_patch
+from ..loader import parse_policy_spec
+from ..status import differs, invalid_status, status_patch
 from ..view import ClusterView
 from .kube import ApiError, KubeClient
 from .state import Fingerprints, PolicyKey, PolicyRecord
@@ -214,6 +215,19 @@ class Engine:
                 self.metrics.timed(key.kind, elapsed)
 
     # ---- what reconcilers call ----------------------------------------------------------------
+
+    async def parse_spec(self, record: PolicyRecord) -> Any | None:
+        """The policy's spec as its model, or None after reporting Ready=False, reason InvalidSpec.
+
+        Nothing else happens for an invalid spec: what was enforced stays, the last verdict stays.
+        """
+        try:
+            return parse_policy_spec(record.key.kind, record.spec)
+        except ValueError as exc:
+            await self.write_status(record, invalid_status(
+                generation=record.generation, reason="InvalidSpec", message=str(exc),
+                previous=self.previous_status(record), now=self.clock()))
+            return None
 
     def previous_status(self, record: PolicyRecord) -> Mapping[str, Any]:
         return self._written.get(record.key, record.status)

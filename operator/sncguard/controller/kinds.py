@@ -30,6 +30,7 @@ from ..view import (
     VeleroSchedule,
     Workload,
 )
+from .state import plain as _plain
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -96,14 +97,6 @@ class Watched:
     @property
     def resource(self) -> tuple[str, str, str]:
         return (self.group, self.version, self.plural)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def owned_copy(watched: Watched, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,17 +39,17 @@ class PolicyRecord:
             key=PolicyKey(kind, meta.get("namespace") or "", meta.get("name", "")),
             uid=meta.get("uid", ""),
             generation=int(meta.get("generation") or 0),
-            spec=_plain(body.get("spec") or {}),
-            status=_plain(body.get("status") or {}),
+            spec=plain(body.get("spec") or {}),
+            status=plain(body.get("status") or {}),
         )
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A deep plain copy of a kopf body view, safe to keep after the event is gone."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 

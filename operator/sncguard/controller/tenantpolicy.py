@@ -16,7 +16,7 @@ from ..api import Mode, TenantPolicySpec
 from ..evaluation import evaluate_tenantpolicy, tenant_scope
 from ..loader import parse_policy_spec
 from ..plans import tenantpolicy_access, tenantpolicy_network
-from ..status import build_status, invalid_status
+from ..status import build_status
 from .engine import Engine
 from .kinds import BY_KIND, index_values, owned_objects
 from .state import PolicyKey, PolicyRecord
@@ -45,11 +45,8 @@ class TenantPolicyReconciler:
     async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
         now = engine.clock()
         previous = engine.previous_status(record)
-        try:
-            spec = parse_policy_spec(self.kind, record.spec)
-        except ValueError as exc:
-            await engine.write_status(record, invalid_status(
-                generation=record.generation, reason="InvalidSpec", message=str(exc), previous=previous, now=now))
+        spec = await engine.parse_spec(record)
+        if spec is None:
             return
         assert isinstance(spec, TenantPolicySpec)
         namespaces = {n.name: n for n in index_values(engine, BY_KIND["Namespace"], None)}

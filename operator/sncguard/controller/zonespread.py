@@ -7,9 +7,8 @@ from typing import Any
 from .. import API_VERSION
 from ..api import Mode, ZoneSpreadSpec
 from ..evaluation import evaluate_zonespread
-from ..loader import parse_policy_spec
 from ..plans import zonespread as plan
-from ..status import build_status, invalid_status
+from ..status import build_status
 from .engine import Engine
 from .state import PolicyRecord
 
@@ -21,11 +20,8 @@ class ZoneSpreadReconciler:
     async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
         now = engine.clock()
         previous = engine.previous_status(record)
-        try:
-            spec = parse_policy_spec(self.kind, record.spec)
-        except ValueError as exc:
-            await engine.write_status(record, invalid_status(
-                generation=record.generation, reason="InvalidSpec", message=str(exc), previous=previous, now=now))
+        spec = await engine.parse_spec(record)
+        if spec is None:
             return
         assert isinstance(spec, ZoneSpreadSpec)
         namespace = record.key.namespace

@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from .. import API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..api.tenantpolicy import AccessGrant, TenantPolicySpec
+from ..naming import label_value, owner_reference
 from ..rules.access import grant_active, rfc3339
 from ..view import RoleBinding
 
@@ -52,12 +53,8 @@ def _digest(text: str, length: int) -> str:
 
 
 def policy_label_value(policy_name: str) -> str:
-    """The value of the sncguard.io/tenant-policy label: the policy's name when it is a valid label value
-    (at most 63 characters), otherwise a stable shortening of it that still is one."""
-    if len(policy_name) <= 63 and _LABEL_VALUE.fullmatch(policy_name):
-        return policy_name
-    head = re.sub(r"[^A-Za-z0-9]+$", "", policy_name[:52])
-    return f"{head}-{_digest(policy_name, 10)}" if head else _digest(policy_name, 10)
+    """The sncguard.io/tenant-policy label value of a TenantPolicy (shared with the network plan)."""
+    return label_value(policy_name)
 
 
 def _subject_namespace(grant: AccessGrant, namespace: str) -> str:
@@ -97,14 +94,7 @@ def grant_binding(policy_name: str, policy_uid: str, grant: AccessGrant, namespa
                 EXPIRES_ANNOTATION: rfc3339(grant.expires),
                 REASON_ANNOTATION: grant.reason,
             },
-            "ownerReferences": [{
-                "apiVersion": API_VERSION,
-                "kind": "TenantPolicy",
-                "name": policy_name,
-                "uid": policy_uid,
-                "controller": True,
-                "blockOwnerDeletion": False,
-            }],
+            "ownerReferences": [owner_reference("TenantPolicy", policy_name, policy_uid)],
         },
         "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": grant.cluster_role},
         "subjects": [_subject(grant, namespace)],

@@ -30,7 +30,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ..naming import label_value, owner_reference
 from ..netpol import NAMESPACE_NAME_LABEL
 from ..selectors import label_selector_matches
 from ..view import ClusterView, NetworkPolicy
@@ -75,13 +76,8 @@ def _digest(text: str, length: int = 10) -> str:
 
 
 def tenant_policy_label_value(policy_name: str) -> str:
-    """The sncguard.io/tenant-policy label value: the TenantPolicy's name, or, when the name does not
-    fit a label value (over 63 characters), a stable truncation with a digest."""
-    if len(policy_name) <= MAX_LABEL_VALUE and _LABEL_VALUE.match(policy_name):
-        return policy_name
-    digest = _digest(policy_name)
-    head = re.sub(r"[^A-Za-z0-9_.-]", "-", policy_name)[: MAX_LABEL_VALUE - len(digest) - 1].strip("-_.")
-    return f"{head}-{digest}" if head else digest
+    """The sncguard.io/tenant-policy label value of a TenantPolicy."""
+    return label_value(policy_name)
 
 
 def _object_name(name: str) -> str:
@@ -118,14 +114,7 @@ def _network_policy(namespace: str, name: str, policy_name: str, policy_uid: str
             "name": name,
             "namespace": namespace,
             "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, TENANT_POLICY_LABEL: tenant_policy_label_value(policy_name)},
-            "ownerReferences": [{
-                "apiVersion": API_VERSION,
-                "kind": "TenantPolicy",
-                "name": policy_name,
-                "uid": policy_uid,
-                "controller": True,
-                "blockOwnerDeletion": False,
-            }],
+            "ownerReferences": [owner_reference("TenantPolicy", policy_name, policy_uid)],
         },
         "spec": spec,
     }
