@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TextIO
 
-from .api import ZoneSpreadSpec
-from .evaluation import evaluate_backuppolicy, evaluate_tenantpolicy, evaluate_zonespread, tenant_scope
+from .api import LabelSelector, TenantPolicySpec, ZoneSpreadSpec
+from .evaluation import (
+    evaluate_backuppolicy,
+    evaluate_tenantpolicy,
+    evaluate_zonespread,
+    policy_label,
+    tenant_scope,
+)
 from .findings import Finding, Result, Summary, most_severe_first
 from .loader import Inputs, PolicyDocument
+from .rules import network
+from .view import ClusterView
 
 BASELINE_NAME = "baseline"
 
@@ -26,14 +34,21 @@ class CheckReport:
 
 
 def baseline_zonespreads(inputs: Inputs) -> list[PolicyDocument]:
-    """With no ZoneSpread in the input, every namespace with workloads gets the default one.
-
-    The forbidden and cleartext port lists of the baseline are the TenantPolicy defaults; they
-    need a tenant to apply to, so the baseline judges zone spreading only.
-    """
+    """With no ZoneSpread in the input, every namespace with workloads gets the default one."""
     namespaces = sorted({w.namespace for w in inputs.view.workloads})
     return [PolicyDocument("ZoneSpread", ns, BASELINE_NAME, ZoneSpreadSpec(), "(built-in baseline)")
             for ns in namespaces]
+
+
+def baseline_exposure(view: ClusterView) -> list[Finding]:
+    """With no TenantPolicy in the input, the default forbidden and cleartext port lists still apply,
+    to every namespace: SSH, RDP, SMB and NFS open to the Internet are never acceptable (R7, S1)."""
+    spec = TenantPolicySpec(tenant=BASELINE_NAME, namespace_selector=LabelSelector())
+    namespaces = sorted(view.namespaces)
+    label = policy_label("TenantPolicy", "", BASELINE_NAME)
+    findings = [*network.check_forbidden_ports_exposed(spec, namespaces, view),
+                *network.check_cleartext_exposure(spec, namespaces, view)]
+    return [replace(f, policy=label) for f in findings]
 
 
 def run_check(inputs: Inputs, now: datetime) -> CheckReport:
@@ -50,6 +65,8 @@ def run_check(inputs: Inputs, now: datetime) -> CheckReport:
         findings.extend(evaluate_tenantpolicy(policy.spec, policy.name, scope, view, now).findings)
     for policy in backups:
         findings.extend(evaluate_backuppolicy(policy.spec, policy.namespace, policy.name, view, now).findings)
+    if not tenants:
+        findings.extend(baseline_exposure(view))
     return CheckReport(findings=most_severe_first(findings), policies=[*zonespreads, *tenants, *backups])
 
 

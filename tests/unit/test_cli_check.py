@@ -44,11 +44,12 @@ def test_compliant_manifests_exit_zero_with_the_baseline(tmp_path, capsys):
     code, out, _ = run(capsys, str(tmp_path), "--output", "json")
     assert code == 0
     results = json.loads(out)
-    assert {r["rule"] for r in results} == {"ZS-001", "ZS-002", "ZS-003", "ZS-004", "ZS-005", "ZS-006"}
+    assert {r["rule"] for r in results} == {"ZS-001", "ZS-002", "ZS-003", "ZS-004", "ZS-005", "ZS-006",
+                                            "NET-003", "NET-006"}
     assert all(r["result"] in ("pass", "skip") for r in results)
     # Without Pods and Nodes, placement cannot be judged: skipped, not failed.
     assert next(r for r in results if r["rule"] == "ZS-004")["result"] == "skip"
-    assert all(r["policy"] == "ZoneSpread/shop/baseline" for r in results)
+    assert {r["policy"] for r in results} == {"ZoneSpread/shop/baseline", "TenantPolicy/baseline"}
 
 
 def test_failures_exit_one_and_json_has_the_contract_fields(capsys):
@@ -109,3 +110,22 @@ def test_crds_command_prints_three_crds(capsys):
     assert main(["crds"]) == 0
     out = capsys.readouterr().out
     assert out.count("kind: CustomResourceDefinition") == 3
+
+
+def test_the_baseline_also_forbids_ssh_on_the_internet_and_cleartext(tmp_path, capsys):
+    (tmp_path / "svc.yaml").write_text("""
+apiVersion: v1
+kind: Service
+metadata: {name: bastion, namespace: ops}
+spec: {type: LoadBalancer, ports: [{port: 22, targetPort: 22}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ops}
+spec: {type: NodePort, ports: [{port: 80, targetPort: 8080}]}
+""")
+    code, out, _ = run(capsys, str(tmp_path), "--output", "json")
+    assert code == 1
+    failing = {(r["rule"], r["resource"]["name"]) for r in json.loads(out) if r["result"] == "fail"}
+    assert failing == {("NET-003", "bastion"), ("NET-006", "web")}
+    assert {r["policy"] for r in json.loads(out)} == {"TenantPolicy/baseline"}
