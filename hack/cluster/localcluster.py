@@ -8,14 +8,24 @@ root, containers or a VM, and two clusters (say a demo one and the test one) can
 
 CLI (use the project's venv python)::
 
-    localcluster.py up     --dir DIR [--name NAME] [--nodes-per-zone N] [--fresh]
+    localcluster.py up     --dir DIR [--name NAME] [--nodes-per-zone N] [--fresh] [--audit]
     localcluster.py down   --dir DIR
     localcluster.py status --dir DIR
+    localcluster.py user   --dir DIR --name USER [--group GROUP]...
 
 ``up`` writes, in DIR: ``kubeconfig`` (admin, context NAME), ``env`` (``source`` it for KUBECONFIG
 and PATH), ``state.json`` (pids, ports, paths), ``pki/``, ``etcd/`` and ``logs/*.log``.
 Running ``up`` again on a stopped DIR keeps its certificates and etcd data (``--fresh`` wipes the
 data) and reuses its previous ports when they are free.
+
+``--audit`` (off by default) turns on the apiserver's audit log: ``DIR/audit-policy.yaml`` (see
+``audit_policy``: Request level for the writes of the users in ``AUDIT_REQUEST_USERS``, Metadata
+for every other request, no RequestReceived stage) and JSON lines in ``DIR/logs/audit.log``,
+written in blocking mode, so the file holds every completed request when a request returns.
+
+``user`` mints a client certificate signed by the cluster's CA for another identity (CN=USER,
+O=GROUP per ``--group``; never system:masters unless asked) and writes ``DIR/USER.kubeconfig``;
+it grants nothing: bind the user to roles with RBAC.
 
 Python API (what the pytest fixtures use)::
 
@@ -23,7 +33,10 @@ Python API (what the pytest fixtures use)::
     cluster.start()
     cluster.kubectl("get", "nodes", "-o", "json")  # CompletedProcess, text, raises KubectlError
     cluster.kubeconfig, cluster.env                   # path, environment for subprocesses
+    cluster.add_user("sncguard-operator")             # -> DIR/sncguard-operator.kubeconfig
     cluster.stop()
+
+    LocalCluster("/tmp/c", audit=True).start()        # audit log in cluster.audit_log
 
 Ports are taken at random below the kernel's ephemeral range and checked free on 127.0.0.1
 (five per cluster: etcd client and peer, apiserver, controller-manager and scheduler secure
@@ -45,6 +58,7 @@ import http.client
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -73,6 +87,10 @@ NODE_ALLOCATABLE = {"cpu": "32", "memory": "128Gi", "pods": "250", "ephemeral-st
 NODE_IP_PREFIX = "127.0.10."
 PORT_RANGE = (20000, 32000)  # below the usual ephemeral range (32768-60999)
 STOP_GRACE_SECONDS = 30.0
+
+# Users whose writes (create, update, patch, delete) the audit log records at Request level (with
+# their bodies); every other request is recorded at Metadata level.
+AUDIT_REQUEST_USERS = ("sncguard-operator",)
 
 # Start order; `down` stops in reverse (the first three together, they do not depend on each other).
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "fake-kubelet")
@@ -256,6 +274,45 @@ def generate_pki(pki: Path) -> None:
     (pki / "complete").write_text(PKI_VERSION)
 
 
+def mint_client_cert(pki: Path, stem: str, user: str, groups: Iterable[str] = ()) -> tuple[Path, Path]:
+    """A client certificate and key for CN=user, O=group... signed by the cluster CA -> (crt, key)."""
+    if not (pki / "ca.key").exists():
+        raise ClusterError(f"no CA in {pki}: start the cluster once first")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", stem):
+        raise ClusterError(f"{stem!r} cannot name certificate files")
+    for value in (user, *groups):
+        if not value or any(c in value for c in "/=\\+,\n"):
+            raise ClusterError(f"{value!r} cannot be a certificate subject field")
+    subject = "".join(f"/O={g}" for g in groups) + f"/CN={user}"
+    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", f"{stem}.key", cwd=pki)
+    (pki / f"{stem}.ext").write_text(
+        "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage = clientAuth\nauthorityKeyIdentifier = keyid\n")
+    if not (pki / "req.cnf").exists():
+        (pki / "req.cnf").write_text(_REQ_CNF)
+    _openssl("req", "-new", "-key", f"{stem}.key", "-subj", subject, "-config", "req.cnf",
+             "-out", f"{stem}.csr", cwd=pki)
+    _openssl("x509", "-req", "-in", f"{stem}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-set_serial", "0x" + secrets.token_hex(16), "-days", "3650",
+             "-extfile", f"{stem}.ext", "-out", f"{stem}.crt", cwd=pki)
+    (pki / f"{stem}.key").chmod(0o600)
+    return pki / f"{stem}.crt", pki / f"{stem}.key"
+
+
+def audit_policy(request_users: Iterable[str] = AUDIT_REQUEST_USERS) -> dict[str, Any]:
+    """The audit policy of `--audit`: bodies of the given users' writes, metadata of everything else."""
+    return {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [
+            {"level": "Request", "users": list(request_users),
+             "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+            {"level": "Metadata"},
+        ],
+    }
+
+
 def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
@@ -423,9 +480,10 @@ def run_build(log_path: Path | None = None) -> tuple[Path, Path]:
 
 class LocalCluster:
     def __init__(self, directory: str | os.PathLike[str], name: str | None = None,
-                 nodes_per_zone: int | None = None):
-        """name (kubeconfig context, default "sncguard") and nodes_per_zone (default 1) default
-        to those of the cluster that last ran in `directory`, if any."""
+                 nodes_per_zone: int | None = None, audit: bool | None = None):
+        """name (kubeconfig context, default "sncguard"), nodes_per_zone (default 1) and audit
+        (the apiserver's audit log, default off) default to those of the cluster that last ran in
+        `directory`, if any."""
         self.dir = Path(directory).resolve()
         self.pki = self.dir / "pki"
         self.logs = self.dir / "logs"
@@ -434,6 +492,7 @@ class LocalCluster:
         self.state: dict[str, Any] = self._load_state()
         self.name = name or self.state.get("name") or "sncguard"
         self.nodes_per_zone = nodes_per_zone or self.state.get("nodes_per_zone") or 1
+        self.audit = bool(self.state.get("audit", False) if audit is None else audit)
 
     # ---- state
 
@@ -476,6 +535,27 @@ class LocalCluster:
 
     def api(self) -> Api:
         return Api(self.api_port, self.pki)
+
+    @property
+    def audit_log(self) -> Path:
+        """Where the apiserver writes audit events when the cluster runs with audit=True."""
+        return self.logs / "audit.log"
+
+    @property
+    def audit_policy_path(self) -> Path:
+        return self.dir / "audit-policy.yaml"
+
+    def add_user(self, user: str, groups: Iterable[str] = ()) -> Path:
+        """Mint a client certificate for `user` (CN) in `groups` (O) and write DIR/<user>.kubeconfig.
+
+        The user has no permission until RBAC binds it; the cluster must have been started once
+        (for its CA and port). Minting again replaces the certificate.
+        """
+        stem = "user-" + re.sub(r"[^A-Za-z0-9_.-]", "_", user)
+        mint_client_cert(self.pki, stem, user, groups)
+        path = self.dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', user)}.kubeconfig"
+        write_kubeconfig(path, self.name, self.server, self.pki, stem)
+        return path
 
     def processes(self) -> dict[str, dict[str, Any]]:
         return dict(self.state.get("processes", {}))
@@ -558,6 +638,7 @@ class LocalCluster:
             "bin_dirs": {"kubernetes": str(k8s_bin), "etcd": str(etcd_bin)},
             "ports": self._pick_ports(),
             "nodes_per_zone": self.nodes_per_zone,
+            "audit": self.audit,
             "processes": {},
         }
         self._save_state()
@@ -608,6 +689,19 @@ class LocalCluster:
 
         self._wait("etcd /health", "etcd", etcd_healthy, timeout=30)
 
+        audit_flags: list[str] = []
+        if self.audit:
+            self.logs.mkdir(parents=True, exist_ok=True)
+            self.audit_policy_path.write_text(yaml.safe_dump(audit_policy(), sort_keys=False))
+            audit_flags = [
+                f"--audit-policy-file={self.audit_policy_path}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                # Blocking: an event is in the file before its request returns, so a reader that
+                # made a request sees it. No rotation below 4 GiB (the default rotates at 100 MB).
+                "--audit-log-mode=blocking",
+                "--audit-log-maxsize=4096", "--audit-log-maxbackup=10",
+            ]
         self._spawn("kube-apiserver", [
             str(k8s / "kube-apiserver"),
             f"--etcd-servers={client}",
@@ -642,6 +736,7 @@ class LocalCluster:
             # On SIGTERM, end open watches within 2 s: otherwise connected clients (an operator,
             # `kubectl get -w`) hold the shutdown for the whole 60 s request timeout.
             "--shutdown-watch-termination-grace-period=2s",
+            *audit_flags,
         ])
         ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
@@ -779,7 +874,8 @@ class LocalCluster:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(args.dir, name=args.name, nodes_per_zone=args.nodes_per_zone)
+    cluster = LocalCluster(args.dir, name=args.name, nodes_per_zone=args.nodes_per_zone,
+                           audit=True if args.audit else None)
     if cluster.state.get("processes") and cluster.is_up():
         print(f"{cluster.state.get('name')} already up: {cluster.server} "
               f"(source {cluster.dir / 'env'})")
@@ -792,7 +888,21 @@ def _cmd_up(args: argparse.Namespace) -> int:
         return 1
     print(f"{cluster.name} up in {time.monotonic() - t0:.1f}s: {cluster.server}, "
           f"{len(cluster.state['nodes'])} nodes, logs {cluster.logs} "
-          f"(source {cluster.dir / 'env'})")
+          f"(source {cluster.dir / 'env'})" + (f", audit log {cluster.audit_log}" if cluster.audit else ""))
+    return 0
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    cluster = LocalCluster(args.dir)
+    if not cluster.state.get("ports"):
+        print(f"no cluster in {cluster.dir}: run up first", file=sys.stderr)
+        return 1
+    try:
+        path = cluster.add_user(args.name, args.group or ())
+    except ClusterError as e:
+        print(f"user failed: {e}", file=sys.stderr)
+        return 1
+    print(path)
     return 0
 
 
@@ -839,6 +949,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--nodes-per-zone", type=int,
                     help="nodes per zone, three zones (default: the previous value in DIR, else 1)")
     up.add_argument("--fresh", action="store_true", help="wipe etcd data from a previous run")
+    up.add_argument("--audit", action="store_true",
+                    help="write the apiserver's audit log to DIR/logs/audit.log (default: as the previous "
+                    "run in DIR, else off)")
     up.set_defaults(func=_cmd_up)
     down = sub.add_parser("down", help="stop the cluster in DIR (idempotent)")
     down.add_argument("--dir", required=True)
@@ -846,6 +959,11 @@ def main(argv: list[str] | None = None) -> int:
     status = sub.add_parser("status", help="exit 0 and print 'up' when the cluster runs")
     status.add_argument("--dir", required=True)
     status.set_defaults(func=_cmd_status)
+    user = sub.add_parser("user", help="mint a client certificate and DIR/USER.kubeconfig for another user")
+    user.add_argument("--dir", required=True)
+    user.add_argument("--name", required=True, help="the user name (certificate CN)")
+    user.add_argument("--group", action="append", help="a group (certificate O); repeatable")
+    user.set_defaults(func=_cmd_user)
     wd = sub.add_parser("watchdog", help=argparse.SUPPRESS)
     wd.add_argument("--dir", required=True)
     wd.add_argument("--owner", type=int, required=True)

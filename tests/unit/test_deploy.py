@@ -115,6 +115,7 @@ def test_kustomize_builds(folder):
 def test_deploy_holds_the_operator_and_nothing_that_needs_extra_crds():
     docs = build("deploy")
     assert kinds(docs) == {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"}
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"} == {"sncguard", "sncguard-view"}
     assert one(docs, "Namespace")["metadata"]["name"] == "sncguard-system"
     for doc in docs:
         if doc["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
@@ -189,6 +190,16 @@ def test_every_kind_the_client_writes_is_writable(written):
         assert not grants[(group, plural)] - READ, f"sncguard writes only the status of {kind}"
     else:
         assert grants.get((group, plural), set()) & {"create", "patch", "delete"}, f"kube.py writes {kind}"
+
+
+def test_people_who_view_a_namespace_may_read_its_policies_and_nothing_more():
+    role = one(build("deploy"), "ClusterRole", "sncguard-view")
+    labels = role["metadata"]["labels"]
+    for level in ("view", "edit", "admin"):
+        assert labels[f"rbac.authorization.k8s.io/aggregate-to-{level}"] == "true"
+    assert granted(role) == {("sncguard.io", plural): set(READ) for plural in POLICY_PLURALS}
+    openshift = one(build("deploy/openshift"), "ClusterRole", "sncguard-view")
+    assert openshift["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-cluster-reader"] == "true"
 
 
 # --------------------------------------------------------------------------- the Deployment
@@ -335,7 +346,7 @@ def test_openshift_overlay_adds_user_workload_monitoring_and_the_console_dashboa
     cm = one(docs, "ConfigMap", "sncguard-dashboard")
     assert cm["metadata"]["namespace"] == "openshift-config-managed"
     assert cm["metadata"]["labels"]["console.openshift.io/dashboard"] == "true"
-    assert one(docs, "ClusterRole", "sncguard") == cluster_role()
+    assert one(docs, "ClusterRole", "sncguard") == cluster_role(), "OpenShift needs no other permission"
 
 
 # --------------------------------------------------------------------------- Argo CD
