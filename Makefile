@@ -30,7 +30,7 @@ lint: $(STAMP) ## ruff and the import-layer contracts
 	$(BIN)/ruff check operator tests hack
 	cd operator && ../$(BIN)/lint-imports --config ../pyproject.toml
 
-unit: $(STAMP) ## the fast tests: rules, plans, models, loader, CLI
+unit: $(STAMP) binaries ## the fast tests: rules, plans, models, loader, CLI
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 test: $(STAMP) binaries ## every test: lint, unit, and integration on the real local control plane
@@ -56,11 +56,20 @@ run: $(STAMP) ## run the operator against the current KUBECONFIG
 demo: $(STAMP) binaries ## the main job: cluster, CRDs, operator, examples, status
 	bash hack/demo.sh $(CLUSTER_DIR)
 
+image: ## build the operator image (podman or docker)
+	$${CONTAINER_TOOL:-podman} build -f Containerfile -t sncguard:latest .
+
+argocd: $(STAMP) ## regenerate the argocd-cm patches from argocd/health/*/health.lua
+	$(BIN)/python argocd/render_cm_patch.py --write
+
 kind-up: ## for users with Docker: a kind cluster with three workers in three zones
 	kind create cluster --name sncguard --config hack/kind.yaml
 	kubectl apply --server-side -f crds/
 
+bench: $(STAMP) binaries ## the benchmark on its own local control plane (~15 min): bench/results.json; BENCH_ARGS=--help
+	$(BIN)/python hack/bench/run.py $(BENCH_ARGS)
+
 clean: cluster-down ## stop everything and remove local state
 	rm -rf $(CLUSTER_DIR)
 
-.PHONY: help install binaries crds lint unit test test-e2e cluster-up cluster-down install-crds run demo kind-up clean
+.PHONY: help install binaries crds lint unit test test-e2e cluster-up cluster-down install-crds run demo kind-up bench clean image argocd

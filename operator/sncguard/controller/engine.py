@@ -339,7 +339,9 @@ class Engine:
             await self.client.post_event(reconciler.api_version, record.key.kind, record.key.namespace,
                                          record.key.name, record.uid, reason, message, type_)
         except ApiError as exc:
-            log.warning("could not post event %s on %s: %s", reason, record.key.label(), exc)
+            # A namespace being deleted refuses new events; its policy is going too.
+            level = logging.DEBUG if "being terminated" in exc.message else logging.WARNING
+            log.log(level, "could not post event %s on %s: %s", reason, record.key.label(), exc)
 
     # ---- the view -----------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
--- Argo CD health of a sncguard.io ZoneSpread (namespaced: the zone spread of a namespace's workloads).
+-- Argo CD health of a sncguard.io policy (ZoneSpread, TenantPolicy, BackupPolicy): one script serves all three.
 --   Progressing  sncguard has not evaluated it yet, or not its current generation
 --   Degraded     Ready=False: the spec cannot be evaluated (InvalidSpec, VeleroNotInstalled)
 --   Degraded     Compliant=False: the message is the most severe failing finding
 --   Healthy      Compliant=True
--- Lua 5.1, as Argo CD runs it. argocd/argocd-cm-patch.yaml carries this file (render_cm_patch.py).
+-- Lua 5.1, as Argo CD runs it. argocd/*-patch.yaml carry this file: run argocd/render_cm_patch.py --write.
 local hs = {}
 
 local function condition(status, type_)

@@ -1,0 +1,253 @@
+"""hack/bench/analysis.py: audit events in, benchmark figures out (synthetic audit events, no cluster)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load():
+    if "bench_analysis" in sys.modules:
+        return sys.modules["bench_analysis"]
+    spec = importlib.util.spec_from_file_location("bench_analysis", REPO / "hack/bench/analysis.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_analysis"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+A = _load()
+T0 = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
+OP = "sncguard-operator"
+
+
+def ts(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def at(seconds: float) -> float:
+    return (T0 + timedelta(seconds=seconds)).timestamp()
+
+
+_ids = iter(range(10**6))
+
+
+def event(verb: str, uri: str, received: float, done: float | None = None, *, user: str = OP,
+          stage: str = "ResponseComplete", code: int = 200, ref: dict | None = None, body=None,
+          audit_id: str | None = None) -> dict:
+    e = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Request" if body is not None else "Metadata",
+         "auditID": audit_id or f"id-{next(_ids)}", "stage": stage, "requestURI": uri, "verb": verb,
+         "user": {"username": user, "groups": ["system:authenticated"]},
+         "objectRef": ref or {}, "responseStatus": {"metadata": {}, "code": code},
+         "requestReceivedTimestamp": ts(received), "stageTimestamp": ts(received if done is None else done)}
+    if body is not None:
+        e["requestObject"] = body
+    return e
+
+
+def status_patch(kind_plural: str, ns: str, name: str, received: float, done: float, status: dict, **kw) -> dict:
+    base = f"/apis/sncguard.io/v1alpha1/namespaces/{ns}/{kind_plural}/{name}" if ns else \
+        f"/apis/sncguard.io/v1alpha1/{kind_plural}/{name}"
+    ref = {"resource": kind_plural, "namespace": ns, "name": name, "subresource": "status",
+           "apiGroup": "sncguard.io", "apiVersion": "v1alpha1"}
+    return event("patch", base + "/status", received, done, ref=ref, body={"status": status}, **kw)
+
+
+def lines(*events: dict) -> list[str]:
+    return [json.dumps(e) for e in events]
+
+
+def finding(rule: str, name: str, result: str = "fail") -> dict:
+    return {"rule": rule, "result": result, "severity": "high", "resource": {"kind": "Deployment", "name": name}}
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_load_requests_prefers_response_complete_and_skips_torn_lines():
+    started = event("watch", "/api/v1/pods?watch=true", 1.0, 1.001, stage="ResponseStarted", audit_id="w1")
+    complete = event("watch", "/api/v1/pods?watch=true", 1.0, 301.0, audit_id="w1")
+    open_watch = event("watch", "/api/v1/nodes?watch=true", 2.0, 2.001, stage="ResponseStarted", audit_id="w2")
+    get = event("get", "/api/v1/namespaces/default", 0.5)
+    raw = [*lines(started, complete, open_watch, get), '{"kind": "Event", "audit', ""]
+    requests = A.load_requests(raw)
+    assert [r.audit_id for r in requests] == [get["auditID"], "w1", "w2"]
+    w1 = requests[1]
+    assert w1.stage == "ResponseComplete" and w1.done == pytest.approx(at(301.0))
+    assert requests[2].stage == "ResponseStarted"
+    assert all(r.is_watch for r in requests[1:]) and not requests[0].is_watch
+
+
+def test_bodies_are_kept_only_for_the_named_user():
+    mine = event("create", "/api/v1/namespaces/a/events", 1.0, body={"reason": "x"})
+    theirs = event("create", "/api/v1/namespaces/a/events", 1.0, user="admin", body={"reason": "x"})
+    requests = A.load_requests(lines(mine, theirs), keep_bodies_of=OP)
+    assert {r.user: r.body for r in requests} == {OP: {"reason": "x"}, "admin": None}
+
+
+def test_parse_time_keeps_microseconds():
+    assert A.parse_time("2026-11-22T10:00:00.123456Z") - A.parse_time("2026-11-22T10:00:00Z") == pytest.approx(
+        0.123456)
+
+
+# --------------------------------------------------------------------------- identical requests
+
+
+def test_identical_requests_need_same_verb_uri_and_body_within_one_second():
+    uri = "/apis/sncguard.io/v1alpha1/namespaces/a/zonespreads/sla/status"
+    events = [
+        event("patch", uri, 10.0, body={"status": {"x": 1}}),
+        event("patch", uri, 10.4, body={"status": {"x": 1}}),   # identical, 0.4 s later: counts
+        event("patch", uri, 10.6, body={"status": {"x": 2}}),   # other body
+        event("get", uri, 10.7),                                 # other verb
+        event("patch", uri + "?x=1", 10.8, body={"status": {"x": 1}}),  # other URI
+        event("patch", uri, 11.5, body={"status": {"x": 1}}),   # identical, 1.1 s after the last one
+        event("get", "/api/v1/nodes", 20.0),
+        event("get", "/api/v1/nodes", 20.999),                   # identical read, 0.999 s: counts
+    ]
+    result = A.identical_requests(A.load_requests(lines(*events)))
+    assert result.count == 2
+    assert {e["verb"] for e in result.examples} == {"patch", "get"}
+    assert result.examples[0]["gap_s"] == pytest.approx(0.4, abs=1e-3)
+
+
+def test_identical_bodies_compare_as_json_not_as_text():
+    uri = "/api/v1/namespaces/a/events"
+    events = [event("create", uri, 1.0, body={"a": 1, "b": 2}), event("create", uri, 1.5, body={"b": 2, "a": 1})]
+    assert A.identical_requests(A.load_requests(lines(*events))).count == 1
+
+
+# --------------------------------------------------------------------------- status timelines
+
+
+def test_merge_patch_follows_rfc_7386():
+    patched = A.merge_patch({"a": 1, "b": {"c": 2, "d": 3}, "l": [1]}, {"b": {"c": None, "e": 4}, "l": [2], "a": None})
+    assert patched == {"b": {"d": 3, "e": 4}, "l": [2]}
+    assert A.merge_patch({"a": 1}, [1]) == [1]
+    original = {"a": {"b": 1}}
+    A.merge_patch(original, {"a": {"b": 2}})
+    assert original == {"a": {"b": 1}}
+
+
+def test_status_timelines_replay_successful_operator_patches_in_completion_order():
+    events = [
+        status_patch("zonespreads", "a", "sla", 1.0, 1.01, {"summary": {"fail": 0}, "findings": []}),
+        # received earlier but completed later than the next one: ordered by completion
+        status_patch("zonespreads", "a", "sla", 2.0, 2.30, {"findings": [finding("ZS-001", "web")]}),
+        status_patch("zonespreads", "a", "sla", 2.1, 2.20, {"summary": {"fail": 1}}),
+        status_patch("zonespreads", "a", "sla", 3.0, 3.01, {"summary": {"fail": 9}}, code=409),  # refused
+        status_patch("zonespreads", "a", "sla", 4.0, 4.01, {"summary": None}, user="admin"),     # not ours
+        status_patch("tenantpolicies", "", "t00", 1.5, 1.6, {"namespaces": 10}),
+    ]
+    timelines = A.status_timelines(A.load_requests(lines(*events)), OP)
+    zs = timelines[("ZoneSpread", "a", "sla")]
+    assert [round(m - at(0), 2) for m, _ in zs] == [1.01, 2.2, 2.3]
+    assert zs[-1][1] == {"summary": {"fail": 1}, "findings": [finding("ZS-001", "web")]}
+    assert timelines[("TenantPolicy", "", "t00")][0][1] == {"namespaces": 10}
+    assert A.first_status_times(timelines)[("TenantPolicy", "", "t00")] == pytest.approx(at(1.6))
+
+
+def test_satisfied_expectations():
+    status = {"findings": [finding("ZS-001", "web"), finding("ZS-004", "api", "warn")], "namespaces": 11}
+    assert A.satisfied(status, {"type": "finding", "rule": "ZS-001", "name": "web"})
+    assert not A.satisfied(status, {"type": "finding", "rule": "ZS-001", "name": "web", "present": False})
+    assert not A.satisfied(status, {"type": "finding", "rule": "ZS-004", "name": "api"})
+    assert A.satisfied(status, {"type": "finding", "rule": "ZS-004", "name": "api", "result": "warn"})
+    assert A.satisfied(status, {"type": "at_least", "field": "namespaces", "value": 11})
+    assert not A.satisfied(status, {"type": "at_least", "field": "namespaces", "value": 12})
+    assert not A.satisfied({}, {"type": "at_least", "field": "namespaces", "value": 1})
+    with pytest.raises(ValueError):
+        A.satisfied(status, {"type": "nope"})
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def change_request(tag: str, received: float, uri: str = "/apis/apps/v1/namespaces/a/deployments/web") -> dict:
+    return event("patch", f"{uri}?fieldManager={tag}", received, received + 0.005, user="admin",
+                 ref={"resource": "deployments", "namespace": "a", "name": "web"})
+
+
+def test_latency_pairs_a_change_with_the_first_write_that_reflects_it():
+    target = ("ZoneSpread", "a", "sla")
+    expect = {"type": "finding", "rule": "ZS-001", "name": "web"}
+    events = [
+        status_patch("zonespreads", "a", "sla", 0.0, 0.01, {"findings": []}),
+        change_request("bench-1", 10.0),
+        # a write before the change does not count, nor one after it that does not show the finding
+        status_patch("zonespreads", "a", "sla", 10.2, 10.25, {"summary": {"pass": 3}}),
+        status_patch("zonespreads", "a", "sla", 10.5, 10.55, {"findings": [finding("ZS-001", "web")]}),
+        status_patch("zonespreads", "a", "sla", 10.7, 10.75, {"findings": [finding("ZS-001", "web"),
+                                                                            finding("ZS-004", "web")]}),
+        event("create", "/api/v1/namespaces/a/events", 10.6, body={"reason": "NonCompliant"}),
+        change_request("bench-2", 11.0),
+        status_patch("zonespreads", "a", "sla", 11.3, 11.31, {"findings": []}),
+        change_request("bench-3", 12.0),  # never reflected
+    ]
+    changes = [
+        A.Change("bench-1", "scale-down", target, expect),
+        A.Change("bench-2", "scale-up", target, {**expect, "present": False}),
+        A.Change("bench-3", "scale-down", target, expect),
+        A.Change("bench-4", "scale-down", target, expect),  # never made
+    ]
+    results = A.pair_changes(changes, A.load_requests(lines(*events), keep_bodies_of=OP), OP, horizon=5)
+    one, two, three, four = results
+    assert one.latency == pytest.approx(0.55, abs=1e-6)
+    assert one.writes == 4 and one.status_writes_to_target == 3  # 3 status patches and an event
+    assert two.latency == pytest.approx(0.31, abs=1e-6)
+    assert two.writes == 1
+    assert three.received is not None and three.latency is None
+    assert four.received is None and four.latency is None
+
+    summary = A.summarize_changes(results, phase_writes=5)
+    assert summary["changes"] == 4 and summary["effective_changes"] == 2
+    assert summary["not_reflected"] == ["bench-3", "bench-4"]
+    assert summary["p50_change_to_status_s"] == pytest.approx(0.43, abs=1e-3)
+    assert summary["p99_change_to_status_s"] == pytest.approx(0.5476, abs=1e-3)
+    assert summary["writes_per_change"] == 2.5
+    assert summary["per_type"]["scale-down"]["reflected"] == 1
+    assert summary["per_type"]["scale-up"]["writes_per_change"] == 1.0
+
+
+def test_change_requests_are_found_by_their_field_manager_tag_only_when_successful():
+    events = [
+        change_request("bench-10", 1.0),
+        event("create", "/api/v1/namespaces?fieldManager=bench-11", 2.0, user="admin", code=409),
+        event("create", "/api/v1/namespaces?dryRun=All&fieldManager=bench-1", 3.0, user="admin"),
+    ]
+    found = A.find_change_requests(A.load_requests(lines(*events)), ["bench-1", "bench-10", "bench-11"])
+    assert set(found) == {"bench-1", "bench-10"}
+    assert found["bench-10"].received == pytest.approx(at(1.0))
+
+
+def test_percentile_interpolates_between_ranks():
+    assert A.percentile([], 50) is None
+    assert A.percentile([3.0], 99) == 3.0
+    assert A.percentile([1, 2, 3, 4], 50) == 2.5
+    values = list(range(1, 101))
+    assert A.percentile(values, 99) == pytest.approx(99.01)
+    assert A.percentile(values, 100) == 100
+
+
+def test_windows_writes_and_breakdown():
+    events = [
+        event("list", "/api/v1/pods", 1.0, ref={"resource": "pods"}),
+        event("watch", "/api/v1/pods?watch=1", 1.1, stage="ResponseStarted", ref={"resource": "pods"}),
+        event("patch", "/x/status", 2.0, ref={"resource": "zonespreads", "subresource": "status"}, body={}),
+        event("create", "/api/v1/namespaces/a/events", 3.0, ref={"resource": "events"}, body={}),
+        event("get", "/api/v1/nodes", 3.0, user="admin"),
+    ]
+    requests = A.of_user(A.load_requests(lines(*events)), OP)
+    quiet = A.within(requests, at(1.05), at(3.0))
+    assert [r.verb for r in quiet] == ["watch", "patch"]
+    assert len(A.writes(requests)) == 2 and len(A.non_watch(requests)) == 3
+    assert A.breakdown(requests) == {"list pods": 1, "watch pods": 1, "patch zonespreads/status": 1,
+                                     "create events": 1}
+    assert A.describe(requests[2]) == "patch zonespreads/status"
