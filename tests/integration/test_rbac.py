@@ -1,6 +1,6 @@
 """deploy/'s RBAC is enough, and no more: a second sncguard runs as the sncguard ServiceAccount and enforces.
 
-The module applies `kubectl kustomize deploy/` minus the Deployment (the namespace, the
+The module applies `kubectl kustomize deploy/` minus the Deployment and the CRDs (the namespace, the
 ServiceAccount, the ClusterRole and its binding), writes a kubeconfig holding a token of that
 ServiceAccount, and starts `sncguard run` with it, beside the session's admin operator if that
 one runs too (both then write the same statuses, which is harmless). Each guardrail is then
@@ -43,7 +43,9 @@ def rfc3339(moment: datetime) -> str:
 def deploy_rbac(cluster, crds, tmp_path_factory) -> Iterator[Path]:
     """deploy/ without the Deployment applied; a kubeconfig with a token of the sncguard ServiceAccount."""
     built = cluster.kubectl("kustomize", str(REPO / "deploy")).stdout
-    docs = [d for d in yaml.safe_load_all(built) if d and d["kind"] != "Deployment"]
+    # The CRDs are the session's (fixture `crds`): deleting them here would end every policy.
+    docs = [d for d in yaml.safe_load_all(built)
+            if d and d["kind"] not in ("Deployment", "CustomResourceDefinition")]
     assert {d["kind"] for d in docs} >= {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
     manifest = yaml.safe_dump_all(docs, sort_keys=False)
     cluster.kubectl("apply", "--server-side", "-f", "-", input=manifest)
