@@ -224,8 +224,10 @@ class Engine:
         try:
             return parse_policy_spec(record.key.kind, record.spec)
         except ValueError as exc:
+            # The detail names the field in the schema's own (English) terms, in either language.
+            prefix = "Spécification invalide : " if self.language == "fr" else "Invalid spec: "
             await self.write_status(record, invalid_status(
-                generation=record.generation, reason="InvalidSpec", message=str(exc),
+                generation=record.generation, reason="InvalidSpec", message=prefix + str(exc),
                 previous=self.previous_status(record), now=self.clock()))
             return None
 
