@@ -75,6 +75,9 @@ class Engine:
         # Which TenantPolicies cover a namespace, as of their last evaluation.
         self.tenant_policies_of_namespace: dict[str, set[PolicyKey]] = {}
         self._dirty: set[PolicyKey] = set()
+        # Dirty because something they read directly changed: evaluated first in a batch.
+        self._urgent: set[PolicyKey] = set()
+        self._specs: dict[tuple[PolicyKey, str, int], tuple[Any | None, str]] = {}
         self._wake = asyncio.Event()
         self._deadlines: list[tuple[float, PolicyKey]] = []
         self._timers: dict[PolicyKey, float] = {}
@@ -85,6 +88,8 @@ class Engine:
         self.status_writes = 0
         self.evaluation_seconds: list[float] = []
         self.metrics: Metrics | None = None
+        # kopf's Insights (set by the runner): the API resources kopf's discovery found and watches.
+        self.insights: Any = None
 
     # ---- wiring -------------------------------------------------------------------------------
 
@@ -102,9 +107,27 @@ class Engine:
     def records_in(self, kind: str, namespace: str) -> list[PolicyRecord]:
         return _values(self.indexes.get(policy_index_name(kind)), namespace)
 
-    def mark(self, key: PolicyKey) -> None:
+    def mark(self, key: PolicyKey, *, urgent: bool = False) -> None:
         self._dirty.add(key)
+        if urgent:
+            self._urgent.add(key)
         self._wake.set()
+
+    def _parsed(self, record: PolicyRecord) -> tuple[Any | None, str]:
+        """(spec, "") or (None, why it does not validate), cached per generation."""
+        cache_key = (record.key, record.uid, record.generation)
+        if cache_key not in self._specs:
+            try:
+                self._specs[cache_key] = (parse_policy_spec(record.key.kind, record.spec), "")
+            except ValueError as exc:
+                self._specs[cache_key] = (None, str(exc))
+            for stale in [k for k in self._specs if k[0] == record.key and k != cache_key]:
+                del self._specs[stale]
+        return self._specs[cache_key]
+
+    def spec_of(self, record: PolicyRecord) -> Any | None:
+        """The record's parsed spec; None when it does not validate."""
+        return self._parsed(record)[0]
 
     def mark_kind(self, kind: str) -> None:
         for record in self.records(kind):
@@ -151,6 +174,8 @@ class Engine:
         self._evaluated.pop(key, None)
         self._timers.pop(key, None)
         self._dirty.discard(key)
+        for cached in [k for k in self._specs if k[0] == key]:
+            del self._specs[cached]
         for keys in self.tenant_policies_of_namespace.values():
             keys.discard(key)
         if self.metrics is not None:
@@ -159,6 +184,25 @@ class Engine:
     def object_changed(self, kind: str, namespace: str, name: str) -> None:
         """An object we may have applied changed: the next plan must compare again."""
         self._applied.pop((kind, namespace, name), None)
+
+    def api_groups(self) -> set[str]:
+        """API groups kopf currently watches for us (an optional API appears here once installed)."""
+        if self.insights is None:
+            return set()
+        return {resource.group for resource in self.insights.watched_resources}
+
+    async def follow_apis(self, on_change: Callable[[set[str], set[str]], None]) -> None:
+        """Call `on_change(before, after)` whenever the set of watched API groups changes."""
+        if self.insights is None:
+            return
+        known = self.api_groups()
+        while True:
+            async with self.insights.revised:
+                await self.insights.revised.wait()
+            current = self.api_groups()
+            if current != known:
+                on_change(known, current)
+                known = current
 
     # ---- the worker ---------------------------------------------------------------------------
 
@@ -183,7 +227,8 @@ class Engine:
             # Let the rest of a burst arrive: one evaluation per policy instead of one per event.
             await asyncio.sleep(self.debounce)
             batch, self._dirty = self._dirty, set()
-            await self._reconcile_batch(sorted(batch, key=PolicyKey.label))
+            urgent, self._urgent = self._urgent & batch, set()
+            await self._reconcile_batch(sorted(batch, key=lambda k: (k not in urgent, k.label())))
 
     async def _reconcile_batch(self, keys: list[PolicyKey]) -> None:
         semaphore = asyncio.Semaphore(CONCURRENCY)
@@ -221,15 +266,14 @@ class Engine:
 
         Nothing else happens for an invalid spec: what was enforced stays, the last verdict stays.
         """
-        try:
-            return parse_policy_spec(record.key.kind, record.spec)
-        except ValueError as exc:
+        spec, error = self._parsed(record)
+        if spec is None:
             # The detail names the field in the schema's own (English) terms, in either language.
             prefix = "Spécification invalide : " if self.language == "fr" else "Invalid spec: "
             await self.write_status(record, invalid_status(
-                generation=record.generation, reason="InvalidSpec", message=prefix + str(exc),
+                generation=record.generation, reason="InvalidSpec", message=prefix + error,
                 previous=self.previous_status(record), now=self.clock()))
-            return None
+        return spec
 
     def previous_status(self, record: PolicyRecord) -> Mapping[str, Any]:
         return self._written.get(record.key, record.status)

@@ -57,7 +57,7 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     names = [w.index_id for w in WATCHED] + [w.owned_index_id for w in WATCHED if w.owned]
-    names += [policy_index_name(kind) for kind in POLICY_PLURALS] + ["index-crds", *OWNED_REPORT_INDEXES.values()]
+    names += [policy_index_name(kind) for kind in POLICY_PLURALS] + list(OWNED_REPORT_INDEXES.values())
     engine.attach({name: kwargs[name] for name in names}, RECONCILERS)
     if METRICS_ADDRESS["value"] and engine.metrics is not None:
         try:
@@ -67,6 +67,18 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
             # Guardrails matter more than their metrics: run on, and say so loudly.
             log.error("cannot serve metrics on %s: %s", METRICS_ADDRESS["value"], exc)
     _tasks.append(asyncio.create_task(engine.run(), name="sncguard-engine"))
+    _tasks.append(asyncio.create_task(engine.follow_apis(_apis_changed), name="sncguard-apis"))
+
+
+def _apis_changed(before: set[str], after: set[str]) -> None:
+    """Velero appearing (or going) changes every backup verdict; the PolicyReport API appearing
+    means every policy has reports to write."""
+    changed = before ^ after
+    if VELERO_GROUP in changed:
+        engine.mark_kind("BackupPolicy")
+    if REPORT_GROUP in changed:
+        for kind in POLICY_PLURALS:
+            engine.mark_kind(kind)
 
 
 @kopf.on.cleanup(registry=registry)
@@ -91,7 +103,7 @@ def _register(watched: Watched) -> None:
         key = namespace or CLUSTER
         if engine.fingerprints.changed(watched.kind, namespace or "", name, projection):
             engine.object_changed(watched.kind, namespace or "", name)
-            watched.affects(engine, namespace or "")
+            watched.affects(engine, namespace or "", name, projection)
         return {key: projection}
 
     async def event(type: str | None, namespace: str | None, name: str, **_: Any) -> None:
@@ -99,7 +111,7 @@ def _register(watched: Watched) -> None:
         if type == "DELETED":
             engine.fingerprints.forget(watched.kind, namespace or "", name)
             engine.object_changed(watched.kind, namespace or "", name)
-            watched.affects(engine, namespace or "")
+            watched.affects(engine, namespace or "", name, None)
 
     kopf.index(*watched.resource, id=watched.index_id, registry=registry)(index)
     kopf.on.event(*watched.resource, id=f"events-{watched.plural}.{watched.group or 'core'}",
@@ -135,25 +147,6 @@ def _register_reports(plural: str, index_id: str) -> None:
 
 for _kind, _index_id in OWNED_REPORT_INDEXES.items():
     _register_reports(_kind.lower() + "s", _index_id)
-
-
-@kopf.index("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="index-crds", registry=registry)
-async def crds_by_group(body: kopf.Body, name: str, **_: Any) -> dict[str, str]:
-    group = (body.get("spec") or {}).get("group", "")
-    if group in (VELERO_GROUP, REPORT_GROUP) and engine.fingerprints.changed("CRD", "", name, group):
-        # Velero appearing changes every backup verdict; PolicyReports appearing means every
-        # policy has reports to write.
-        for kind in (("BackupPolicy",) if group == VELERO_GROUP else tuple(POLICY_PLURALS)):
-            engine.mark_kind(kind)
-    return {group: name}
-
-
-@kopf.on.event("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="events-crds", registry=registry)
-async def crd_event(type: str | None, body: kopf.Body, name: str, **_: Any) -> None:
-    engine.indexed.set()
-    if type == "DELETED" and (body.get("spec") or {}).get("group") == VELERO_GROUP:
-        engine.fingerprints.forget("CRD", "", name)
-        engine.mark_kind("BackupPolicy")
 
 
 # ---- the policies: indexed as records; their events mark them dirty or clean up after them ---

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ..selectors import label_selector_matches
 from ..view import (
     BackupStorageLocation,
     ClusterView,
@@ -39,35 +40,46 @@ CLUSTER = "*"
 VELERO_GROUP = "velero.io"
 
 
-def _affects_namespace_policies(*kinds: str) -> Callable[[Engine, str], None]:
-    def affects(engine: Engine, namespace: str) -> None:
+# Each `affects` gets the object's namespace ("" when cluster-scoped), its name, and its new
+# projection (None when it was deleted), and marks the policies whose verdict it may move.
+Affects = Callable[["Engine", str, str, Any], None]
+
+
+def _affects_namespace_policies(*kinds: str) -> Affects:
+    def affects(engine: Engine, namespace: str, name: str, projection: Any) -> None:
         for kind in kinds:
             engine.mark_namespaced(kind, namespace)
         engine.mark_tenants_of(namespace)
     return affects
 
 
-def _affects_tenants(engine: Engine, namespace: str) -> None:
+def _affects_tenants(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     engine.mark_tenants_of(namespace)
 
 
-def _affects_all_tenants(engine: Engine, namespace: str) -> None:
+def _affects_all_tenants(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     engine.mark_kind("TenantPolicy")
 
 
-def _affects_everything(engine: Engine, namespace: str) -> None:
+def _affects_everything(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     for kind in ("ZoneSpread", "TenantPolicy", "BackupPolicy"):
         engine.mark_kind(kind)
 
 
-def _affects_namespace_and_tenants(engine: Engine, namespace: str) -> None:
-    # A namespace created or relabelled may join or leave a tenant: every TenantPolicy re-selects.
-    engine.mark_kind("TenantPolicy")
-    engine.mark_namespaced("ZoneSpread", namespace)
-    engine.mark_namespaced("BackupPolicy", namespace)
+def _affects_namespace(engine: Engine, namespace: str, name: str, projection: Any) -> None:
+    """A namespace created, relabelled or deleted. The TenantPolicies that select it now or covered
+    it before go first; every other one follows, as its peers and other-tenant sets may move."""
+    engine.mark_namespaced("ZoneSpread", name)
+    engine.mark_namespaced("BackupPolicy", name)
+    covering = engine.tenant_policies_of_namespace.get(name, set())
+    for record in engine.records("TenantPolicy"):
+        spec = engine.spec_of(record)
+        selects = spec is not None and projection is not None and label_selector_matches(
+            spec.namespace_selector.as_k8s(), projection.labels)
+        engine.mark(record.key, urgent=selects or record.key in covering)
 
 
-def _affects_backups(engine: Engine, namespace: str) -> None:
+def _affects_backups(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     engine.mark_kind("BackupPolicy")
 
 
@@ -78,7 +90,7 @@ class Watched:
     plural: str
     kind: str
     project: Callable[[Mapping[str, Any]], Any]
-    affects: Callable[[Engine, str], None]
+    affects: Affects
     view_attribute: str
     namespaced: bool = True
     # Owned kinds: a second index keeps the plain objects sncguard manages, to diff plans against.
@@ -126,7 +138,7 @@ WATCHED: tuple[Watched, ...] = (
     Watched("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", PodDisruptionBudget.from_obj,
             _affects_namespace_policies("ZoneSpread"), "pdbs"),
     Watched("", "v1", "nodes", "Node", Node.from_obj, _affects_everything, "nodes", namespaced=False),
-    Watched("", "v1", "namespaces", "Namespace", Namespace.from_obj, _affects_namespace_and_tenants,
+    Watched("", "v1", "namespaces", "Namespace", Namespace.from_obj, _affects_namespace,
             "namespaces", namespaced=False),
     Watched("", "v1", "services", "Service", Service.from_obj, _affects_tenants, "services"),
     Watched("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", NetworkPolicy.from_obj,
@@ -173,8 +185,7 @@ def owned_objects(engine: Engine, kind: str, namespace: str | None = None) -> li
 
 
 def velero_installed(engine: Engine) -> bool:
-    crds = engine.index("index-crds")
-    return crds is not None and VELERO_GROUP in crds
+    return VELERO_GROUP in engine.api_groups()
 
 
 def build_view(engine: Engine, namespaces: Iterable[str] | None, velero_namespaces: Iterable[str]) -> ClusterView:

@@ -18,8 +18,7 @@ _said_absent: list[bool] = []
 
 
 def reports_installed(engine: Engine) -> bool:
-    crds = engine.index("index-crds")
-    return crds is not None and REPORT_GROUP in crds
+    return REPORT_GROUP in engine.api_groups()
 
 
 def _existing(engine: Engine, label: str) -> dict[tuple[str, str], dict[str, Any]]:

@@ -5,8 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from types import ModuleType
 
 import kopf
+from kopf._cogs.structs.references import Insights  # the type of kopf.operator(insights=...)
+
+from . import kopf_fixes
+
+
+async def _operate(handlers: ModuleType, liveness: str) -> None:
+    # kopf's own discovery keeps these insights current (which APIs exist and are watched); the
+    # engine reads them to know whether Velero or the PolicyReport API is there, with no watch
+    # of its own on CustomResourceDefinitions (which would duplicate kopf's request for request).
+    insights = Insights()
+    handlers.engine.insights = insights
+    await kopf.operator(registry=handlers.registry, clusterwide=True, liveness_endpoint=liveness,
+                        standalone=True, insights=insights)
 
 
 def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float, metrics: str) -> int:
@@ -22,7 +36,7 @@ def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float
     if not verbose:
         # kopf reports every watch reconnection at INFO; the operator's own log is what people read.
         logging.getLogger("kopf").setLevel(logging.WARNING)
+    kopf_fixes.apply()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(kopf.operator(registry=handlers.registry, clusterwide=True, liveness_endpoint=liveness,
-                                  standalone=True))
+        asyncio.run(_operate(handlers, liveness))
     return 0

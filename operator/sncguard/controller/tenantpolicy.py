@@ -14,7 +14,6 @@ from typing import Any
 from .. import API_VERSION
 from ..api import Mode, TenantPolicySpec
 from ..evaluation import evaluate_tenantpolicy, tenant_scope
-from ..loader import parse_policy_spec
 from ..plans import tenantpolicy_access, tenantpolicy_network
 from ..status import build_status
 from .engine import Engine
@@ -25,17 +24,9 @@ log = logging.getLogger("sncguard.tenantpolicy")
 
 
 def _other_specs(engine: Engine, key: PolicyKey) -> list[TenantPolicySpec]:
-    specs = []
-    for record in engine.records("TenantPolicy"):
-        if record.key == key:
-            continue
-        try:
-            spec = parse_policy_spec("TenantPolicy", record.spec)
-        except ValueError:
-            continue  # its own status says why; an unusable policy claims no namespace
-        assert isinstance(spec, TenantPolicySpec)
-        specs.append(spec)
-    return specs
+    # An unusable policy claims no namespace; its own status says why.
+    return [spec for record in engine.records("TenantPolicy")
+            if record.key != key and (spec := engine.spec_of(record)) is not None]
 
 
 class TenantPolicyReconciler:
