@@ -64,8 +64,9 @@ def tenant_scope(spec: TenantPolicySpec, namespaces: Mapping[str, Namespace],
         for n in mine:
             if n not in zones and label_selector_matches(zone_selector, namespaces[n].labels):
                 zones[n] = zone
-    others = {n for other in other_specs for n, ns in namespaces.items()
-              if label_selector_matches(other.namespace_selector.as_k8s(), ns.labels)} - set(mine)
+    other_selectors = [other.namespace_selector.as_k8s() for other in other_specs]
+    others = {n for other in other_selectors for n, ns in namespaces.items()
+              if label_selector_matches(other, ns.labels)} - set(mine)
     return TenantScope(mine, zones, others)
 
 

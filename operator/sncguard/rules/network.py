@@ -559,8 +559,19 @@ def _port_units(r: PolicyRule) -> list[_PortUnit]:
 def _is_dns_pods(end: _End) -> bool:
     if end.kind == "pod" and end.pod is not None:
         return any(end.pod.labels.get(k) == v for k, v in DNS_POD_LABELS)
-    return end.kind == "pods" and any(
-        selector_implies(end.pod_selector or {}, {"matchLabels": {k: v}}) for k, v in DNS_POD_LABELS)
+    return end.kind == "pods" and _selects_only_dns_pods(repr(end.pod_selector or {}), end.pod_selector or {})
+
+
+_DNS_SELECTORS: dict[str, bool] = {}
+
+
+def _selects_only_dns_pods(key: str, selector: Mapping) -> bool:
+    """Memoised by the selector's repr: a rule's selector is asked once per namespace and port."""
+    if key not in _DNS_SELECTORS:
+        if len(_DNS_SELECTORS) > 4096:
+            _DNS_SELECTORS.clear()
+        _DNS_SELECTORS[key] = any(selector_implies(selector, {"matchLabels": {k: v}}) for k, v in DNS_POD_LABELS)
+    return _DNS_SELECTORS[key]
 
 
 def _dns_exempt(unit: _PortUnit, destination: _End) -> bool:
