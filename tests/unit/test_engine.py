@@ -17,17 +17,23 @@ def test_subset_allows_server_defaults_but_not_differences():
     assert not subset({"metadata": {"labels": {"a": "b"}}}, {"metadata": {}})
 
 
-def test_urgent_policies_are_evaluated_first_in_a_batch():
-    order: list[str] = []
+def test_deferred_policies_wait_for_prompt_ones_and_go_a_few_at_a_time():
+    batches: list[list[str]] = []
 
     class Recorder(Engine):
-        async def reconcile(self, key: PolicyKey) -> None:
-            order.append(key.name)
+        async def _reconcile_batch(self, keys: list[PolicyKey]) -> None:
+            batches.append([k.name for k in keys])
+            if keys[0].name == "d0":
+                # Prompt work arriving while deferred work runs is taken next, before the rest.
+                self.mark(PolicyKey("TenantPolicy", "", "late"))
 
     async def scenario():
         engine = Recorder(KubeClient(), debounce=0)
-        for name in ("a", "b", "c", "d"):
-            engine.mark(PolicyKey("TenantPolicy", "", name), urgent=name == "c")
+        for i in range(6):
+            engine.mark(PolicyKey("TenantPolicy", "", f"d{i}"), deferred=True)
+        engine.mark(PolicyKey("TenantPolicy", "", "p"))
+        # A prompt mark of a deferred policy promotes it.
+        engine.mark(PolicyKey("TenantPolicy", "", "d5"))
         engine.indexed.set()
         task = asyncio.create_task(engine.run())
         for _ in range(20):
@@ -35,7 +41,7 @@ def test_urgent_policies_are_evaluated_first_in_a_batch():
         task.cancel()
 
     asyncio.run(scenario())
-    assert order == ["c", "a", "b", "d"]
+    assert batches == [["d5", "p"], ["d0", "d1", "d2", "d3"], ["late"], ["d4"]]
 
 
 def test_timers_keep_the_earliest_deadline():

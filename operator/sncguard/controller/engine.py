@@ -33,6 +33,8 @@ log = logging.getLogger("sncguard.engine")
 
 RETRY_AFTER_ERROR_S = 5.0
 CONCURRENCY = 8
+# Deferred policies are evaluated this many at a time, so prompt work never waits behind them long.
+DEFERRED_CHUNK = 4
 # Cluster-scoped objects sit in their index under this key.
 CLUSTER = "*"
 
@@ -75,8 +77,9 @@ class Engine:
         # Which TenantPolicies cover a namespace, as of their last evaluation.
         self.tenant_policies_of_namespace: dict[str, set[PolicyKey]] = {}
         self._dirty: set[PolicyKey] = set()
-        # Dirty because something they read directly changed: evaluated first in a batch.
-        self._urgent: set[PolicyKey] = set()
+        # Dirty only indirectly (another tenant's namespace moved): evaluated after prompt work,
+        # a few at a time, so a change someone waits to see is never queued behind them.
+        self._deferred: set[PolicyKey] = set()
         self._specs: dict[tuple[PolicyKey, str, int], tuple[Any | None, str]] = {}
         self._wake = asyncio.Event()
         self._deadlines: list[tuple[float, PolicyKey]] = []
@@ -107,10 +110,13 @@ class Engine:
     def records_in(self, kind: str, namespace: str) -> list[PolicyRecord]:
         return _values(self.indexes.get(policy_index_name(kind)), namespace)
 
-    def mark(self, key: PolicyKey, *, urgent: bool = False) -> None:
+    def mark(self, key: PolicyKey, *, deferred: bool = False) -> None:
+        if deferred:
+            if key not in self._dirty:
+                self._deferred.add(key)
+        else:
+            self._deferred.discard(key)
         self._dirty.add(key)
-        if urgent:
-            self._urgent.add(key)
         self._wake.set()
 
     def _parsed(self, record: PolicyRecord) -> tuple[Any | None, str]:
@@ -174,6 +180,7 @@ class Engine:
         self._evaluated.pop(key, None)
         self._timers.pop(key, None)
         self._dirty.discard(key)
+        self._deferred.discard(key)
         for cached in [k for k in self._specs if k[0] == key]:
             del self._specs[cached]
         for keys in self.tenant_policies_of_namespace.values():
@@ -226,9 +233,14 @@ class Engine:
                 continue
             # Let the rest of a burst arrive: one evaluation per policy instead of one per event.
             await asyncio.sleep(self.debounce)
-            batch, self._dirty = self._dirty, set()
-            urgent, self._urgent = self._urgent & batch, set()
-            await self._reconcile_batch(sorted(batch, key=lambda k: (k not in urgent, k.label())))
+            while self._dirty:
+                prompt = self._dirty - self._deferred
+                chunk = sorted(prompt or self._dirty, key=PolicyKey.label)
+                if not prompt:
+                    chunk = chunk[:DEFERRED_CHUNK]
+                self._dirty.difference_update(chunk)
+                self._deferred.difference_update(chunk)
+                await self._reconcile_batch(chunk)
 
     async def _reconcile_batch(self, keys: list[PolicyKey]) -> None:
         semaphore = asyncio.Semaphore(CONCURRENCY)

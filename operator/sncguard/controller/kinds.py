@@ -68,7 +68,8 @@ def _affects_everything(engine: Engine, namespace: str, name: str, projection: A
 
 def _affects_namespace(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     """A namespace created, relabelled or deleted. The TenantPolicies that select it now or covered
-    it before go first; every other one follows, as its peers and other-tenant sets may move."""
+    it before are evaluated promptly; every other one later, as its peers and other-tenant sets
+    may move too."""
     engine.mark_namespaced("ZoneSpread", name)
     engine.mark_namespaced("BackupPolicy", name)
     covering = engine.tenant_policies_of_namespace.get(name, set())
@@ -76,7 +77,7 @@ def _affects_namespace(engine: Engine, namespace: str, name: str, projection: An
         spec = engine.spec_of(record)
         selects = spec is not None and projection is not None and label_selector_matches(
             spec.namespace_selector.as_k8s(), projection.labels)
-        engine.mark(record.key, urgent=selects or record.key in covering)
+        engine.mark(record.key, deferred=not (selects or record.key in covering))
 
 
 def _affects_backups(engine: Engine, namespace: str, name: str, projection: Any) -> None:
