@@ -56,6 +56,8 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     settings.posting.enabled = False  # events are ours to post, on compliance changes only
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
+    # Paged initial LISTs: at most one page of a large kind (thousands of pods) is parsed at a time.
+    settings.watching.chunk_size = 500
     names = [w.index_id for w in WATCHED] + [w.owned_index_id for w in WATCHED if w.owned]
     names += [policy_index_name(kind) for kind in POLICY_PLURALS] + list(OWNED_REPORT_INDEXES.values())
     engine.attach({name: kwargs[name] for name in names}, RECONCILERS)
