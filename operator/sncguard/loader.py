@@ -16,25 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .api import BackupPolicySpec, TenantPolicySpec, ZoneSpreadSpec
-from .view import (
-    BackupStorageLocation,
-    ClusterView,
-    Ingress,
-    Namespace,
-    NetworkPolicy,
-    Node,
-    PersistentVolume,
-    PersistentVolumeClaim,
-    Pod,
-    PodDisruptionBudget,
-    RoleBinding,
-    Route,
-    Service,
-    VeleroBackup,
-    VeleroRestore,
-    VeleroSchedule,
-    Workload,
-)
+from .view import PROJECTIONS, VELERO_KINDS, ClusterView, Namespace
 
 MANIFEST_SUFFIXES = {".yaml", ".yml", ".json"}
 POLICY_SPECS: dict[str, type[BaseModel]] = {
@@ -43,25 +25,6 @@ POLICY_SPECS: dict[str, type[BaseModel]] = {
     "BackupPolicy": BackupPolicySpec,
 }
 CLUSTER_SCOPED = {"Namespace", "Node", "TenantPolicy", "PersistentVolume", "ClusterRoleBinding", "ClusterRole"}
-# kind -> (ClusterView list it joins, projection). Velero kinds are matched by API group too.
-LISTED_KINDS: dict[str, tuple[str, Any]] = {
-    "Deployment": ("workloads", Workload.from_obj),
-    "StatefulSet": ("workloads", Workload.from_obj),
-    "PodDisruptionBudget": ("pdbs", PodDisruptionBudget.from_obj),
-    "Service": ("services", Service.from_obj),
-    "NetworkPolicy": ("network_policies", NetworkPolicy.from_obj),
-    "Ingress": ("ingresses", Ingress.from_obj),
-    "Route": ("routes", Route.from_obj),
-    "RoleBinding": ("role_bindings", RoleBinding.from_obj),
-    "ClusterRoleBinding": ("role_bindings", RoleBinding.from_obj),
-    "PersistentVolumeClaim": ("persistent_volume_claims", PersistentVolumeClaim.from_obj),
-}
-VELERO_KINDS: dict[str, tuple[str, Any]] = {
-    "BackupStorageLocation": ("storage_locations", BackupStorageLocation.from_obj),
-    "Schedule": ("schedules", VeleroSchedule.from_obj),
-    "Backup": ("backups", VeleroBackup.from_obj),
-    "Restore": ("restores", VeleroRestore.from_obj),
-}
 
 
 class InputError(Exception):
@@ -168,22 +131,11 @@ def _add(inputs: Inputs, view: ClusterView, doc: dict, file: Path) -> None:
         doc = {**doc, "metadata": {**meta, "namespace": "default"}}
     namespace = "" if kind in CLUSTER_SCOPED else doc["metadata"]["namespace"]
     try:
-        if kind == "Namespace":
-            view.namespaces[name] = Namespace.from_obj(doc)
-        elif kind == "Node":
-            view.nodes[name] = Node.from_obj(doc)
-            view.nodes_observed = True
-        elif kind == "Pod":
-            view.pods.append(Pod.from_obj(doc))
-            view.pods_observed = True
-        elif kind == "PersistentVolume":
-            view.persistent_volumes[name] = PersistentVolume.from_obj(doc)
-        elif kind in LISTED_KINDS:
-            attribute, project = LISTED_KINDS[kind]
-            getattr(view, attribute).append(project(doc))
-        elif kind in VELERO_KINDS and str(doc.get("apiVersion", "")).startswith("velero.io/"):
-            attribute, project = VELERO_KINDS[kind]
-            getattr(view, attribute).append(project(doc))
+        if kind in PROJECTIONS and (kind not in VELERO_KINDS
+                                    or str(doc.get("apiVersion", "")).startswith("velero.io/")):
+            view.add(kind, [PROJECTIONS[kind][1](doc)])
+            view.pods_observed |= kind == "Pod"
+            view.nodes_observed |= kind == "Node"
         elif kind in POLICY_SPECS and str(doc.get("apiVersion", "")).startswith("sncguard.io/"):
             where = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
             try:

@@ -8,17 +8,38 @@ hundred bytes instead of the tens of kilobytes of a full object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import REGION_LABEL, ZONE_LABEL
 
 __all__ = [
-    "REGION_LABEL", "ZONE_LABEL", "BackupStorageLocation", "ClusterView", "ContainerPort", "Ingress", "Namespace",
-    "NetworkPolicy", "Node", "PersistentVolume", "PersistentVolumeClaim", "Pod", "PodDisruptionBudget",
-    "PodTemplate", "RoleBinding", "Route", "Service", "ServicePort", "Subject", "VeleroBackup", "VeleroRestore",
-    "VeleroSchedule", "Workload",
+    "PROJECTIONS",
+    "REGION_LABEL",
+    "VELERO_KINDS",
+    "ZONE_LABEL",
+    "BackupStorageLocation",
+    "ClusterView",
+    "ContainerPort",
+    "Ingress",
+    "Namespace",
+    "NetworkPolicy",
+    "Node",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Pod",
+    "PodDisruptionBudget",
+    "PodTemplate",
+    "RoleBinding",
+    "Route",
+    "Service",
+    "ServicePort",
+    "Subject",
+    "VeleroBackup",
+    "VeleroRestore",
+    "VeleroSchedule",
+    "Workload",
 ]
 
 Obj = Mapping[str, Any]
@@ -555,6 +576,15 @@ class ClusterView:
     # Whether Velero's API exists at all: without it, the backup rules cannot judge.
     velero_installed: bool = True
 
+    def add(self, kind: str, projections: Iterable[Any]) -> None:
+        """Add projections of one kind (see PROJECTIONS); name-keyed attributes keep the last of a name."""
+        target = getattr(self, PROJECTIONS[kind][0])
+        if isinstance(target, dict):
+            for projection in projections:
+                target[projection.name] = projection
+        else:
+            target.extend(projections)
+
     def pods_in(self, namespace: str) -> list[Pod]:
         return [p for p in self.pods if p.namespace == namespace]
 
@@ -570,6 +600,32 @@ class ClusterView:
 
     def known_zones(self, topology_key: str = ZONE_LABEL) -> set[str]:
         return {z for n in self.nodes.values() if (z := n.labels.get(topology_key))}
+
+
+# kind -> (the ClusterView attribute it joins, its projection): one table for the operator's indexes
+# and the offline loader, so both fill the same view the same way.
+PROJECTIONS: dict[str, tuple[str, Callable[[Obj], Any]]] = {
+    "Namespace": ("namespaces", Namespace.from_obj),
+    "Node": ("nodes", Node.from_obj),
+    "Pod": ("pods", Pod.from_obj),
+    "Deployment": ("workloads", Workload.from_obj),
+    "StatefulSet": ("workloads", Workload.from_obj),
+    "PodDisruptionBudget": ("pdbs", PodDisruptionBudget.from_obj),
+    "Service": ("services", Service.from_obj),
+    "NetworkPolicy": ("network_policies", NetworkPolicy.from_obj),
+    "Ingress": ("ingresses", Ingress.from_obj),
+    "Route": ("routes", Route.from_obj),
+    "RoleBinding": ("role_bindings", RoleBinding.from_obj),
+    "ClusterRoleBinding": ("role_bindings", RoleBinding.from_obj),
+    "PersistentVolume": ("persistent_volumes", PersistentVolume.from_obj),
+    "PersistentVolumeClaim": ("persistent_volume_claims", PersistentVolumeClaim.from_obj),
+    "BackupStorageLocation": ("storage_locations", BackupStorageLocation.from_obj),
+    "Schedule": ("schedules", VeleroSchedule.from_obj),
+    "Backup": ("backups", VeleroBackup.from_obj),
+    "Restore": ("restores", VeleroRestore.from_obj),
+}
+# Kinds whose names are Velero's only under its API group (a "Backup" elsewhere is someone else's).
+VELERO_KINDS = frozenset({"BackupStorageLocation", "Schedule", "Backup", "Restore"})
 
 
 def index_by_name(items: Iterable[Node]) -> dict[str, Node]:

@@ -55,3 +55,10 @@ def test_timers_keep_the_earliest_deadline():
 
     deadlines, timer = asyncio.run(scenario())
     assert len(deadlines) == 2 and timer == deadlines[0]
+
+
+def test_the_operator_watches_exactly_the_kinds_the_offline_check_reads():
+    from sncguard.controller.kinds import WATCHED
+    from sncguard.view import PROJECTIONS
+
+    assert sorted(w.kind for w in WATCHED) == sorted(PROJECTIONS)

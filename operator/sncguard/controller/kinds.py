@@ -12,25 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..selectors import label_selector_matches
-from ..view import (
-    BackupStorageLocation,
-    ClusterView,
-    Ingress,
-    Namespace,
-    NetworkPolicy,
-    Node,
-    PersistentVolume,
-    PersistentVolumeClaim,
-    Pod,
-    PodDisruptionBudget,
-    RoleBinding,
-    Route,
-    Service,
-    VeleroBackup,
-    VeleroRestore,
-    VeleroSchedule,
-    Workload,
-)
+from ..view import PROJECTIONS, ClusterView
 from .state import plain as _plain
 
 if TYPE_CHECKING:
@@ -90,14 +72,17 @@ class Watched:
     version: str
     plural: str
     kind: str
-    project: Callable[[Mapping[str, Any]], Any]
     affects: Affects
-    view_attribute: str
     namespaced: bool = True
     # Owned kinds: a second index keeps the plain objects sncguard manages, to diff plans against.
     owned: bool = False
     optional: bool = False  # an API that may be absent (OpenShift Routes, Velero)
     keep: tuple[str, ...] = field(default=("metadata", "spec"))
+
+    @property
+    def project(self) -> Callable[[Mapping[str, Any]], Any]:
+        """The kind's projection, from the table the offline loader uses too."""
+        return PROJECTIONS[self.kind][1]
 
     @property
     def index_id(self) -> str:
@@ -130,39 +115,27 @@ def is_managed(body: Mapping[str, Any]) -> bool:
 
 
 WATCHED: tuple[Watched, ...] = (
-    Watched("", "v1", "pods", "Pod", Pod.from_obj,
-            _affects_namespace_policies("ZoneSpread", "BackupPolicy"), "pods"),
-    Watched("apps", "v1", "deployments", "Deployment", Workload.from_obj,
-            _affects_namespace_policies("ZoneSpread"), "workloads"),
-    Watched("apps", "v1", "statefulsets", "StatefulSet", Workload.from_obj,
-            _affects_namespace_policies("ZoneSpread"), "workloads"),
-    Watched("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", PodDisruptionBudget.from_obj,
-            _affects_namespace_policies("ZoneSpread"), "pdbs"),
-    Watched("", "v1", "nodes", "Node", Node.from_obj, _affects_everything, "nodes", namespaced=False),
-    Watched("", "v1", "namespaces", "Namespace", Namespace.from_obj, _affects_namespace,
-            "namespaces", namespaced=False),
-    Watched("", "v1", "services", "Service", Service.from_obj, _affects_tenants, "services"),
-    Watched("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", NetworkPolicy.from_obj,
-            _affects_tenants, "network_policies", owned=True),
-    Watched("networking.k8s.io", "v1", "ingresses", "Ingress", Ingress.from_obj, _affects_tenants, "ingresses"),
-    Watched("route.openshift.io", "v1", "routes", "Route", Route.from_obj, _affects_tenants, "routes",
-            optional=True),
-    Watched("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", RoleBinding.from_obj,
-            _affects_tenants, "role_bindings", owned=True, keep=("metadata", "roleRef", "subjects")),
-    Watched("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", RoleBinding.from_obj,
-            _affects_all_tenants, "role_bindings", namespaced=False),
-    Watched("", "v1", "persistentvolumes", "PersistentVolume", PersistentVolume.from_obj, _affects_all_tenants,
-            "persistent_volumes", namespaced=False),
-    Watched("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", PersistentVolumeClaim.from_obj,
-            _affects_tenants, "persistent_volume_claims"),
-    Watched(VELERO_GROUP, "v1", "backupstoragelocations", "BackupStorageLocation", BackupStorageLocation.from_obj,
-            _affects_backups, "storage_locations", optional=True),
-    Watched(VELERO_GROUP, "v1", "schedules", "Schedule", VeleroSchedule.from_obj, _affects_backups, "schedules",
-            owned=True, optional=True),
-    Watched(VELERO_GROUP, "v1", "backups", "Backup", VeleroBackup.from_obj, _affects_backups, "backups",
-            optional=True),
-    Watched(VELERO_GROUP, "v1", "restores", "Restore", VeleroRestore.from_obj, _affects_backups, "restores",
-            owned=True, optional=True, keep=("metadata", "spec", "status")),
+    Watched("", "v1", "pods", "Pod", _affects_namespace_policies("ZoneSpread", "BackupPolicy")),
+    Watched("apps", "v1", "deployments", "Deployment", _affects_namespace_policies("ZoneSpread")),
+    Watched("apps", "v1", "statefulsets", "StatefulSet", _affects_namespace_policies("ZoneSpread")),
+    Watched("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", _affects_namespace_policies("ZoneSpread")),
+    Watched("", "v1", "nodes", "Node", _affects_everything, namespaced=False),
+    Watched("", "v1", "namespaces", "Namespace", _affects_namespace, namespaced=False),
+    Watched("", "v1", "services", "Service", _affects_tenants),
+    Watched("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", _affects_tenants, owned=True),
+    Watched("networking.k8s.io", "v1", "ingresses", "Ingress", _affects_tenants),
+    Watched("route.openshift.io", "v1", "routes", "Route", _affects_tenants, optional=True),
+    Watched("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", _affects_tenants, owned=True,
+            keep=("metadata", "roleRef", "subjects")),
+    Watched("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", _affects_all_tenants,
+            namespaced=False),
+    Watched("", "v1", "persistentvolumes", "PersistentVolume", _affects_all_tenants, namespaced=False),
+    Watched("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", _affects_tenants),
+    Watched(VELERO_GROUP, "v1", "backupstoragelocations", "BackupStorageLocation", _affects_backups, optional=True),
+    Watched(VELERO_GROUP, "v1", "schedules", "Schedule", _affects_backups, owned=True, optional=True),
+    Watched(VELERO_GROUP, "v1", "backups", "Backup", _affects_backups, optional=True),
+    Watched(VELERO_GROUP, "v1", "restores", "Restore", _affects_backups, owned=True, optional=True,
+            keep=("metadata", "spec", "status")),
 )
 BY_KIND = {w.kind: w for w in WATCHED}
 
@@ -195,11 +168,5 @@ def build_view(engine: Engine, namespaces: Iterable[str] | None, velero_namespac
     view = ClusterView(pods_observed=True, nodes_observed=True, velero_installed=velero_installed(engine))
     for watched in WATCHED:
         scope = velero_keys if watched.group == VELERO_GROUP else keys
-        values = index_values(engine, watched, scope)
-        target = getattr(view, watched.view_attribute)
-        if isinstance(target, dict):
-            for value in values:
-                target[value.name] = value
-        else:
-            target.extend(values)
+        view.add(watched.kind, index_values(engine, watched, scope))
     return view
