@@ -2,7 +2,7 @@
 
 Events mark policies dirty; one worker drains them after a short debounce, so a burst of pod
 events (a rollout, a scale-up) costs one evaluation and at most one status write per policy.
-The worker reads only kopf's in-memory indexes; the API sees writes and nothing else. Deadlines
+The worker reads only in-memory indexes (kopf's and the informers'); the API sees writes and nothing else. Deadlines
 (an RPO running out, an access grant expiring) are timers in the same loop, never polling.
 """
 
@@ -74,6 +74,8 @@ class Engine:
         self.fingerprints = Fingerprints()
         # kopf invokes non-index handlers only once every index is filled: the first such call opens this.
         self.indexed = asyncio.Event()
+        # The informers' initial lists, each done once its store holds the whole kind.
+        self.synced: list[asyncio.Event] = []
         # Which TenantPolicies cover a namespace, as of their last evaluation.
         self.tenant_policies_of_namespace: dict[str, set[PolicyKey]] = {}
         self._dirty: set[PolicyKey] = set()
@@ -214,7 +216,8 @@ class Engine:
     # ---- the worker ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        await self.indexed.wait()
+        for gate in (self.indexed, *self.synced):
+            await gate.wait()
         log.info("indexes filled; evaluating")
         while True:
             timeout = None

@@ -1,7 +1,9 @@
-"""kopf registrations, and nothing else: each handler projects or forwards to the engine.
+"""kopf registrations and the informers: each projects what it sees or forwards it to the engine.
 
-Every handler is a coroutine: kopf runs plain functions in a thread pool, and the engine's
-bookkeeping belongs to the event loop alone. Built-in kinds are only indexed and watched. No
+Built-in kinds stream through sncguard's informers (informer.py says why); the policies and the
+APIs that may come and go (Velero, Routes, PolicyReports) are kopf's. Built-in kinds are only
+listed and watched, never written to. Every kopf handler is a coroutine: kopf runs plain
+functions in a thread pool, and the engine's bookkeeping belongs to the event loop alone. No
 handler here is of the change-detecting kind (on.create/update/resume) and none needs a
 finalizer, so kopf writes no annotation and no finalizer on any object, ours included; status
 is written by the engine alone.
@@ -18,6 +20,7 @@ import kopf
 from .. import GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION
 from .backuppolicy import BackupPolicyReconciler
 from .engine import Engine, policy_index_name
+from .informer import Informer, OnChange
 from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, owned_copy
 from .kube import KubeClient
 from .metrics import Metrics
@@ -37,6 +40,7 @@ METRICS_ADDRESS = {"value": "127.0.0.1:9090"}
 RECONCILERS = (ZoneSpreadReconciler(), TenantPolicyReconciler(), BackupPolicyReconciler())
 POLICY_PLURALS = {"ZoneSpread": "zonespreads", "TenantPolicy": "tenantpolicies", "BackupPolicy": "backuppolicies"}
 _tasks: list[asyncio.Task] = []
+SERVER_TIMEOUT_S = 300
 
 
 # ---- lifecycle ------------------------------------------------------------------------------
@@ -54,13 +58,23 @@ async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     settings.peering.standalone = True
     settings.posting.enabled = False  # events are ours to post, on compliance changes only
-    settings.watching.server_timeout = 300
+    settings.watching.server_timeout = SERVER_TIMEOUT_S
     settings.networking.request_timeout = 60
     # Paged initial LISTs: at most one page of a large kind (thousands of pods) is parsed at a time.
     settings.watching.chunk_size = 500
-    names = [w.index_id for w in WATCHED] + [w.owned_index_id for w in WATCHED if w.owned]
+    kopf_watched = [w for w in WATCHED if not w.streamed]
+    names = [w.index_id for w in kopf_watched] + [w.owned_index_id for w in kopf_watched if w.owned]
     names += [policy_index_name(kind) for kind in POLICY_PLURALS] + list(OWNED_REPORT_INDEXES.values())
-    engine.attach({name: kwargs[name] for name in names}, RECONCILERS)
+    indexes = {name: kwargs[name] for name in names}
+    informers = [Informer(w, client, _changed_by(w), server_timeout=SERVER_TIMEOUT_S)
+                 for w in WATCHED if w.streamed]
+    for informer in informers:
+        indexes[informer.watched.index_id] = informer.store
+        if informer.watched.owned:
+            indexes[informer.watched.owned_index_id] = informer.owned
+        _tasks.append(asyncio.create_task(informer.run(), name=f"sncguard-informer-{informer.watched.plural}"))
+    engine.synced = [informer.synced for informer in informers]
+    engine.attach(indexes, RECONCILERS)
     if METRICS_ADDRESS["value"] and engine.metrics is not None:
         try:
             engine.metrics.serve(METRICS_ADDRESS["value"])
@@ -99,6 +113,13 @@ async def probe_evaluations(**_: Any) -> int:
 # ---- watched kinds: index a projection; a real change marks the policies that read it dirty ---
 
 
+def _changed_by(watched: Watched) -> OnChange:
+    def changed(namespace: str, name: str, projection: Any) -> None:
+        engine.object_changed(watched.kind, namespace, name)
+        watched.affects(engine, namespace, name, projection)
+    return changed
+
+
 def _register(watched: Watched) -> None:
     async def index(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, Any]:
         projection = watched.project(body)
@@ -130,7 +151,8 @@ def _register(watched: Watched) -> None:
 
 
 for _watched in WATCHED:
-    _register(_watched)
+    if not _watched.streamed:
+        _register(_watched)
 
 
 def _register_reports(plural: str, index_id: str) -> None:

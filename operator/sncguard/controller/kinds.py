@@ -1,7 +1,7 @@
 """What the operator watches: each kind's projection, index, and the policies a change can affect.
 
-One table drives the kopf registrations (handlers.py) and the view the rules read (build_view),
-so adding a kind is one entry here, not edits in three places.
+One table drives the informers and kopf registrations (handlers.py) and the view the rules
+read (build_view), so adding a kind is one entry here, not edits in three places.
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ class Watched:
     owned: bool = False
     optional: bool = False  # an API that may be absent (OpenShift Routes, Velero)
     keep: tuple[str, ...] = field(default=("metadata", "spec"))
+
+    @property
+    def streamed(self) -> bool:
+        """Built-in kinds, always there and numerous, go through sncguard's informer; what may
+        come and go (Routes, Velero) goes through kopf, whose API discovery follows it."""
+        return not self.optional
 
     @property
     def project(self) -> Callable[[Mapping[str, Any]], Any]:

@@ -1,18 +1,21 @@
 """A small Kubernetes API client for the few writes sncguard makes.
 
-kopf reads (watches and indexes); this writes: status merge patches, server-side apply of owned
-objects and workload fields, deletions of owned objects, events. It authenticates with the
-credentials kopf resolved at login, so the operator has one source of identity.
+It writes (status merge patches, server-side apply of owned objects and workload fields,
+deletions of owned objects, events) and streams the built-in kinds' lists and watches for the
+informers. It authenticates with the credentials kopf resolved at login, so the operator has
+one source of identity.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import ssl
 import tempfile
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -39,6 +42,11 @@ PLURALS: dict[tuple[str, str], str] = {
 }
 
 
+# A watch asks the server to end it after its timeoutSeconds; a read silent for longer than this
+# means the connection is gone.
+WATCH_READ_TIMEOUT_S = 400
+
+
 class ApiError(Exception):
     def __init__(self, status: int, reason: str, message: str):
         super().__init__(f"{status} {reason}: {message}")
@@ -63,6 +71,10 @@ def resource_path(api_version: str, kind: str, namespace: str | None, name: str 
 class KubeClient:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        # Watches hold their connection for minutes: they get a pool of their own, so that
+        # they never queue the writes behind them.
+        self._watch_session: aiohttp.ClientSession | None = None
+        self._configured = asyncio.Event()
         self._server = ""
         self._headers: dict[str, str] = {}
         self._tempfiles: list[Any] = []
@@ -93,6 +105,10 @@ class KubeClient:
         self._server = info.server.rstrip("/")
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, limit=8),
                                               timeout=aiohttp.ClientTimeout(total=30))
+        self._watch_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=context, limit=0),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=WATCH_READ_TIMEOUT_S))
+        self._configured.set()
 
     def _spill(self, data: bytes) -> str:
         handle = tempfile.NamedTemporaryFile(prefix="sncguard-", delete=True)  # noqa: SIM115 - lives as long as us
@@ -102,9 +118,38 @@ class KubeClient:
         return handle.name
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
+        self._session = self._watch_session = None
+
+    async def wait_configured(self) -> None:
+        await self._configured.wait()
+
+    async def watch(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """The events of one watch request, parsed one line at a time, until the server ends it."""
+        if self._watch_session is None:
+            raise ApiError(0, "NotConfigured", "the API client has no credentials yet")
+        headers = {**self._headers, "Accept": "application/json"}
+        try:
+            async with self._watch_session.get(self._server + path, params=params, headers=headers) as response:
+                if response.status >= 400:
+                    self.requests[("watch", str(response.status))] += 1
+                    text = await response.text()
+                    payload = json.loads(text) if text.startswith("{") else {}
+                    raise ApiError(response.status, payload.get("reason", ""), payload.get("message", text[:300]))
+                self.requests[("watch", "ok")] += 1
+                buffer = bytearray()
+                async for chunk in response.content.iter_any():
+                    buffer += chunk
+                    start = 0
+                    while (end := buffer.find(b"\n", start)) >= 0:
+                        if end > start:
+                            yield json.loads(buffer[start:end])
+                        start = end + 1
+                    del buffer[:start]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiError(0, "ConnectionError", str(exc) or type(exc).__name__) from exc
 
     @property
     def ready(self) -> bool:

@@ -1,0 +1,197 @@
+"""The informer: paged list, watch, resourceVersion bookkeeping, 410 recovery, change reporting."""
+
+import asyncio
+
+import pytest
+
+from sncguard import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from sncguard.controller.informer import MIN_WATCH_INTERVAL_S, Expired, Informer
+from sncguard.controller.kinds import BY_KIND, CLUSTER
+from sncguard.controller.kube import ApiError
+
+
+def pod(name, namespace="shop", node="n1", rv="1", **labels):
+    return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": rv, "labels": labels,
+                         "managedFields": [{"manager": "kubelet"}]},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]},
+            "status": {"phase": "Running"}}
+
+
+def netpol(name, namespace="shop", rv="1", managed=False, port=80):
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE} if managed else {}
+    return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": rv, "labels": labels},
+            "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": port}]}]}}
+
+
+class FakeTransport:
+    def __init__(self, pages, watches=()):
+        self.pages = list(pages)  # each: dict response, or an ApiError to raise
+        self.watches = list(watches)  # each: list of events, or an ApiError to raise
+        self.calls: list[tuple[str, dict]] = []
+
+    async def wait_configured(self):
+        return None
+
+    async def request(self, method, path, *, params=None):
+        self.calls.append(("list", dict(params or {})))
+        page = self.pages.pop(0)
+        if isinstance(page, Exception):
+            raise page
+        return page
+
+    async def watch(self, path, params):
+        self.calls.append(("watch", dict(params)))
+        events = self.watches.pop(0)
+        if isinstance(events, BaseException):
+            raise events
+        for event in events:
+            yield event
+
+
+def page(items, rv="10", cont=""):
+    return {"items": items, "metadata": {"resourceVersion": rv, **({"continue": cont} if cont else {})}}
+
+
+def make(kind, transport, clock=None):
+    changes = []
+    sleeps = []
+
+    async def sleep(seconds):
+        sleeps.append(seconds)
+
+    informer = Informer(BY_KIND[kind], transport, lambda ns, name, p: changes.append((ns, name, p)),
+                        page_size=2, sleep=sleep, clock=clock or (lambda: 0.0))
+    return informer, changes, sleeps
+
+
+def test_the_list_is_paged_and_fills_the_store_silently():
+    transport = FakeTransport([page([pod("a"), pod("b")], cont="t1"), page([pod("c", namespace="web")], rv="42")])
+    informer, changes, _ = make("Pod", transport)
+    asyncio.run(informer.list())
+    assert transport.calls == [("list", {"limit": "2"}), ("list", {"limit": "2", "continue": "t1"})]
+    assert sorted(p.name for p in informer.store["shop"]) == ["a", "b"]
+    assert [p.name for p in informer.store["web"]] == ["c"]
+    assert informer.resource_version == "42" and informer.synced.is_set()
+    assert changes == [], "the initial list is not a change: the engine evaluates everything once synced"
+    assert informer.path == "/api/v1/pods"
+    assert make("Deployment", transport)[0].path == "/apis/apps/v1/deployments"
+
+
+def test_watch_events_report_only_changes_of_what_the_rules_read():
+    transport = FakeTransport([page([pod("a")], rv="10")], [[
+        {"type": "MODIFIED", "object": pod("a", rv="11", extra="label")},  # labels are projected
+        {"type": "MODIFIED", "object": {**pod("a", rv="12", extra="label"), "status": {"phase": "Failed"}}},
+        {"type": "ADDED", "object": pod("b", node="n2", rv="13")},
+        {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "20"}}},
+        {"type": "DELETED", "object": pod("a", rv="21")},
+    ]])
+    informer, changes, _ = make("Pod", transport)
+
+    async def scenario():
+        await informer.list()
+        await informer.watch()
+
+    asyncio.run(scenario())
+    assert transport.calls[1] == ("watch", {"watch": "true", "allowWatchBookmarks": "true", "resourceVersion": "10",
+                                            "timeoutSeconds": "300"})
+    # A label and then the phase (both projected) changed, b came, a went.
+    assert [(ns, name, p is None) for ns, name, p in changes] == [
+        ("shop", "a", False), ("shop", "a", False), ("shop", "b", False), ("shop", "a", True)]
+    assert changes[1][2].phase == "Failed"
+    assert informer.resource_version == "21"
+    assert [p.name for p in informer.store["shop"]] == ["b"]
+
+
+def test_a_change_nobody_reads_is_not_reported():
+    same = pod("a", rv="11")
+    same["metadata"]["managedFields"] = [{"manager": "someone-else"}]
+    transport = FakeTransport([page([pod("a")])], [[{"type": "MODIFIED", "object": same}]])
+    informer, changes, _ = make("Pod", transport)
+
+    async def scenario():
+        await informer.list()
+        await informer.watch()
+
+    asyncio.run(scenario())
+    assert changes == []
+    assert informer.resource_version == "11", "the resourceVersion moves on even when nothing we read changed"
+
+
+def test_owned_copies_follow_the_managed_by_label():
+    transport = FakeTransport([page([netpol("mine", managed=True), netpol("theirs")])], [[
+        {"type": "MODIFIED", "object": netpol("mine", rv="2", managed=False)},
+        {"type": "MODIFIED", "object": netpol("theirs", rv="3", managed=True, port=443)},
+    ]])
+    informer, changes, _ = make("NetworkPolicy", transport)
+
+    async def scenario():
+        await informer.list()
+        assert [o["metadata"]["name"] for o in informer.owned["shop"]] == ["mine"]
+        await informer.watch()
+
+    asyncio.run(scenario())
+    assert [o["metadata"]["name"] for o in informer.owned["shop"]] == ["theirs"]
+    assert informer.owned.get_one("shop", "theirs")["spec"]["ingress"][0]["ports"] == [{"port": 443}]
+    assert "managedFields" not in informer.owned.get_one("shop", "theirs")["metadata"]
+    # The label change alone leaves the projection as it was but changes what sncguard owns.
+    assert [name for _, name, _ in changes] == ["mine", "theirs"]
+
+
+def test_an_expired_version_lists_again_and_reports_what_moved_meanwhile():
+    transport = FakeTransport(
+        [page([pod("a"), pod("b")], rv="10"), page([pod("b", node="n3"), pod("c")], rv="50")],
+        [[{"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}]])
+    informer, changes, _ = make("Pod", transport)
+
+    async def scenario():
+        await informer.list()
+        with pytest.raises(Expired):
+            await informer.watch()
+        await informer.list()
+
+    asyncio.run(scenario())
+    assert sorted((name, p is None) for _, name, p in changes) == [("a", True), ("b", False), ("c", False)]
+    assert informer.resource_version == "50" and informer.lists == 2
+
+
+def test_run_recovers_from_errors_with_backoff_and_relists_after_410():
+    transport = FakeTransport(
+        [ApiError(0, "ConnectionError", "refused"), page([pod("a")], rv="10"),
+         ApiError(410, "Expired", "continue token"), page([pod("a")], rv="60")],
+        [[{"type": "ERROR", "object": {"code": 410}}], ApiError(500, "InternalError", "boom"),
+         asyncio.CancelledError()])
+    # The second list's 410 (an expired continue token) restarts the list; the third watch ends run().
+    informer, _, sleeps = make("Pod", transport)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(informer.run())
+    kinds = [kind for kind, _ in transport.calls]
+    assert kinds == ["list", "list", "watch", "list", "list", "watch", "watch"], transport.calls
+    assert transport.calls[-1][1]["resourceVersion"] == "60"
+    assert sleeps and sleeps[0] == 1.0 and all(s >= 1.0 for s in sleeps)
+
+
+def test_a_watch_that_ends_at_once_is_not_reopened_within_a_second():
+    times = iter([100.0, 100.25])
+    transport = FakeTransport([page([])], [[]])
+    informer, _, sleeps = make("Pod", transport, clock=lambda: next(times))
+
+    async def scenario():
+        await informer.list()
+        await informer.watch()
+
+    asyncio.run(scenario())
+    assert sleeps == [pytest.approx(MIN_WATCH_INTERVAL_S - 0.25)]
+
+
+def test_cluster_scoped_objects_sit_under_the_cluster_key():
+    node = {"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "a"}}}
+    transport = FakeTransport([page([node])], [[{"type": "DELETED", "object": node}]])
+    informer, changes, _ = make("Node", transport)
+
+    async def scenario():
+        await informer.list()
+        assert [n.name for n in informer.store[CLUSTER]] == ["n1"]
+        await informer.watch()
+
+    asyncio.run(scenario())
+    assert changes == [("", "n1", None)] and CLUSTER not in informer.store
