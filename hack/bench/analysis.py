@@ -220,6 +220,12 @@ def status_timelines(requests: Iterable[Request], user: str) -> dict[PolicyRef, 
     return timelines
 
 
+def redundant_status_writes(timelines: Mapping[PolicyRef, list[tuple[float, dict[str, Any]]]]) -> int:
+    """Status patches that left the status as it was: what "one write per effective change" forbids."""
+    return sum(1 for line in timelines.values()
+               for (_, before), (_, after) in itertools.pairwise(line) if before == after)
+
+
 def first_status_times(timelines: Mapping[PolicyRef, list[tuple[float, dict[str, Any]]]]) -> dict[PolicyRef, float]:
     return {ref: line[0][0] for ref, line in timelines.items() if line}
 
@@ -321,11 +327,12 @@ def pair_changes(changes: Sequence[Change], requests: Sequence[Request], user: s
     return results
 
 
-def summarize_changes(results: Sequence[ChangeResult], phase_writes: int) -> dict[str, Any]:
+def summarize_changes(results: Sequence[ChangeResult], phase_writes: Sequence[Request]) -> dict[str, Any]:
     """The change figures: latency percentiles over the reflected changes, writes per effective change.
 
     `phase_writes` is every write of the operator from the first change until the operator was quiet
-    again; dividing it by the effective changes charges every write of the phase to some change.
+    again; dividing it by the effective changes charges every write of the phase to some change. The
+    split says what they were: status patches, and the Events posted when compliance flips.
     """
     latencies = [r.latency for r in results if r.latency is not None]
     effective = len(latencies)
@@ -349,7 +356,11 @@ def summarize_changes(results: Sequence[ChangeResult], phase_writes: int) -> dic
         "p90_change_to_status_s": _round(percentile(latencies, 90)),
         "p99_change_to_status_s": _round(percentile(latencies, 99)),
         "max_change_to_status_s": _round(max(latencies, default=None)),
-        "writes_per_change": _round(phase_writes / effective) if effective else None,
+        "writes_per_change": _round(len(phase_writes) / effective) if effective else None,
+        "status_writes_per_change": _round(sum(1 for r in phase_writes if r.subresource == "status") / effective)
+        if effective else None,
+        "event_writes_per_change": _round(sum(1 for r in phase_writes if r.resource == "events") / effective)
+        if effective else None,
         "per_type": per_type,
     }
 

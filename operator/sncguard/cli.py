@@ -63,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         debounce=args.debounce,
         metrics=args.metrics_address,
+        compliance_events=args.compliance_events,
     )
 
 
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="host:port of the Prometheus endpoint, empty to disable (default %(default)s)")
     run.add_argument("--debounce", type=float, default=0.2,
                      help="seconds to gather a burst of changes into one evaluation (default %(default)s)")
+    run.add_argument("--no-compliance-events", dest="compliance_events", action="store_false",
+                     help="post no Event when a policy's compliance flips (the status still says it): "
+                          "exactly one write per effective change")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=cmd_run)
 

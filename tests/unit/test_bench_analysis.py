@@ -154,6 +154,19 @@ def test_status_timelines_replay_successful_operator_patches_in_completion_order
     assert A.first_status_times(timelines)[("TenantPolicy", "", "t00")] == pytest.approx(at(1.6))
 
 
+def test_a_status_patch_that_changes_nothing_is_redundant():
+    events = [
+        status_patch("zonespreads", "a", "sla", 1.0, 1.01, {"summary": {"fail": 0}, "findings": []}),
+        status_patch("zonespreads", "a", "sla", 2.0, 2.01, {"summary": {"fail": 1}}),
+        status_patch("zonespreads", "a", "sla", 3.0, 3.01, {"summary": {"fail": 1}}),  # the same again
+        status_patch("zonespreads", "b", "sla", 3.0, 3.01, {"summary": {"fail": 1}}),  # another policy
+        status_patch("zonespreads", "a", "sla", 4.0, 4.01, {"findings": []}),  # merges to no change
+    ]
+    timelines = A.status_timelines(A.load_requests(lines(*events)), OP)
+    assert A.redundant_status_writes(timelines) == 2
+    assert A.redundant_status_writes(A.status_timelines(A.load_requests(lines(*events[:2])), OP)) == 0
+
+
 def test_satisfied_expectations():
     status = {"findings": [finding("ZS-001", "web"), finding("ZS-004", "api", "warn")], "namespaces": 11}
     assert A.satisfied(status, {"type": "finding", "rule": "ZS-001", "name": "web"})
@@ -186,7 +199,8 @@ def test_latency_pairs_a_change_with_the_first_write_that_reflects_it():
         status_patch("zonespreads", "a", "sla", 10.5, 10.55, {"findings": [finding("ZS-001", "web")]}),
         status_patch("zonespreads", "a", "sla", 10.7, 10.75, {"findings": [finding("ZS-001", "web"),
                                                                             finding("ZS-004", "web")]}),
-        event("create", "/api/v1/namespaces/a/events", 10.6, body={"reason": "NonCompliant"}),
+        event("create", "/api/v1/namespaces/a/events", 10.6, body={"reason": "NonCompliant"},
+              ref={"resource": "events", "namespace": "a", "apiVersion": "v1"}),
         change_request("bench-2", 11.0),
         status_patch("zonespreads", "a", "sla", 11.3, 11.31, {"findings": []}),
         change_request("bench-3", 12.0),  # never reflected
@@ -206,12 +220,16 @@ def test_latency_pairs_a_change_with_the_first_write_that_reflects_it():
     assert three.received is not None and three.latency is None
     assert four.received is None and four.latency is None
 
-    summary = A.summarize_changes(results, phase_writes=5)
+    requests = A.load_requests(lines(*events), keep_bodies_of=OP)
+    phase_writes = A.writes(A.within(A.of_user(requests, OP), at(10.0), at(12.0)))
+    assert len(phase_writes) == 5
+    summary = A.summarize_changes(results, phase_writes)
     assert summary["changes"] == 4 and summary["effective_changes"] == 2
     assert summary["not_reflected"] == ["bench-3", "bench-4"]
     assert summary["p50_change_to_status_s"] == pytest.approx(0.43, abs=1e-3)
     assert summary["p99_change_to_status_s"] == pytest.approx(0.5476, abs=1e-3)
     assert summary["writes_per_change"] == 2.5
+    assert summary["status_writes_per_change"] == 2.0 and summary["event_writes_per_change"] == 0.5
     assert summary["per_type"]["scale-down"]["reflected"] == 1
     assert summary["per_type"]["scale-up"]["writes_per_change"] == 1.0
 

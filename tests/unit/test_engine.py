@@ -62,3 +62,61 @@ def test_the_operator_watches_exactly_the_kinds_the_offline_check_reads():
     from sncguard.view import PROJECTIONS
 
     assert sorted(w.kind for w in WATCHED) == sorted(PROJECTIONS)
+
+
+class RecordingClient(KubeClient):
+    def __init__(self):
+        super().__init__()
+        self.calls: list[str] = []
+        self.status: dict = {}
+
+    async def patch_status(self, api_version, kind, namespace, name, status_patch):
+        self.calls.append("status")
+        # A JSON merge patch at the top level is enough for these statuses; the API returns the whole.
+        for key, value in status_patch.items():
+            if value is None:
+                self.status.pop(key, None)
+            else:
+                self.status[key] = value
+        return {"status": dict(self.status)}
+
+    async def post_event(self, api_version, kind, namespace, name, uid, reason, message, type_="Normal"):
+        self.calls.append(f"event {reason} {type_}")
+        return {}
+
+
+def _compliant(value: str) -> dict:
+    return {"observedGeneration": 1,
+            "conditions": [{"type": "Compliant", "status": value, "reason": "R", "message": f"compliant={value}"}]}
+
+
+def _writes_for(statuses: list[dict], *, compliance_events: bool) -> list[str]:
+    from types import SimpleNamespace
+
+    from sncguard.controller.state import PolicyRecord
+
+    client = RecordingClient()
+    engine = Engine(client)
+    engine.compliance_events = compliance_events
+    engine.reconcilers = {"ZoneSpread": SimpleNamespace(kind="ZoneSpread", api_version="sncguard.io/v1alpha1")}
+    record = PolicyRecord(PolicyKey("ZoneSpread", "shop", "spread"), "uid-1", 1, {}, {})
+
+    async def scenario():
+        for status in statuses:
+            await engine.write_status(record, status)
+
+    asyncio.run(scenario())
+    return client.calls
+
+
+def test_a_compliance_flip_is_one_status_write_and_one_event():
+    calls = _writes_for([_compliant("True"), _compliant("True"), _compliant("False"), _compliant("True")],
+                        compliance_events=True)
+    assert calls == ["status", "event Compliant Normal", "status", "event NonCompliant Warning",
+                     "status", "event Compliant Normal"]
+
+
+def test_without_compliance_events_each_change_is_one_write():
+    calls = _writes_for([_compliant("True"), _compliant("False"), _compliant("False"), _compliant("True")],
+                        compliance_events=False)
+    assert calls == ["status", "status", "status"]

@@ -89,6 +89,8 @@ class Engine:
         self._written: dict[PolicyKey, dict[str, Any]] = {}
         self._evaluated: dict[PolicyKey, tuple[str, int]] = {}
         self._applied: dict[tuple[str, str, str], str] = {}
+        # An Event on each flip of the Compliant condition; off, each effective change is one write.
+        self.compliance_events = True
         self.evaluations = 0
         self.status_writes = 0
         self.evaluation_seconds: list[float] = []
@@ -324,7 +326,8 @@ class Engine:
         if self.metrics is not None:
             self.metrics.written(record.key.kind)
         self._written[record.key] = response.get("status") or status
-        await self._announce_compliance(record, previous, status)
+        if self.compliance_events:
+            await self._announce_compliance(record, previous, status)
         return True
 
     async def _announce_compliance(self, record: PolicyRecord, previous: Mapping[str, Any],

@@ -23,10 +23,12 @@ async def _operate(handlers: ModuleType, liveness: str) -> None:
                         standalone=True, insights=insights)
 
 
-def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float, metrics: str) -> int:
+def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float, metrics: str,
+                 compliance_events: bool = True) -> int:
     from . import handlers
 
     handlers.engine.language = language
+    handlers.engine.compliance_events = compliance_events
     handlers.engine.debounce = debounce
     handlers.METRICS_ADDRESS["value"] = metrics
     logging.basicConfig(
