@@ -70,6 +70,24 @@ def tenant_scope(spec: TenantPolicySpec, namespaces: Mapping[str, Namespace],
     return TenantScope(mine, zones, others)
 
 
+def yielded_namespaces(name: str, namespaces: list[str], all_namespaces: Mapping[str, Namespace],
+                       others: Mapping[str, TenantPolicySpec]) -> dict[str, str]:
+    """The namespaces among `namespaces` that a TenantPolicy of an earlier name selects too -> that name.
+
+    Two TenantPolicies that both enforce in one namespace would apply NetworkPolicies and
+    RoleBindings of the same names there, each undoing the other's on every evaluation. The first by
+    name enforces; the others leave the namespace to it and say so.
+    """
+    earlier = sorted((other, spec.namespace_selector.as_k8s()) for other, spec in others.items() if other < name)
+    out: dict[str, str] = {}
+    for namespace in namespaces:
+        labels = all_namespaces[namespace].labels
+        winner = next((other for other, selector in earlier if label_selector_matches(selector, labels)), None)
+        if winner is not None:
+            out[namespace] = winner
+    return out
+
+
 def evaluate_tenantpolicy(spec: TenantPolicySpec, name: str, scope: TenantScope, view: ClusterView,
                           now: datetime) -> Outcome:
     label = policy_label("TenantPolicy", "", name)

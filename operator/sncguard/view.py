@@ -500,6 +500,7 @@ class VeleroBackup:
     schedule_name: str  # the velero.io/schedule-name label
     started: str  # RFC 3339, "" if unknown
     completed: str
+    excluded_namespaces: tuple[str, ...] = ()
 
     @classmethod
     def from_obj(cls, obj: Obj) -> VeleroBackup:
@@ -515,6 +516,7 @@ class VeleroBackup:
             schedule_name=_labels(obj).get("velero.io/schedule-name", ""),
             started=status.get("startTimestamp") or "",
             completed=status.get("completionTimestamp") or "",
+            excluded_namespaces=tuple(spec.get("excludedNamespaces") or ()),
         )
 
 

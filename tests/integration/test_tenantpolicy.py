@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -220,3 +221,37 @@ def test_a_namespace_joining_the_tenant_is_covered_within_seconds(cluster, tenan
                  message="default deny in the new namespace")
     finally:
         delete_namespace(cluster, extra)
+
+
+def test_two_enforcing_tenants_over_one_namespace_do_not_fight(cluster, tenants):
+    first, second = tenants("aa"), tenants("zz")
+    shared = create_namespace(cluster, f"{second.name}-shared")
+    try:
+        # The first tenant selects its lan and `shared` by another label: each policy selects `shared`.
+        cluster.kubectl("label", "namespace", shared, f"sncguard.io/tenant={second.name}", "sncguard.io/zone=lan",
+                        f"also={first.name}")
+        first.apply()
+        cluster.kubectl("label", "namespace", first.lan, f"also={first.name}")
+        cluster.kubectl("patch", "tenantpolicy", first.name, "--type=merge", "-p",
+                              f'{{"spec": {{"namespaceSelector": {{"matchLabels": {{"sncguard.io/tenant": null, '
+                        f'"also": "{first.name}"}}}}}}}}')
+        second.apply()
+        wait_for(lambda: first.status().get("namespaces") == 2 and second.status().get("namespaces") == 3,
+                 timeout=30, message=lambda: f"both scopes: {first.status()} {second.status()}")
+        errors = wait_for(lambda: [e for e in second.status().get("enforcementErrors") or () if shared in e],
+                          timeout=30, message=lambda: f"the yielded namespace reported: {second.status()}")
+        assert first.name in errors[0]
+
+        def deny_owner() -> tuple[str, str]:
+            deny = first.owned_policies(shared).get("sncguard-default-deny") or {}
+            meta = deny.get("metadata") or {}
+            return ((meta.get("ownerReferences") or [{}])[0].get("name", ""), meta.get("resourceVersion", ""))
+
+        owner, version = wait_for(lambda: (o := deny_owner())[0] == first.name and o, timeout=30,
+                                  message=lambda: f"the first tenant's default deny in {shared}: {deny_owner()}")
+        # Nobody rewrites it afterwards (two enforcers would, on every evaluation).
+        time.sleep(3)
+        assert deny_owner() == (owner, version)
+        assert "sncguard-default-deny" in second.owned_policies(second.lan)
+    finally:
+        delete_namespace(cluster, shared)

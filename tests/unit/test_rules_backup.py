@@ -96,8 +96,10 @@ def schedule(name: str = "daily", *, namespace: str = VNS, included: Any = _UNSE
 
 def backup(name: str = "daily-1", *, age: timedelta | None = timedelta(hours=3), phase: str = "Completed",
            included: Any = _UNSET, location: str | None = "default", namespace: str = VNS,
-           started_age: timedelta | None = None) -> VeleroBackup:
+           started_age: timedelta | None = None, excluded: list | None = None) -> VeleroBackup:
     obj_spec: dict = {"includedNamespaces": [NS] if included is _UNSET else included}
+    if excluded is not None:
+        obj_spec["excludedNamespaces"] = excluded
     if location is not None:
         obj_spec["storageLocation"] = location
     status: dict = {"phase": phase}
@@ -449,6 +451,7 @@ class TestRpo:
 
     @pytest.mark.parametrize("kwargs", [
         {"included": ["other"]}, {"location": "other"}, {"namespace": "velero"},
+        {"included": ["*"], "excluded": [NS]}, {"included": [], "excluded": ["*"]},
     ])
     def test_backups_not_covering_do_not_count(self, kwargs):
         assert check_rpo(spec(), NS, view(backups=[backup(**kwargs)]), NOW).result is Result.FAIL
@@ -456,6 +459,8 @@ class TestRpo:
     @pytest.mark.parametrize("included", [["*"], []])
     def test_wildcard_and_empty_cover(self, included):
         assert check_rpo(spec(), NS, view(backups=[backup(included=included)]), NOW).result is Result.PASS
+        other_excluded = backup(included=included, excluded=["other"])
+        assert check_rpo(spec(), NS, view(backups=[other_excluded]), NOW).result is Result.PASS
 
     def test_falls_back_to_start_time(self):
         v = view(backups=[backup(age=None, started_age=timedelta(hours=2))])

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import API_VERSION
 from ..api import Mode, TenantPolicySpec
-from ..evaluation import evaluate_tenantpolicy, tenant_scope
+from ..evaluation import evaluate_tenantpolicy, tenant_scope, yielded_namespaces
 from ..plans import tenantpolicy_access, tenantpolicy_network
 from ..status import build_status
 from .engine import Engine
@@ -23,10 +23,10 @@ from .state import PolicyKey, PolicyRecord
 log = logging.getLogger("sncguard.tenantpolicy")
 
 
-def _other_specs(engine: Engine, key: PolicyKey) -> list[TenantPolicySpec]:
+def _other_specs(engine: Engine, key: PolicyKey) -> dict[str, TenantPolicySpec]:
     # An unusable policy claims no namespace; its own status says why.
-    return [spec for record in engine.records("TenantPolicy")
-            if record.key != key and (spec := engine.spec_of(record)) is not None]
+    return {record.key.name: spec for record in engine.records("TenantPolicy")
+            if record.key != key and (spec := engine.spec_of(record)) is not None}
 
 
 class TenantPolicyReconciler:
@@ -41,13 +41,19 @@ class TenantPolicyReconciler:
             return
         assert isinstance(spec, TenantPolicySpec)
         namespaces = {n.name: n for n in index_values(engine, BY_KIND["Namespace"], None)}
-        scope = tenant_scope(spec, namespaces, _other_specs(engine, record.key))
+        others = _other_specs(engine, record.key)
+        scope = tenant_scope(spec, namespaces, list(others.values()))
         self._remember_scope(engine, record.key, scope.namespaces)
         view = engine.view(scope.namespaces)
         outcome = evaluate_tenantpolicy(spec, record.key.name, scope, view, now)
         extra: dict[str, Any] = dict(outcome.status_fields)
         if spec.mode is Mode.ENFORCE:
-            errors = await self._enforce(engine, record, spec, scope, view, now)
+            enforcing = {other: s for other, s in others.items() if s.mode is Mode.ENFORCE}
+            yielded = yielded_namespaces(record.key.name, scope.namespaces, namespaces, enforcing)
+            errors = [f"Namespace {namespace} is selected by TenantPolicy {winner} too, which enforces there "
+                      f"(the first by name): nothing enforced there by this policy"
+                      for namespace, winner in sorted(yielded.items())]
+            errors += await self._enforce(engine, record, spec, scope, view, now, set(yielded))
             if errors:
                 extra["enforcementErrors"] = errors[:20]
         if outcome.detail is not None:
@@ -64,12 +70,14 @@ class TenantPolicyReconciler:
             engine.tenant_policies_of_namespace.setdefault(namespace, set()).add(key)
 
     async def _enforce(self, engine: Engine, record: PolicyRecord, spec: TenantPolicySpec, scope: Any,
-                       view: Any, now: Any) -> list[str]:
+                       view: Any, now: Any, yielded: set[str]) -> list[str]:
         name, uid = record.key.name, record.uid
         errors: list[str] = []
-        desired_policies = tenantpolicy_network.network_plan(name, uid, spec, scope.namespaces,
-                                                             scope.zone_of_namespace, view)
-        desired_bindings = tenantpolicy_access.grant_bindings(name, uid, spec, scope.namespaces, now)
+        desired_policies = [p for p in tenantpolicy_network.network_plan(name, uid, spec, scope.namespaces,
+                                                                         scope.zone_of_namespace, view)
+                            if p["metadata"]["namespace"] not in yielded]
+        desired_bindings = [b for b in tenantpolicy_access.grant_bindings(name, uid, spec, scope.namespaces, now)
+                            if b["metadata"]["namespace"] not in yielded]
         for kind, desired, projections in (
                 ("NetworkPolicy", desired_policies, view.network_policies),
                 ("RoleBinding", desired_bindings, [b for b in view.role_bindings if b.kind == "RoleBinding"])):

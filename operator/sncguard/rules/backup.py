@@ -232,6 +232,10 @@ def _includes(included: tuple[str, ...], namespace: str) -> bool:
     return not included or "*" in included or namespace in included
 
 
+def _excludes(excluded: tuple[str, ...], namespace: str) -> bool:
+    return namespace in excluded or "*" in excluded
+
+
 def schedule_covers(spec: BackupPolicySpec, namespace: str, schedule: VeleroSchedule) -> tuple[str, str]:
     """Why the schedule does not cover the namespace, (English, French); ("", "") when it does."""
     if schedule.namespace != spec.velero_namespace:
@@ -240,7 +244,7 @@ def schedule_covers(spec: BackupPolicySpec, namespace: str, schedule: VeleroSche
     if not _includes(schedule.included_namespaces, namespace):
         return (f"its includedNamespaces ({_names(schedule.included_namespaces)}) do not hold {namespace}",
                 f"ses includedNamespaces ({_names(schedule.included_namespaces)}) ne contiennent pas {namespace}")
-    if namespace in schedule.excluded_namespaces or "*" in schedule.excluded_namespaces:
+    if _excludes(schedule.excluded_namespaces, namespace):
         return (f"its excludedNamespaces exclude {namespace}",
                 f"ses excludedNamespaces excluent {namespace}")
     location = _location_of(schedule.storage_location)
@@ -262,6 +266,7 @@ def backup_covers(spec: BackupPolicySpec, namespace: str, backup: VeleroBackup) 
     """Whether the backup (any phase) holds the namespace and was written to the policy's location."""
     return (backup.namespace == spec.velero_namespace
             and _includes(backup.included_namespaces, namespace)
+            and not _excludes(backup.excluded_namespaces, namespace)
             and _location_of(backup.storage_location) == spec.storage_location)
 
 
