@@ -120,3 +120,52 @@ def test_without_compliance_events_each_change_is_one_write():
     calls = _writes_for([_compliant("True"), _compliant("False"), _compliant("False"), _compliant("True")],
                         compliance_events=False)
     assert calls == ["status", "status", "status"]
+
+
+def test_a_drill_not_yet_in_the_restore_index_is_not_started_twice():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from sncguard.api import BackupPolicySpec
+    from sncguard.controller.backuppolicy import UNSEEN_DRILL_GRACE, BackupPolicyReconciler, _policy_label
+    from sncguard.controller.kinds import BY_KIND
+    from sncguard.controller.state import PolicyRecord
+    from sncguard.view import VeleroBackup
+
+    applied: list[str] = []
+
+    class ApplyingClient(KubeClient):
+        async def apply(self, obj, *, force=False):
+            applied.append(obj["metadata"]["name"])
+            return obj
+
+    engine = Engine(ApplyingClient())
+    restores: dict[str, list] = {}
+    engine.attach({BY_KIND["Restore"].owned_index_id: restores}, [])
+    reconciler = BackupPolicyReconciler()
+    record = PolicyRecord(PolicyKey("BackupPolicy", "shop", "nightly"), "uid-1", 1, {}, {})
+    spec = BackupPolicySpec.model_validate({"restoreTestInterval": "720h"})
+    latest = VeleroBackup.from_obj({"metadata": {"name": "b-1", "namespace": spec.velero_namespace},
+                                    "spec": {"includedNamespaces": ["shop"]}, "status": {"phase": "Completed"}})
+    result = SimpleNamespace(latest_backup=latest)
+    start = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+    def drill(at: datetime) -> dict:
+        return asyncio.run(reconciler._drills(engine, record, spec, result, {}, at, []))
+
+    first = drill(start)
+    assert first["phase"] == "New" and applied == [first["restore"]]
+    # The watch has not shown the Restore yet: the drill is still the one in flight.
+    assert drill(start + timedelta(seconds=4)) == first and len(applied) == 1
+    # Once the index holds it, it is read from there; still running, so no new drill either.
+    obj = {"metadata": {"name": first["restore"], "namespace": spec.velero_namespace,
+                        "labels": {"sncguard.io/drill": "true", "sncguard.io/backup-policy": _policy_label(record)}},
+           "spec": {"backupName": "b-1", "namespaceMapping": {"shop": first["scratchNamespace"]}},
+           "status": {"phase": "InProgress"}}
+    restores[spec.velero_namespace] = [obj]
+    assert drill(start + timedelta(seconds=10))["phase"] == "InProgress" and len(applied) == 1
+    # A drill that never shows up is given up after the grace period, and a new one starts.
+    restores.clear()
+    reconciler._unseen_drills[record.key] = (first, start)
+    later = drill(start + UNSEEN_DRILL_GRACE + timedelta(seconds=1))
+    assert later["phase"] == "New" and len(applied) == 2

@@ -195,3 +195,29 @@ def test_cluster_scoped_objects_sit_under_the_cluster_key():
 
     asyncio.run(scenario())
     assert changes == [("", "n1", None)] and CLUSTER not in informer.store
+
+
+def test_an_object_the_projection_cannot_read_is_left_out_and_the_rest_goes_on():
+    broken = pod("broken")
+    broken["spec"]["containers"] = [{"name": "c", "ports": [{"containerPort": "not-a-number"}]}]
+    transport = FakeTransport([page([pod("a"), broken])], [[
+        {"type": "MODIFIED", "object": {**broken, "metadata": {**broken["metadata"], "resourceVersion": "2"}}},
+        {"type": "ADDED", "object": pod("b", rv="3")},
+    ]])
+    informer, changes, _ = make("Pod", transport)
+
+    async def scenario():
+        await informer.list()
+        await informer.watch()
+
+    asyncio.run(scenario())
+    assert sorted(p.name for p in informer.store["shop"]) == ["a", "b"]
+    assert [name for _, name, _ in changes] == ["b"]
+
+
+def test_run_survives_an_unexpected_error():
+    transport = FakeTransport([page([pod("a")], rv="10")], [RuntimeError("surprise"), asyncio.CancelledError()])
+    informer, _, sleeps = make("Pod", transport)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(informer.run())
+    assert [kind for kind, _ in transport.calls] == ["list", "watch", "watch"] and sleeps == [1.0]

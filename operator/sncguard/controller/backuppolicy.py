@@ -12,7 +12,7 @@ sncguard's, so their state lives in the cluster and survives an operator restart
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import API_VERSION
@@ -24,12 +24,16 @@ from ..view import VeleroRestore
 from .engine import Engine
 from .kinds import BY_KIND, index_values, owned_objects, velero_installed
 from .kube import ApiError
-from .state import PolicyRecord
+from .state import PolicyKey, PolicyRecord
 
 log = logging.getLogger("sncguard.backuppolicy")
 
 FINISHED = plan.TERMINAL_RESTORE_PHASES
 REPORTED = "sncguard.io/reported"
+# How long a drill just created counts as in flight before the Restore watch shows it. A watch
+# can lag (Velero's CRDs just installed, a watch reconnecting); without this, an evaluation in
+# that window would start a second drill.
+UNSEEN_DRILL_GRACE = timedelta(minutes=2)
 
 
 def _policy_label(record: PolicyRecord) -> str:
@@ -45,6 +49,10 @@ def _parse_time(text: str | None) -> datetime | None:
 class BackupPolicyReconciler:
     kind = "BackupPolicy"
     api_version = API_VERSION
+
+    def __init__(self) -> None:
+        # Drills created but not yet seen in the Restore index: (what status says of it, when).
+        self._unseen_drills: dict[PolicyKey, tuple[dict[str, Any], datetime]] = {}
 
     async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
         now = engine.clock()
@@ -105,6 +113,12 @@ class BackupPolicyReconciler:
                 and (o["metadata"].get("labels") or {}).get("sncguard.io/drill") == "true"]
         mine.sort(key=lambda o: o["metadata"]["name"])
         in_flight = False
+        unseen = self._unseen_drills.get(record.key)
+        if unseen is not None:
+            if any(o["metadata"]["name"] == unseen[0]["restore"] for o in mine) or now - unseen[1] > UNSEEN_DRILL_GRACE:
+                del self._unseen_drills[record.key]
+            else:
+                return unseen[0]  # in flight: nothing else to do until the index shows it
         for obj in mine:
             restore = VeleroRestore.from_obj({"kind": "Restore", **obj})
             if restore.phase not in FINISHED:
@@ -121,8 +135,11 @@ class BackupPolicyReconciler:
                 errors.append(error)
             else:
                 log.info("restore drill %s started for %s", restore_obj["metadata"]["name"], record.key.label())
-                return {"restore": restore_obj["metadata"]["name"], "backup": backup.name,
-                        "scratchNamespace": plan.drill_scratch_namespace(namespace), "phase": "New"}
+                drill = {"restore": restore_obj["metadata"]["name"], "backup": backup.name,
+                         "scratchNamespace": plan.drill_scratch_namespace(namespace), "phase": "New"}
+                self._unseen_drills[record.key] = (drill, now)
+                engine.schedule(record.key, UNSEEN_DRILL_GRACE.total_seconds())
+                return drill
         if not mine:
             return None
         latest = mine[-1]
@@ -160,6 +177,7 @@ class BackupPolicyReconciler:
 
     async def deleted(self, engine: Engine, record: PolicyRecord) -> None:
         """The Schedule lives in Velero's namespace, where no ownerReference can reach: delete it here."""
+        self._unseen_drills.pop(record.key, None)
         label = _policy_label(record)
         for obj in owned_objects(engine, "Schedule"):
             meta = obj["metadata"]

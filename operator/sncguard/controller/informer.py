@@ -123,10 +123,14 @@ class Informer:
             except Expired:
                 log.info("%s: resourceVersion expired; listing again", self.watched.plural)
                 self.resource_version = ""
-            except (ApiError, ValueError) as exc:
+            # Whatever goes wrong, the informer goes on: one that stopped would leave its store stale for good.
+            except Exception as exc:
                 delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
                 failures += 1
-                log.warning("%s: %s; retrying in %.0f s", self.watched.plural, exc, delay)
+                if isinstance(exc, ApiError | ValueError):
+                    log.warning("%s: %s; retrying in %.0f s", self.watched.plural, exc, delay)
+                else:
+                    log.exception("%s: unexpected error; retrying in %.0f s", self.watched.plural, delay)
                 if isinstance(exc, ApiError) and exc.status == 410:
                     self.resource_version = ""
                 await self._sleep(delay)
@@ -183,7 +187,14 @@ class Informer:
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace") or "", meta.get("name", "")
         key = namespace or CLUSTER
-        projection = self.watched.project(body)
+        try:
+            projection = self.watched.project(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            # One object the projection cannot read must not stop the whole kind: it is left out,
+            # and the log names it.
+            log.warning("%s %s/%s cannot be read (%s): left out", self.watched.kind, namespace, name, exc)
+            self._delete(key, name)
+            return key, name
         before = self.store.put(key, name, projection)
         owned_changed = False
         if self.watched.owned:

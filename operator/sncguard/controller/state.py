@@ -1,8 +1,9 @@
 """What the operator knows between events: policy records, fingerprints of indexed objects, last writes.
 
-kopf's indexes hold the projections the rules read; this module holds the bookkeeping that
-decides *whether* to evaluate (did a projection really change?) and *whether* to write (is the
-new status different from the one last written?).
+The informers and kopf's indexes hold the projections the rules read; this module holds the
+bookkeeping that decides *whether* to evaluate (did a projection of a kopf-indexed object really
+change? the informers compare theirs directly) and *whether* to write (is the new status
+different from the one last written?).
 """
 
 from __future__ import annotations
