@@ -45,13 +45,10 @@ CATEGORY_OF_PREFIX = {"ZS": "zone-spread", "BK": "backup", "NET": "network", "AC
                       "LOC": "location"}
 
 
-def _requirements_file() -> Path | None:
-    # The workspace keeps the contract in shared/, beside the checkout (CI clones it the same way).
-    candidates = [os.environ.get("SNCGUARD_REQUIREMENTS", ""), ROOT.parent / "shared" / "REQUIREMENTS.md"]
-    for c in candidates:
-        if c and Path(c).is_file():
-            return Path(c)
-    return None
+# The contract, kept in the repository so that the test needs nothing beside the checkout.
+REQUIREMENTS = ROOT / "docs" / "requirements.md"
+# The workspace's original, when the checkout sits in one: the copy must not drift from it.
+WORKSPACE_REQUIREMENTS = Path(os.environ.get("SNCGUARD_REQUIREMENTS") or ROOT.parent / "shared" / "REQUIREMENTS.md")
 
 
 _BULLET = re.compile(r"^- \*\*([A-Z]+-\d{3})\*\* \[(\w+)\](.*?)(?=^- \*\*|^#|\Z)", re.M | re.S)
@@ -76,15 +73,16 @@ def test_parser_reads_multiline_bullets():
 
 
 def test_catalogue_matches_requirements_file():
-    path = _requirements_file()
-    assert path is not None, "REQUIREMENTS.md not found beside the checkout (shared/); set SNCGUARD_REQUIREMENTS"
-    parsed = parse_catalogue(path.read_text(encoding="utf-8"))
+    parsed = parse_catalogue(REQUIREMENTS.read_text(encoding="utf-8"))
     assert len(parsed) == 25  # ZS 6, BK 7, NET 7, ACC 3, LOC 2
-    assert set(parsed) == set(CATALOGUE), "rule IDs differ between REQUIREMENTS.md and CATALOGUE"
+    assert set(parsed) == set(CATALOGUE), "rule IDs differ between docs/requirements.md and CATALOGUE"
     for rule_id, (severity, requirements) in parsed.items():
         info = CATALOGUE[rule_id]
         assert info.severity.value == severity, rule_id
         assert info.requirements == requirements, rule_id
+    if WORKSPACE_REQUIREMENTS.is_file():
+        assert parse_catalogue(WORKSPACE_REQUIREMENTS.read_text(encoding="utf-8")) == parsed, (
+            f"docs/requirements.md has drifted from {WORKSPACE_REQUIREMENTS}: copy it again")
 
 
 def test_catalogue_matches_the_copied_contract():
