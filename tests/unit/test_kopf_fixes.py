@@ -59,3 +59,57 @@ def test_a_change_that_keeps_the_state_wakes_nobody():
         task.cancel()
 
     asyncio.run(scenario())
+
+
+def _resource(group: str, plural: str):
+    from kopf._cogs.structs.references import Resource
+
+    return Resource(group, "v1", plural, kind=plural.capitalize()[:-1], namespaced=True,
+                    verbs=["list", "watch", "get", "patch"])
+
+
+WANTED = {"velero.io": {"backups", "restores"}, "route.openshift.io": {"routes"}}
+
+
+def test_a_group_kopf_watches_only_in_part_is_noticed():
+    assert kopf_fixes.partly_watched_groups(WANTED, [_resource("velero.io", "backups")]) == ["velero.io"]
+    whole = [_resource("velero.io", "backups"), _resource("velero.io", "restores")]
+    assert kopf_fixes.partly_watched_groups(WANTED, whole) == []
+    # A group with nothing watched is an API that is not installed, not one seen in part.
+    assert kopf_fixes.partly_watched_groups(WANTED, []) == []
+
+
+def test_a_rescan_makes_kopf_watch_what_discovery_now_lists(monkeypatch):
+    import kopf
+    from kopf._cogs.clients import scanning
+    from kopf._cogs.structs.references import Insights
+
+    registry = kopf.OperatorRegistry()
+    for plural in ("backups", "restores"):
+        kopf.on.event("velero.io", "v1", plural, registry=registry)(lambda **_: None)
+    scanned: list = []
+
+    async def scan_resources(*, groups, settings, logger):
+        scanned.append(groups)
+        return {_resource("velero.io", "backups"), _resource("velero.io", "restores")}
+
+    monkeypatch.setattr(scanning, "scan_resources", scan_resources)
+
+    async def scenario():
+        insights = Insights()
+        insights.watched_resources.add(_resource("velero.io", "backups"))
+        sleeps: list[float] = []
+
+        async def sleep(delay):
+            sleeps.append(delay)
+
+        follower = asyncio.create_task(kopf_fixes.follow_partial_groups(
+            WANTED, settings=kopf.OperatorSettings(), registry=registry, insights=insights, sleep=sleep))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        follower.cancel()
+        return insights, sleeps
+
+    insights, sleeps = asyncio.run(scenario())
+    assert scanned == [{"velero.io"}] and sleeps == [1.0]
+    assert {r.plural for r in insights.watched_resources} == {"backups", "restores"}

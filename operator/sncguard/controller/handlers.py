@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from .. import GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION
+from . import kopf_fixes
 from .backuppolicy import BackupPolicyReconciler
 from .engine import Engine, policy_index_name
 from .informer import Informer, OnChange
@@ -40,6 +41,13 @@ METRICS_ADDRESS = {"value": "127.0.0.1:9090"}
 RECONCILERS = (ZoneSpreadReconciler(), TenantPolicyReconciler(), BackupPolicyReconciler())
 POLICY_PLURALS = {"ZoneSpread": "zonespreads", "TenantPolicy": "tenantpolicies", "BackupPolicy": "backuppolicies"}
 _tasks: list[asyncio.Task] = []
+# The optional APIs kopf watches for us, by group: an API whose group kopf sees only in part is
+# rescanned (kopf_fixes.follow_partial_groups).
+KOPF_RESOURCES: dict[str, set[str]] = {}
+for _watched in WATCHED:
+    if not _watched.streamed:
+        KOPF_RESOURCES.setdefault(_watched.group, set()).add(_watched.plural)
+KOPF_RESOURCES.setdefault(REPORT_GROUP, set()).update(kind.lower() + "s" for kind in OWNED_REPORT_INDEXES)
 SERVER_TIMEOUT_S = 300
 
 
@@ -84,6 +92,10 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
             log.error("cannot serve metrics on %s: %s", METRICS_ADDRESS["value"], exc)
     _tasks.append(asyncio.create_task(engine.run(), name="sncguard-engine"))
     _tasks.append(asyncio.create_task(engine.follow_apis(_apis_changed), name="sncguard-apis"))
+    if engine.insights is not None:
+        _tasks.append(asyncio.create_task(kopf_fixes.follow_partial_groups(
+            KOPF_RESOURCES, settings=settings, registry=registry, insights=engine.insights),
+            name="sncguard-partial-groups"))
 
 
 def _apis_changed(before: set[str], after: set[str]) -> None:
