@@ -64,6 +64,14 @@ def make(kind, transport, clock=None):
     return informer, changes, sleeps
 
 
+def list_then_watch(informer):
+    async def both():
+        await informer.list()
+        await informer.watch()
+
+    asyncio.run(both())
+
+
 def test_the_list_is_paged_and_fills_the_store_silently():
     transport = FakeTransport([page([pod("a"), pod("b")], cont="t1"), page([pod("c", namespace="web")], rv="42")])
     informer, changes, _ = make("Pod", transport)
@@ -87,11 +95,7 @@ def test_watch_events_report_only_changes_of_what_the_rules_read():
     ]])
     informer, changes, _ = make("Pod", transport)
 
-    async def scenario():
-        await informer.list()
-        await informer.watch()
-
-    asyncio.run(scenario())
+    list_then_watch(informer)
     assert transport.calls[1] == ("watch", {"watch": "true", "allowWatchBookmarks": "true", "resourceVersion": "10",
                                             "timeoutSeconds": "300"})
     # A label and then the phase (both projected) changed, b came, a went.
@@ -108,11 +112,7 @@ def test_a_change_nobody_reads_is_not_reported():
     transport = FakeTransport([page([pod("a")])], [[{"type": "MODIFIED", "object": same}]])
     informer, changes, _ = make("Pod", transport)
 
-    async def scenario():
-        await informer.list()
-        await informer.watch()
-
-    asyncio.run(scenario())
+    list_then_watch(informer)
     assert changes == []
     assert informer.resource_version == "11", "the resourceVersion moves on even when nothing we read changed"
 
@@ -175,11 +175,7 @@ def test_a_watch_that_ends_at_once_is_not_reopened_within_a_second():
     transport = FakeTransport([page([])], [[]])
     informer, _, sleeps = make("Pod", transport, clock=lambda: next(times))
 
-    async def scenario():
-        await informer.list()
-        await informer.watch()
-
-    asyncio.run(scenario())
+    list_then_watch(informer)
     assert sleeps == [pytest.approx(MIN_WATCH_INTERVAL_S - 0.25)]
 
 
@@ -206,11 +202,7 @@ def test_an_object_the_projection_cannot_read_is_left_out_and_the_rest_goes_on()
     ]])
     informer, changes, _ = make("Pod", transport)
 
-    async def scenario():
-        await informer.list()
-        await informer.watch()
-
-    asyncio.run(scenario())
+    list_then_watch(informer)
     assert sorted(p.name for p in informer.store["shop"]) == ["a", "b"]
     assert [name for _, name, _ in changes] == ["b"]
 
