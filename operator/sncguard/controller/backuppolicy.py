@@ -117,8 +117,9 @@ class BackupPolicyReconciler:
         if unseen is not None:
             if any(o["metadata"]["name"] == unseen[0]["restore"] for o in mine) or now - unseen[1] > UNSEEN_DRILL_GRACE:
                 del self._unseen_drills[record.key]
-            else:
-                return unseen[0]  # in flight: nothing else to do until the index shows it
+            else:  # in flight: nothing else to do until the index shows it, or the grace runs out
+                engine.schedule_at(record.key, unseen[1] + UNSEEN_DRILL_GRACE)
+                return unseen[0]
         for obj in mine:
             restore = VeleroRestore.from_obj({"kind": "Restore", **obj})
             if restore.phase not in FINISHED:
@@ -138,7 +139,7 @@ class BackupPolicyReconciler:
                 drill = {"restore": restore_obj["metadata"]["name"], "backup": backup.name,
                          "scratchNamespace": plan.drill_scratch_namespace(namespace), "phase": "New"}
                 self._unseen_drills[record.key] = (drill, now)
-                engine.schedule(record.key, UNSEEN_DRILL_GRACE.total_seconds())
+                engine.schedule_at(record.key, now + UNSEEN_DRILL_GRACE)
                 return drill
         if not mine:
             return None

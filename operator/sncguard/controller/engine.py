@@ -2,8 +2,9 @@
 
 Events mark policies dirty; one worker drains them after a short debounce, so a burst of pod
 events (a rollout, a scale-up) costs one evaluation and at most one status write per policy.
-The worker reads only in-memory indexes (kopf's and the informers'); the API sees writes and nothing else. Deadlines
-(an RPO running out, an access grant expiring) are timers in the same loop, never polling.
+The worker reads only in-memory indexes (kopf's and the informers'); the API sees writes and
+nothing else. Deadlines (an RPO running out, an access grant expiring) are timers in the same
+loop, never polling.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """kopf registrations and the informers: each projects what it sees or forwards it to the engine.
 
 Built-in kinds stream through sncguard's informers (informer.py says why); the policies and the
-APIs that may come and go (Velero, Routes, PolicyReports) are kopf's. Built-in kinds are only
-listed and watched, never written to. Every kopf handler is a coroutine: kopf runs plain
-functions in a thread pool, and the engine's bookkeeping belongs to the event loop alone. No
-handler here is of the change-detecting kind (on.create/update/resume) and none needs a
-finalizer, so kopf writes no annotation and no finalizer on any object, ours included; status
-is written by the engine alone.
+APIs that may come and go (Velero, Routes, PolicyReports) are kopf's. The informers only read.
+Every kopf handler is a coroutine: kopf runs plain functions in a thread pool, and the engine's
+bookkeeping belongs to the event loop alone. No handler here is of the change-detecting kind
+(on.create/update/resume) and none needs a finalizer, so kopf writes no annotation and no
+finalizer on any object, ours included; status is written by the engine alone.
 """
 
 from __future__ import annotations
