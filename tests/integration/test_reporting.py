@@ -44,7 +44,14 @@ def test_metrics_and_events_follow_compliance(cluster, live_operator, namespace)
     assert sample(text, "sncguard_rule_results", **labels, rule="ZS-001", result="fail") == 1.0
     assert sample(text, "sncguard_zonespread_sla_eligible", namespace=ns, name="sla") == 0.0
     assert sample(text, "sncguard_api_requests_total", verb="patch", outcome="ok") >= 1
-    assert "sncguard_evaluation_duration_seconds_bucket" in text
+    # The informers say what they hold: the three zoned nodes, this test's namespace among others.
+    assert sample(text, "sncguard_watched_objects", resource="nodes") == 3.0
+    assert sample(text, "sncguard_watched_objects", resource="namespaces") >= 2
+    assert sample(text, "sncguard_watched_objects", resource="deployments.apps") >= 1
+    assert sample(text, "sncguard_informer_lists_total", resource="pods") == 1.0
+    # The evaluation is timed once it is over, a moment after the gauges it set were scraped.
+    wait_for(lambda: "sncguard_evaluation_duration_seconds_bucket" in scrape(live_operator), timeout=10,
+             message="the evaluation's duration")
     (noncompliant,) = wait_for(lambda: events(cluster, ns, "NonCompliant"), timeout=15, message="a NonCompliant event")
     assert noncompliant["type"] == "Warning" and "ZS-001" in noncompliant["message"]
 

@@ -497,3 +497,23 @@ def test_containerignore_sends_only_what_the_build_copies():
     copied = {source.rstrip("/") for word, rest in containerfile_instructions()
               if word == "COPY" and not rest.startswith("--from") for source in rest.split()[:-1]}
     assert copied == {"pyproject.toml", "README.md", "operator"}
+
+
+def test_informer_metrics_count_the_objects_held_and_the_lists():
+    from types import SimpleNamespace
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from sncguard.controller.informer import ProjectionStore
+    from sncguard.controller.kinds import BY_KIND
+
+    pods, deployments = ProjectionStore(), ProjectionStore()
+    pods.put("shop", "a", object())
+    pods.put("web", "b", object())
+    metrics = Metrics(KubeClient(), registry=CollectorRegistry())
+    metrics.follow_informers([SimpleNamespace(watched=BY_KIND["Pod"], store=pods, lists=2),
+                              SimpleNamespace(watched=BY_KIND["Deployment"], store=deployments, lists=1)])
+    text = generate_latest(metrics.registry).decode()
+    assert 'sncguard_watched_objects{resource="pods"} 2.0' in text
+    assert 'sncguard_watched_objects{resource="deployments.apps"} 0.0' in text
+    assert 'sncguard_informer_lists_total{resource="pods"} 2.0' in text

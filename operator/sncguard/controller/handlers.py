@@ -81,6 +81,8 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
             indexes[informer.watched.owned_index_id] = informer.owned
         _tasks.append(asyncio.create_task(informer.run(), name=f"sncguard-informer-{informer.watched.plural}"))
     engine.synced = [informer.synced for informer in informers]
+    if engine.metrics is not None:
+        engine.metrics.follow_informers(informers)
     engine.attach(indexes, RECONCILERS)
     if METRICS_ADDRESS["value"] and engine.metrics is not None:
         try:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..findings import Finding
@@ -35,6 +35,28 @@ class ApiRequestCollector(Collector):
         yield family
 
 
+class InformerCollector(Collector):
+    """sncguard_watched_objects{resource} and sncguard_informer_lists_total{resource}, read from the
+    informers: how much of the cluster sncguard keeps in memory, and how often it had to list a kind
+    again (more than one list means a watch fell too far behind: a 410)."""
+
+    def __init__(self, informers: list[Any]) -> None:
+        self.informers = informers
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        objects = GaugeMetricFamily("sncguard_watched_objects", "Objects of a built-in kind sncguard keeps a "
+                                    "projection of", labels=["resource"])
+        lists = CounterMetricFamily("sncguard_informer_lists", "Full lists of a built-in kind (the first, then "
+                                    "one per expired watch)", labels=["resource"])
+        for informer in self.informers:
+            w = informer.watched
+            resource = f"{w.plural}.{w.group}" if w.group else w.plural
+            objects.add_metric([resource], informer.store.count())
+            lists.add_metric([resource], informer.lists)
+        yield objects
+        yield lists
+
+
 class Metrics:
     def __init__(self, client: KubeClient, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -55,6 +77,9 @@ class Metrics:
                                      ["kind"], registry=self.registry)
         self.registry.register(ApiRequestCollector(client))
         self._series: dict[PolicyKey, list[tuple[Gauge, tuple[str, ...]]]] = {}
+
+    def follow_informers(self, informers: list[Any]) -> None:
+        self.registry.register(InformerCollector(informers))
 
     def timed(self, kind: str, seconds: float) -> None:
         self.duration.labels(kind).observe(seconds)
