@@ -78,7 +78,7 @@ def namespace(cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator
 # --------------------------------------------------------------------------- sncguard
 
 
-from .operator_process import OperatorProcess  # noqa: E402
+from .operator_process import OperatorProcess, running  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -93,15 +93,8 @@ def crds(cluster: LocalCluster) -> Path:
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster, crds: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     """One `sncguard run` for the session, as a real process with its own log."""
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    process = OperatorProcess(cluster.env, log)
-    process.start()
-    try:
+    with running(OperatorProcess(cluster.env, tmp_path_factory.mktemp("operator") / "operator.log")) as process:
         yield process
-    finally:
-        process.stop()
-        text = log.read_text(errors="replace") if log.exists() else ""
-        assert "Traceback" not in text, f"the operator logged a traceback:\n{text[-4000:]}"
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,7 +10,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
+
+P = TypeVar("P", bound="OperatorProcess")
 
 
 def free_port() -> int:
@@ -68,3 +73,15 @@ class OperatorProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def running(process: P) -> Iterator[P]:
+    """The operator started for the block, stopped after it, and failed if it logged a traceback."""
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        text = process.log_text() if process.log_path.exists() else ""
+        assert "Traceback" not in text, f"the operator logged a traceback:\n{text[-4000:]}"

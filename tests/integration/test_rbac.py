@@ -23,7 +23,7 @@ import yaml
 
 from .conftest import REPO, create_namespace, delete_namespace, namespace_name
 from .helpers import wait_for
-from .operator_process import OperatorProcess
+from .operator_process import OperatorProcess, running
 
 SYSTEM_NAMESPACE = "sncguard-system"
 ACCOUNT = f"system:serviceaccount:{SYSTEM_NAMESPACE}:sncguard"
@@ -125,15 +125,8 @@ class RbacOperator(OperatorProcess):
 
 @pytest.fixture(scope="module")
 def rbac_operator(deploy_rbac, tmp_path_factory) -> Iterator[RbacOperator]:
-    log = tmp_path_factory.mktemp("rbac-operator") / "operator.log"
-    process = RbacOperator(deploy_rbac, log)
-    process.start()
-    try:
+    with running(RbacOperator(deploy_rbac, tmp_path_factory.mktemp("rbac-operator") / "operator.log")) as process:
         yield process
-    finally:
-        process.stop()
-        text = log.read_text(errors="replace") if log.exists() else ""
-        assert "Traceback" not in text, f"the operator logged a traceback:\n{text[-4000:]}"
 
 
 @pytest.fixture
