@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .api import BackupPolicySpec, TenantPolicySpec, ZoneSpreadSpec
-from .view import PROJECTIONS, VELERO_KINDS, ClusterView, Namespace
+from .view import PROJECTIONS, UNREADABLE, VELERO_KINDS, ClusterView, project
 
 MANIFEST_SUFFIXES = {".yaml", ".yml", ".json"}
 POLICY_SPECS: dict[str, type[BaseModel]] = {
@@ -99,9 +99,14 @@ def _documents(path: Path) -> Iterator[dict]:
             raise InputError(f"{path}: document {number} is a {type(doc).__name__}, not a Kubernetes object")
         kind = doc.get("kind")
         if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+            # kubectl's `List` names each item's kind; an API list response (`PodList`) names none
+            # on its items, only its own: theirs is the list's kind less "List".
+            item_kind = kind.removesuffix("List")
             for item in doc["items"]:
                 if not isinstance(item, dict):
                     raise InputError(f"{path}: document {number}: a list item is not an object")
+                if item_kind and not item.get("kind"):
+                    item = {"kind": item_kind, "apiVersion": doc.get("apiVersion", ""), **item}
                 yield item
         else:
             yield doc
@@ -133,7 +138,7 @@ def _add(inputs: Inputs, view: ClusterView, doc: dict, file: Path) -> None:
     try:
         if kind in PROJECTIONS and (kind not in VELERO_KINDS
                                     or str(doc.get("apiVersion", "")).startswith("velero.io/")):
-            view.add(kind, [PROJECTIONS[kind][1](doc)])
+            view.add(kind, [project(kind, doc)])
             view.pods_observed |= kind == "Pod"
             view.nodes_observed |= kind == "Node"
         elif kind in POLICY_SPECS and str(doc.get("apiVersion", "")).startswith("sncguard.io/"):
@@ -144,7 +149,8 @@ def _add(inputs: Inputs, view: ClusterView, doc: dict, file: Path) -> None:
                 raise InputError(f"{file}: {where}: {exc}") from None
             inputs.policies.append(PolicyDocument(kind, namespace, name, spec, str(file),
                                                   int(meta.get("generation") or 0)))
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+    except UNREADABLE as exc:
         raise InputError(f"{file}: {kind} {name}: malformed object: {exc}") from None
     if namespace and namespace not in view.namespaces:
-        view.namespaces.setdefault(namespace, Namespace(name=namespace, labels={}))
+        # A namespace the input only mentions, as the API server would create it: with its name label.
+        view.add("Namespace", [project("Namespace", {"metadata": {"name": namespace}})])

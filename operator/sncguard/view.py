@@ -1,22 +1,29 @@
 """ClusterView: the typed snapshot the rules read, and the projections that fill it.
 
-The same projections serve the operator (applied to watch events, stored in kopf indexes) and
-the offline check (applied to YAML documents), so the rules cannot tell the two apart. Each
-projection keeps only what some rule reads: at benchmark scale, a projected pod costs a few
-hundred bytes instead of the tens of kilobytes of a full object.
+`project(kind, body)` is the one way from a body to a projection, for the operator (list items,
+watch events, kopf bodies) and the offline check (YAML documents) alike, so the rules cannot tell
+the paths apart. It reads nothing the API may leave out: the kind comes from the caller (the
+watched-kinds table, or the manifest's own kind), never from the body, since the items of a LIST
+response carry none; the fields the API server defaults are defaulted first (defaults.py), since a
+manifest read offline was never defaulted. Each projection keeps only what some rule reads: at
+benchmark scale, a projected pod costs a few hundred bytes instead of the tens of kilobytes of a
+full object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import REGION_LABEL, ZONE_LABEL
+from .defaults import apply_defaults
 
 __all__ = [
     "PROJECTIONS",
     "REGION_LABEL",
+    "UNREADABLE",
     "VELERO_KINDS",
     "ZONE_LABEL",
     "BackupStorageLocation",
@@ -40,6 +47,7 @@ __all__ = [
     "VeleroRestore",
     "VeleroSchedule",
     "Workload",
+    "project",
 ]
 
 Obj = Mapping[str, Any]
@@ -60,9 +68,8 @@ class Namespace:
 
     @classmethod
     def from_obj(cls, obj: Obj) -> Namespace:
-        name = _meta(obj).get("name", "")
-        # The API server sets this label on every namespace; manifests read offline may lack it.
-        return cls(name=name, labels={"kubernetes.io/metadata.name": name, **_labels(obj)})
+        obj = apply_defaults("Namespace", obj)
+        return cls(name=_meta(obj).get("name", ""), labels=_labels(obj))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,10 @@ class Pod:
     ports: tuple[ContainerPort, ...] = ()
     node_selector: dict[str, str] = field(default_factory=dict)
     affinity: dict = field(default_factory=dict)
+    # status.podIP ("" until assigned): an ipBlock admits the pods whose address it contains.
+    pod_ip: str = ""
+    # A hostNetwork pod has its node's address: network policies treat its traffic as the node's.
+    host_network: bool = False
 
     @property
     def running(self) -> bool:
@@ -109,13 +120,14 @@ class Pod:
 
     @classmethod
     def from_obj(cls, obj: Obj) -> Pod:
+        obj = apply_defaults("Pod", obj)
         meta = _meta(obj)
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
         conditions = status.get("conditions") or ()
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
         ports = tuple(
-            ContainerPort(port=int(p["containerPort"]), protocol=p.get("protocol", "TCP"), name=p.get("name", ""))
+            ContainerPort(port=int(p["containerPort"]), protocol=p["protocol"], name=p.get("name", ""))
             for c in spec.get("containers") or ()
             for p in c.get("ports") or ()
             if "containerPort" in p
@@ -133,6 +145,8 @@ class Pod:
             node_selector=dict(spec.get("nodeSelector") or {}),
             affinity={"nodeAffinity": (spec.get("affinity") or {})["nodeAffinity"]}
             if (spec.get("affinity") or {}).get("nodeAffinity") else {},
+            pod_ip=status.get("podIP") or "",
+            host_network=bool(spec.get("hostNetwork")),
         )
 
 
@@ -158,9 +172,6 @@ class PodTemplate:
         )
 
 
-WORKLOAD_KINDS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1"}
-
-
 @dataclass(frozen=True, slots=True)
 class Workload:
     kind: str
@@ -173,18 +184,18 @@ class Workload:
     template: PodTemplate
 
     @classmethod
-    def from_obj(cls, obj: Obj) -> Workload:
+    def from_obj(cls, obj: Obj, kind: str) -> Workload:
+        """`kind` is the caller's to say (Deployment, StatefulSet): a listed item carries none."""
+        obj = apply_defaults(kind, obj)
         meta = _meta(obj)
         spec = obj.get("spec") or {}
-        replicas = spec.get("replicas")
         return cls(
-            kind=obj.get("kind", ""),
+            kind=kind,
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             uid=meta.get("uid", ""),
             labels=_labels(obj),
-            # The API server defaults replicas to 1; a manifest may leave it out.
-            replicas=1 if replicas is None else int(replicas),
+            replicas=int(spec["replicas"]),
             selector=dict(spec.get("selector") or {}),
             template=PodTemplate.from_obj(spec.get("template") or {}),
         )
@@ -240,13 +251,14 @@ class Service:
 
     @classmethod
     def from_obj(cls, obj: Obj) -> Service:
+        obj = apply_defaults("Service", obj)
         meta = _meta(obj)
         spec = obj.get("spec") or {}
         return cls(
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
-            type=spec.get("type") or "ClusterIP",
-            ports=tuple(ServicePort(port=int(p.get("port", 0)), protocol=p.get("protocol", "TCP"),
+            type=spec["type"],
+            ports=tuple(ServicePort(port=int(p.get("port", 0)), protocol=p["protocol"],
                                     target_port=p.get("targetPort"), node_port=p.get("nodePort"),
                                     name=p.get("name", ""))
                         for p in spec.get("ports") or ()),
@@ -274,20 +286,17 @@ class NetworkPolicy:
 
     @classmethod
     def from_obj(cls, obj: Obj) -> NetworkPolicy:
+        obj = apply_defaults("NetworkPolicy", obj)
         meta = _meta(obj)
         spec = obj.get("spec") or {}
         ingress = spec.get("ingress")
         egress = spec.get("egress")
-        types = spec.get("policyTypes")
-        if not types:
-            # The API server's default: Ingress always, Egress when egress rules exist.
-            types = ["Ingress", "Egress"] if egress else ["Ingress"]
         return cls(
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             labels=_labels(obj),
             pod_selector=dict(spec.get("podSelector") or {}),
-            policy_types=tuple(types),
+            policy_types=tuple(spec["policyTypes"]),
             ingress=tuple(ingress or ()),
             egress=tuple(egress or ()),
             owner_uids=_owner_uids(obj),
@@ -363,10 +372,10 @@ class RoleBinding:
     owner_uids: tuple[str, ...] = ()
 
     @classmethod
-    def from_obj(cls, obj: Obj) -> RoleBinding:
+    def from_obj(cls, obj: Obj, kind: str) -> RoleBinding:
+        """`kind` is the caller's to say (RoleBinding, ClusterRoleBinding): a listed item carries none."""
         meta = _meta(obj)
         ref = obj.get("roleRef") or {}
-        kind = obj.get("kind", "RoleBinding")
         return cls(
             kind=kind,
             namespace=meta.get("namespace", "") if kind == "RoleBinding" else "",
@@ -470,6 +479,8 @@ class VeleroSchedule:
     paused: bool
     labels: dict[str, str]
     owner_uids: tuple[str, ...] = ()
+    # status.phase: Velero marks a Schedule it refuses FailedValidation, and never runs it.
+    phase: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj) -> VeleroSchedule:
@@ -487,6 +498,7 @@ class VeleroSchedule:
             paused=bool(spec.get("paused")),
             labels=_labels(obj),
             owner_uids=_owner_uids(obj),
+            phase=(obj.get("status") or {}).get("phase") or "",
         )
 
 
@@ -610,15 +622,15 @@ PROJECTIONS: dict[str, tuple[str, Callable[[Obj], Any]]] = {
     "Namespace": ("namespaces", Namespace.from_obj),
     "Node": ("nodes", Node.from_obj),
     "Pod": ("pods", Pod.from_obj),
-    "Deployment": ("workloads", Workload.from_obj),
-    "StatefulSet": ("workloads", Workload.from_obj),
+    "Deployment": ("workloads", partial(Workload.from_obj, kind="Deployment")),
+    "StatefulSet": ("workloads", partial(Workload.from_obj, kind="StatefulSet")),
     "PodDisruptionBudget": ("pdbs", PodDisruptionBudget.from_obj),
     "Service": ("services", Service.from_obj),
     "NetworkPolicy": ("network_policies", NetworkPolicy.from_obj),
     "Ingress": ("ingresses", Ingress.from_obj),
     "Route": ("routes", Route.from_obj),
-    "RoleBinding": ("role_bindings", RoleBinding.from_obj),
-    "ClusterRoleBinding": ("role_bindings", RoleBinding.from_obj),
+    "RoleBinding": ("role_bindings", partial(RoleBinding.from_obj, kind="RoleBinding")),
+    "ClusterRoleBinding": ("role_bindings", partial(RoleBinding.from_obj, kind="ClusterRoleBinding")),
     "PersistentVolume": ("persistent_volumes", PersistentVolume.from_obj),
     "PersistentVolumeClaim": ("persistent_volume_claims", PersistentVolumeClaim.from_obj),
     "BackupStorageLocation": ("storage_locations", BackupStorageLocation.from_obj),
@@ -626,9 +638,21 @@ PROJECTIONS: dict[str, tuple[str, Callable[[Obj], Any]]] = {
     "Backup": ("backups", VeleroBackup.from_obj),
     "Restore": ("restores", VeleroRestore.from_obj),
 }
+
+
+def project(kind: str, body: Obj) -> Any:
+    """The projection of `body`, an object of `kind` as the API or a manifest gives it.
+
+    Raises one of UNREADABLE when the body cannot be read (a port that is not a number, a list
+    where an object belongs): the caller leaves such an object out and says so.
+    """
+    return PROJECTIONS[kind][1](body)
+
+
+# What a projection raises on a body it cannot read.
+UNREADABLE = (KeyError, TypeError, ValueError, AttributeError)
+
+
 # Kinds whose names are Velero's only under its API group (a "Backup" elsewhere is someone else's).
 VELERO_KINDS = frozenset({"BackupStorageLocation", "Schedule", "Backup", "Restore"})
 
-
-def index_by_name(items: Iterable[Node]) -> dict[str, Node]:
-    return {i.name: i for i in items}

@@ -72,11 +72,19 @@ def test_parser_reads_multiline_bullets():
     assert parse_catalogue(text) == {"ZS-001": ("high", ("R1", "R4")), "NET-003": ("critical", ("R7",))}
 
 
+# Rules the contract names that an open issue is to implement: listed here, so that the contract can
+# move ahead of the code without the test going blind. Once a rule is implemented it must leave this list.
+PLANNED = {"TERM-001": "issue 13", "TERM-002": "issue 13"}
+
+
 def test_catalogue_matches_requirements_file():
     parsed = parse_catalogue(REQUIREMENTS.read_text(encoding="utf-8"))
-    assert len(parsed) == 25  # ZS 6, BK 7, NET 7, ACC 3, LOC 2
-    assert set(parsed) == set(CATALOGUE), "rule IDs differ between docs/requirements.md and CATALOGUE"
+    assert len(parsed) == 25 + len(PLANNED)  # ZS 6, BK 7, NET 7, ACC 3, LOC 2, and the planned ones
+    assert not set(PLANNED) & set(CATALOGUE), "an implemented rule is still listed as planned"
+    assert set(parsed) == set(CATALOGUE) | set(PLANNED), "rule IDs differ between docs/requirements.md and CATALOGUE"
     for rule_id, (severity, requirements) in parsed.items():
+        if rule_id in PLANNED:
+            continue
         info = CATALOGUE[rule_id]
         assert info.severity.value == severity, rule_id
         assert info.requirements == requirements, rule_id

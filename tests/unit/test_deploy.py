@@ -511,9 +511,12 @@ def test_informer_metrics_count_the_objects_held_and_the_lists():
     pods.put("shop", "a", object())
     pods.put("web", "b", object())
     metrics = Metrics(KubeClient(), registry=CollectorRegistry())
-    metrics.follow_informers([SimpleNamespace(watched=BY_KIND["Pod"], store=pods, lists=2),
-                              SimpleNamespace(watched=BY_KIND["Deployment"], store=deployments, lists=1)])
+    metrics.follow_informers([SimpleNamespace(watched=BY_KIND["Pod"], store=pods, lists=2, skipped=0),
+                              SimpleNamespace(watched=BY_KIND["Deployment"], store=deployments, lists=1, skipped=3)],
+                             {"routes.route.openshift.io": 1})
     text = generate_latest(metrics.registry).decode()
+    assert 'sncguard_skipped_objects_total{resource="deployments.apps"} 3.0' in text
+    assert 'sncguard_skipped_objects_total{resource="routes.route.openshift.io"} 1.0' in text
     assert 'sncguard_watched_objects{resource="pods"} 2.0' in text
     assert 'sncguard_watched_objects{resource="deployments.apps"} 0.0' in text
     assert 'sncguard_informer_lists_total{resource="pods"} 2.0' in text

@@ -50,7 +50,7 @@ def plan(s: TenantPolicySpec, namespaces: list[str] = TENANT, now: datetime = NO
 
 
 def project(objs: list[dict]) -> list[RoleBinding]:
-    return [RoleBinding.from_obj(o) for o in objs]
+    return [RoleBinding.from_obj(o, kind=o["kind"]) for o in objs]
 
 
 def user_binding(name: str, namespace: str = "shop", labels: dict | None = None,
@@ -58,7 +58,7 @@ def user_binding(name: str, namespace: str = "shop", labels: dict | None = None,
     meta: dict[str, Any] = {"name": name, "labels": labels or {}}
     if kind == "RoleBinding":
         meta["namespace"] = namespace
-    return RoleBinding.from_obj({"kind": kind, "metadata": meta,
+    return RoleBinding.from_obj(kind=kind, obj={"metadata": meta,
                                  "roleRef": {"kind": "ClusterRole", "name": "view"},
                                  "subjects": [{"kind": "User", "name": "someone"}]})
 

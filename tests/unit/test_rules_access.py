@@ -71,8 +71,8 @@ def rbac(subjects: tuple[dict, ...]) -> list[dict]:
 
 def rb(name: str, namespace: str, role: str, *subjects: dict, role_kind: str = "ClusterRole",
        labels: dict | None = None) -> RoleBinding:
-    return RoleBinding.from_obj({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+    return RoleBinding.from_obj(kind="RoleBinding", obj={
+        "apiVersion": "rbac.authorization.k8s.io/v1",
         "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
         "subjects": rbac(subjects),
@@ -80,8 +80,8 @@ def rb(name: str, namespace: str, role: str, *subjects: dict, role_kind: str = "
 
 
 def crb(name: str, role: str, *subjects: dict) -> RoleBinding:
-    return RoleBinding.from_obj({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+    return RoleBinding.from_obj(kind="ClusterRoleBinding", obj={
+        "apiVersion": "rbac.authorization.k8s.io/v1",
         "metadata": {"name": name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
         "subjects": rbac(subjects),

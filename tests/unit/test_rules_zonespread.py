@@ -113,8 +113,8 @@ def workload(name: str = "web", *, kind: str = "Deployment", namespace: str = NS
         obj_spec["replicas"] = replicas
     if kind == "StatefulSet":
         obj_spec["serviceName"] = name
-    return Workload.from_obj({
-        "apiVersion": "apps/v1", "kind": kind,
+    return Workload.from_obj(kind=kind, obj={
+        "apiVersion": "apps/v1",
         "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}",
                      "labels": labels if labels is not None else {"app": name}},
         "spec": obj_spec,
@@ -970,8 +970,9 @@ class TestEvaluate:
 
     def test_only_the_namespace_and_workload_kinds(self):
         here, there = good("web"), good("web", namespace="other")
-        daemon = Workload.from_obj({"kind": "DaemonSet", "metadata": {"name": "agent", "namespace": NS},
-                                    "spec": {"selector": {"matchLabels": {"app": "agent"}}}})
+        # Built as a Deployment body would be (replicas set): only the kind says it is not one.
+        daemon = Workload.from_obj(kind="DaemonSet", obj={"metadata": {"name": "agent", "namespace": NS},
+                                    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "agent"}}}})
         ev = evaluate(DEFAULT, NS, full_view(here, there, daemon))
         assert [(a.workload.namespace, a.workload.name) for a in ev.assessments] == [(NS, "web")]
         assert {f.resource.namespace for f in ev.findings} == {NS}

@@ -121,7 +121,7 @@ class BackupPolicyReconciler:
                 engine.schedule_at(record.key, unseen[1] + UNSEEN_DRILL_GRACE)
                 return unseen[0]
         for obj in mine:
-            restore = VeleroRestore.from_obj({"kind": "Restore", **obj})
+            restore = VeleroRestore.from_obj(obj)
             if restore.phase not in FINISHED:
                 in_flight = True
                 continue

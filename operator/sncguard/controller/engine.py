@@ -73,6 +73,8 @@ class Engine:
         self.indexes: Mapping[str, Any] = {}
         self.reconcilers: dict[str, Reconciler] = {}
         self.fingerprints = Fingerprints()
+        # Objects of the kopf-watched kinds left out as unreadable, by resource (the informers count theirs).
+        self.skipped: dict[str, int] = {}
         # kopf invokes non-index handlers only once every index is filled: the first such call opens this.
         self.indexed = asyncio.Event()
         # The informers' initial lists, each done once its store holds the whole kind.

@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from .. import GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION
+from ..view import UNREADABLE
 from . import kopf_fixes
 from .backuppolicy import BackupPolicyReconciler
 from .engine import Engine, policy_index_name
@@ -82,7 +83,7 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
         _tasks.append(asyncio.create_task(informer.run(), name=f"sncguard-informer-{informer.watched.plural}"))
     engine.synced = [informer.synced for informer in informers]
     if engine.metrics is not None:
-        engine.metrics.follow_informers(informers)
+        engine.metrics.follow_informers(informers, engine.skipped)
     engine.attach(indexes, RECONCILERS)
     if METRICS_ADDRESS["value"] and engine.metrics is not None:
         try:
@@ -135,7 +136,16 @@ def _changed_by(watched: Watched) -> OnChange:
 
 def _register(watched: Watched) -> None:
     async def index(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, Any]:
-        projection = watched.project(body)
+        try:
+            projection = watched.project(body)
+        except UNREADABLE as exc:
+            # Left out of the index (an empty result), named in the log and counted, as the informers do.
+            engine.skipped[watched.resource_label] = engine.skipped.get(watched.resource_label, 0) + 1
+            log.warning("%s %s/%s cannot be read (%s): left out", watched.kind, namespace or "", name, exc)
+            if engine.fingerprints.forget(watched.kind, namespace or "", name):
+                engine.object_changed(watched.kind, namespace or "", name)
+                watched.affects(engine, namespace or "", name, None)
+            return {}
         key = namespace or CLUSTER
         if engine.fingerprints.changed(watched.kind, namespace or "", name, projection):
             engine.object_changed(watched.kind, namespace or "", name)

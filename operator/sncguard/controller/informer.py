@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from ..view import UNREADABLE
 from .kinds import CLUSTER, Watched, is_managed, owned_copy
 from .kube import ApiError
 
@@ -103,6 +104,8 @@ class Informer:
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.lists = 0
+        # Objects left out because their projection could not read them (sncguard_skipped_objects_total).
+        self.skipped = 0
         self._sleep = sleep
         self._clock = clock
 
@@ -189,9 +192,10 @@ class Informer:
         key = namespace or CLUSTER
         try:
             projection = self.watched.project(body)
-        except (KeyError, TypeError, ValueError) as exc:
+        except UNREADABLE as exc:
             # One object the projection cannot read must not stop the whole kind: it is left out,
-            # and the log names it.
+            # the log names it and a counter says so.
+            self.skipped += 1
             log.warning("%s %s/%s cannot be read (%s): left out", self.watched.kind, namespace, name, exc)
             self._delete(key, name)
             return key, name

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..selectors import label_selector_matches
-from ..view import PROJECTIONS, ClusterView
+from ..view import ClusterView, project
 from .state import plain as _plain
 
 if TYPE_CHECKING:
@@ -85,10 +85,10 @@ class Watched:
         come and go (Routes, Velero) goes through kopf, whose API discovery follows it."""
         return not self.optional
 
-    @property
-    def project(self) -> Callable[[Mapping[str, Any]], Any]:
-        """The kind's projection, from the table the offline loader uses too."""
-        return PROJECTIONS[self.kind][1]
+    def project(self, body: Mapping[str, Any]) -> Any:
+        """The body's projection, by the path the offline loader takes too; the kind is this entry's,
+        never the body's (listed items carry none)."""
+        return project(self.kind, body)
 
     @property
     def index_id(self) -> str:
@@ -101,6 +101,11 @@ class Watched:
     @property
     def resource(self) -> tuple[str, str, str]:
         return (self.group, self.version, self.plural)
+
+    @property
+    def resource_label(self) -> str:
+        """How metrics name the resource: `pods`, `deployments.apps`."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
 def owned_copy(watched: Watched, body: Mapping[str, Any]) -> dict[str, Any]:

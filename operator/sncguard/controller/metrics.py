@@ -6,7 +6,7 @@ Gauges follow the last evaluation of each policy; series of a deleted policy are
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -38,23 +38,31 @@ class ApiRequestCollector(Collector):
 class InformerCollector(Collector):
     """sncguard_watched_objects{resource} and sncguard_informer_lists_total{resource}, read from the
     informers: how much of the cluster sncguard keeps in memory, and how often it had to list a kind
-    again (more than one list means a watch fell too far behind: a 410)."""
+    again (more than one list means a watch fell too far behind: a 410). And
+    sncguard_skipped_objects_total{resource}: objects left out of the view because their body could
+    not be read, from the informers and from kopf's indexes (`kopf_skipped`)."""
 
-    def __init__(self, informers: list[Any]) -> None:
+    def __init__(self, informers: list[Any], kopf_skipped: Mapping[str, int]) -> None:
         self.informers = informers
+        self.kopf_skipped = kopf_skipped
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         objects = GaugeMetricFamily("sncguard_watched_objects", "Objects of a built-in kind sncguard keeps a "
                                     "projection of", labels=["resource"])
         lists = CounterMetricFamily("sncguard_informer_lists", "Full lists of a built-in kind (the first, then "
                                     "one per expired watch)", labels=["resource"])
+        skipped = CounterMetricFamily("sncguard_skipped_objects", "Objects left out of the view because their "
+                                      "body could not be read (the log names each)", labels=["resource"])
         for informer in self.informers:
-            w = informer.watched
-            resource = f"{w.plural}.{w.group}" if w.group else w.plural
+            resource = informer.watched.resource_label
             objects.add_metric([resource], informer.store.count())
             lists.add_metric([resource], informer.lists)
+            skipped.add_metric([resource], informer.skipped)
+        for resource, count in sorted(self.kopf_skipped.items()):
+            skipped.add_metric([resource], count)
         yield objects
         yield lists
+        yield skipped
 
 
 class Metrics:
@@ -78,8 +86,8 @@ class Metrics:
         self.registry.register(ApiRequestCollector(client))
         self._series: dict[PolicyKey, list[tuple[Gauge, tuple[str, ...]]]] = {}
 
-    def follow_informers(self, informers: list[Any]) -> None:
-        self.registry.register(InformerCollector(informers))
+    def follow_informers(self, informers: list[Any], kopf_skipped: Mapping[str, int]) -> None:
+        self.registry.register(InformerCollector(informers, kopf_skipped))
 
     def timed(self, kind: str, seconds: float) -> None:
         self.duration.labels(kind).observe(seconds)

@@ -68,8 +68,9 @@ class Fingerprints:
         self._seen[key] = fingerprint
         return True
 
-    def forget(self, kind: str, namespace: str, name: str) -> None:
-        self._seen.pop((kind, namespace, name), None)
+    def forget(self, kind: str, namespace: str, name: str) -> bool:
+        """Forget the object; True when it was known."""
+        return self._seen.pop((kind, namespace, name), None) is not None
 
     def __len__(self) -> int:
         return len(self._seen)
