@@ -129,3 +129,27 @@ spec: {type: NodePort, ports: [{port: 80, targetPort: 8080}]}
     failing = {(r["rule"], r["resource"]["name"]) for r in json.loads(out) if r["result"] == "fail"}
     assert failing == {("NET-003", "bastion"), ("NET-006", "web")}
     assert {r["policy"] for r in json.loads(out)} == {"TenantPolicy/baseline"}
+
+
+def test_a_tenant_selected_by_the_namespace_name_label_covers_namespaces_the_input_only_mentions(tmp_path, capsys):
+    """No Namespace object in the input: the namespace is inferred as the API server would create
+    it, with `kubernetes.io/metadata.name`, so a TenantPolicy selecting by that label covers it and
+    an SSH LoadBalancer there fails NET-003 instead of passing."""
+    (tmp_path / "tenant.yaml").write_text("""
+apiVersion: sncguard.io/v1alpha1
+kind: TenantPolicy
+metadata: {name: acme}
+spec:
+  tenant: acme
+  namespaceSelector:
+    matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [shop]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sftp, namespace: shop}
+spec: {type: LoadBalancer, selector: {app: sftp}, ports: [{port: 22}]}
+""")
+    code, out, _ = run(capsys, str(tmp_path), "--output", "json", "--now", "2026-11-28T10:00:00Z")
+    failing = {(f["rule"], f["resource"]["name"]) for f in json.loads(out) if f["result"] == "fail"}
+    assert ("NET-003", "sftp") in failing
+    assert code == 1
