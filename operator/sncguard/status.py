@@ -124,9 +124,23 @@ def differs(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
 
 
 def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON merge patch from old to new status: changed keys, and null for keys that went away."""
-    patch: dict[str, Any] = {k: v for k, v in new.items() if (old or {}).get(k) != v}
-    for key in old or {}:
+    """A JSON merge patch (RFC 7386) that turns the stored `old` status into exactly `new`.
+
+    A merge patch merges a nested object key by key into the stored one, so a key the new status no
+    longer has would survive (a drill's `completed` under the next drill's `lastDrill`): at every
+    depth of nested objects, what went away is sent as null. Lists are replaced whole, so they go
+    as they are.
+    """
+    old = old or {}
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            if nested := status_patch(before, value):
+                patch[key] = nested
+        elif key not in old or before != value:
+            patch[key] = value
+    for key in old:
         if key not in new:
             patch[key] = None
     return patch

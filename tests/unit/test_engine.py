@@ -1,6 +1,9 @@
 """The engine's pure parts: what counts as already applied, and which policies go first."""
 
 import asyncio
+import copy
+
+import pytest
 
 from sncguard.controller.engine import Engine, subset
 from sncguard.controller.kube import KubeClient
@@ -64,21 +67,58 @@ def test_the_operator_watches_exactly_the_kinds_the_offline_check_reads():
     assert sorted(w.kind for w in WATCHED) == sorted(PROJECTIONS)
 
 
+def json_merge_patch(target, patch):
+    """RFC 7386: what the API server stores when it applies `patch` (application/merge-patch+json) to `target`."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = json_merge_patch(result.get(key), value)
+    return result
+
+
+def test_json_merge_patch_follows_rfc_7386():
+    # The examples of RFC 7386, appendix A.
+    cases = [
+        ({"a": "b"}, {"a": "c"}, {"a": "c"}),
+        ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+        ({"a": "b"}, {"a": None}, {}),
+        ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
+        ({"a": ["b"]}, {"a": "c"}, {"a": "c"}),
+        ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
+        ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
+        ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
+        (["a", "b"], ["c", "d"], ["c", "d"]),
+        ({"a": "b"}, ["c"], ["c"]),
+        ({"a": "foo"}, None, None),
+        ({"a": "foo"}, "bar", "bar"),
+        ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
+        ([1, 2], {"a": "b", "c": None}, {"a": "b"}),
+        ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+    ]
+    for target, patch, result in cases:
+        assert json_merge_patch(target, patch) == result, (target, patch)
+    target = {"a": {"b": 1}}
+    json_merge_patch(target, {"a": {"b": None}})
+    assert target == {"a": {"b": 1}}, "the target is left as it was"
+
+
 class RecordingClient(KubeClient):
     def __init__(self):
         super().__init__()
         self.calls: list[str] = []
         self.status: dict = {}
+        self.patches: list[dict] = []
 
     async def patch_status(self, api_version, kind, namespace, name, status_patch):
         self.calls.append("status")
-        # A JSON merge patch at the top level is enough for these statuses; the API returns the whole.
-        for key, value in status_patch.items():
-            if value is None:
-                self.status.pop(key, None)
-            else:
-                self.status[key] = value
-        return {"status": dict(self.status)}
+        self.patches.append(status_patch)
+        # What the API server does with the merge patch of the status; it returns the whole object.
+        self.status = json_merge_patch({"status": self.status}, {"status": status_patch}).get("status") or {}
+        return {"status": copy.deepcopy(self.status)}
 
     async def post_event(self, api_version, kind, namespace, name, uid, reason, message, type_="Normal"):
         self.calls.append(f"event {reason} {type_}")
@@ -166,6 +206,220 @@ def test_a_drill_not_yet_in_the_restore_index_is_not_started_twice():
     assert drill(start + timedelta(seconds=10))["phase"] == "InProgress" and len(applied) == 1
     # A drill that never shows up is given up after the grace period, and a new one starts.
     restores.clear()
-    reconciler._unseen_drills[record.key] = (first, start)
+    reconciler._unseen_drills[record.key] = (record.uid, first, start)
     later = drill(start + UNSEEN_DRILL_GRACE + timedelta(seconds=1))
     assert later["phase"] == "New" and len(applied) == 2
+
+
+# ---- what the API server ends up storing, and what the engine remembers ------------------------
+
+
+def _zonespread_engine(client: KubeClient) -> tuple[Engine, dict]:
+    """An engine that evaluates ZoneSpreads of namespace shop with `Fake`, from an index the test fills."""
+    from sncguard.controller.engine import policy_index_name
+
+    index: dict[str, list] = {}
+    engine = Engine(client)
+    engine.attach({policy_index_name("ZoneSpread"): index}, [Fake()])
+    return engine, index
+
+
+class Fake:
+    """A reconciler that writes the status it is given and sets a timer, as real ones do after evaluating."""
+
+    kind = "ZoneSpread"
+    api_version = "sncguard.io/v1alpha1"
+
+    def __init__(self) -> None:
+        self.status: dict = _compliant("True")
+        self.timer: float | None = None
+
+    async def reconcile(self, engine, record):
+        spec = await engine.parse_spec(record)
+        if spec is None:
+            return
+        if self.timer is not None:
+            engine.schedule(record.key, self.timer)
+        await engine.write_status(record, copy.deepcopy(self.status), [])
+
+    async def deleted(self, engine, record):
+        pass
+
+
+def _body(uid: str, status: dict | None = None, spec: dict | None = None, generation: int = 1) -> dict:
+    return {"metadata": {"name": "spread", "namespace": "shop", "uid": uid, "generation": generation},
+            "spec": spec or {}, "status": status or {}}
+
+
+def test_a_nested_object_the_new_status_no_longer_has_keys_of_leaves_nothing_of_them_on_the_server():
+    from sncguard.controller.state import PolicyRecord
+
+    client = RecordingClient()
+    engine = Engine(client)
+    engine.compliance_events = False
+    engine.reconcilers = {"BackupPolicy": Fake()}
+    record = PolicyRecord(PolicyKey("BackupPolicy", "shop", "nightly"), "uid-1", 1, {}, {})
+    first = {**_compliant("True"), "lastDrill": {"restore": "a", "started": "2026-11-22T03:00:00Z",
+                                                 "completed": "2026-11-22T03:05:00Z", "result": "Completed"}}
+    second = {**_compliant("True"), "lastDrill": {"restore": "b", "started": "2026-11-23T03:00:00Z"}}
+
+    async def scenario():
+        await engine.write_status(record, first)
+        await engine.write_status(record, second)
+
+    asyncio.run(scenario())
+    assert client.status == second
+    assert "completed" not in client.status["lastDrill"]
+    # Only what changed is sent: the conditions, unchanged, are not in the second patch.
+    assert client.patches[1] == {"lastDrill": {"restore": "b", "started": "2026-11-23T03:00:00Z",
+                                               "completed": None, "result": None}}
+
+
+def _series(metrics) -> list[str]:
+    from prometheus_client import generate_latest
+
+    text = generate_latest(metrics.registry).decode()
+    return sorted(line for line in text.splitlines()
+                  if line.startswith(("sncguard_policy_compliant{", "sncguard_findings{", "sncguard_rule_results{")))
+
+
+def test_an_invalid_spec_keeps_the_last_verdict_in_the_metrics_until_a_valid_one_is_evaluated():
+    from sncguard.controller.metrics import Metrics
+    from sncguard.controller.state import PolicyRecord
+    from sncguard.findings import Message, ResourceRef, Result, finding
+    from sncguard.rules.catalogue import rule
+    from sncguard.status import build_status
+
+    client = RecordingClient()
+    engine = Engine(client)
+    engine.compliance_events = False
+    engine.metrics = Metrics(client)
+    engine.reconcilers = {"BackupPolicy": Fake()}
+    key = PolicyKey("BackupPolicy", "shop", "nightly")
+    failing = [finding(rule("BK-002"), Result.FAIL, ResourceRef("BackupStorageLocation", "velero", "default"),
+                       Message("en", "fr"))]
+    now = engine.clock()
+
+    async def scenario():
+        good = PolicyRecord(key, "uid-1", 1, {}, {})
+        await engine.write_status(good, build_status(generation=1, findings=failing, extra={}, previous=None,
+                                                     now=now), failing)
+        verdict = _series(engine.metrics)
+        bad = PolicyRecord(key, "uid-1", 2, {"rpo": "soon"}, client.status)
+        assert await engine.parse_spec(bad) is None
+        ready = next(c for c in client.status["conditions"] if c["type"] == "Ready")
+        assert ready["reason"] == "InvalidSpec"
+        kept = _series(engine.metrics)
+        fixed = PolicyRecord(key, "uid-1", 3, {}, client.status)
+        assert await engine.parse_spec(fixed) is not None
+        await engine.write_status(fixed, build_status(generation=3, findings=[], extra={}, previous=client.status,
+                                                      now=now), [])
+        after = _series(engine.metrics)
+        engine.forget(key)
+        return verdict, kept, after, _series(engine.metrics)
+
+    verdict, kept, after, deleted = asyncio.run(scenario())
+    labels = 'kind="BackupPolicy",name="nightly",namespace="shop"'
+    assert f"sncguard_policy_compliant{{{labels}}} 0.0" in verdict
+    assert f'sncguard_findings{{{labels},severity="critical"}} 1.0' in verdict
+    assert f'sncguard_rule_results{{{labels},result="fail",rule="BK-002"}} 1.0' in verdict
+    assert kept == verdict, "a bad edit must not resolve the alert"
+    assert f"sncguard_policy_compliant{{{labels}}} 1.0" in after
+    assert not any("BK-002" in line for line in after)
+    assert deleted == []
+
+
+@pytest.mark.parametrize("seen_first", [True, False], ids=["event-first", "index-first"])
+def test_a_policy_recreated_under_the_same_name_gets_a_fresh_status(seen_first):
+    """Deleted and recreated while the watch was down: the DELETED event never came, the record has a new uid."""
+    from sncguard.controller.metrics import Metrics
+    from sncguard.controller.state import PolicyRecord
+
+    client = RecordingClient()
+    engine, index = _zonespread_engine(client)
+    engine.compliance_events = False
+    engine.metrics = Metrics(client)
+    fake = engine.reconcilers["ZoneSpread"]
+    key = PolicyKey("ZoneSpread", "shop", "spread")
+
+    async def scenario():
+        fake.timer = 3600
+        index["shop"] = [PolicyRecord.from_body("ZoneSpread", _body("uid-1"))]
+        engine.policy_event("ZoneSpread", "ADDED", _body("uid-1"))
+        await engine.reconcile(key)
+        assert client.calls == ["status"] and key in engine._timers and _series(engine.metrics)
+        # The new object: same name, new uid, no status yet (the server starts it empty).
+        client.status = {}
+        fake.timer = None
+        index["shop"] = [PolicyRecord.from_body("ZoneSpread", _body("uid-2"))]
+        if seen_first:
+            engine.policy_event("ZoneSpread", None, _body("uid-2"))
+            assert key not in engine._timers, "the previous object's timer is not this one's"
+            assert _series(engine.metrics) == [], "nor are its metrics"
+        await engine.reconcile(key)
+
+    asyncio.run(scenario())
+    assert client.calls == ["status", "status"]
+    assert client.status == fake.status
+    assert key not in engine._timers
+
+
+def test_a_recreated_policy_with_an_invalid_spec_keeps_no_verdict_of_the_previous_one():
+    from sncguard.controller.metrics import Metrics
+    from sncguard.controller.state import PolicyRecord
+
+    client = RecordingClient()
+    engine, index = _zonespread_engine(client)
+    engine.compliance_events = False
+    engine.metrics = Metrics(client)
+    key = PolicyKey("ZoneSpread", "shop", "spread")
+
+    async def scenario():
+        index["shop"] = [PolicyRecord.from_body("ZoneSpread", _body("uid-1"))]
+        await engine.reconcile(key)
+        assert _series(engine.metrics)
+        client.status = {}
+        index["shop"] = [PolicyRecord.from_body("ZoneSpread", _body("uid-2", spec={"minZones": "many"}))]
+        await engine.reconcile(key)
+
+    asyncio.run(scenario())
+    assert _series(engine.metrics) == []
+    assert "summary" not in client.status
+    assert next(c for c in client.status["conditions"] if c["type"] == "Ready")["reason"] == "InvalidSpec"
+
+
+def test_a_drill_of_a_previous_policy_of_the_same_name_is_not_taken_for_this_ones():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from sncguard.api import BackupPolicySpec
+    from sncguard.controller.backuppolicy import BackupPolicyReconciler
+    from sncguard.controller.kinds import BY_KIND
+    from sncguard.controller.state import PolicyRecord
+    from sncguard.view import VeleroBackup
+
+    applied: list[str] = []
+
+    class ApplyingClient(KubeClient):
+        async def apply(self, obj, *, force=False):
+            applied.append(obj["metadata"]["name"])
+            return obj
+
+    engine = Engine(ApplyingClient())
+    engine.attach({BY_KIND["Restore"].owned_index_id: {}}, [])
+    reconciler = BackupPolicyReconciler()
+    key = PolicyKey("BackupPolicy", "shop", "nightly")
+    spec = BackupPolicySpec.model_validate({"restoreTestInterval": "720h"})
+    latest = VeleroBackup.from_obj({"metadata": {"name": "b-1", "namespace": spec.velero_namespace},
+                                    "spec": {"includedNamespaces": ["shop"]}, "status": {"phase": "Completed"}})
+    result = SimpleNamespace(latest_backup=latest)
+    start = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+    def drill(uid: str, at: datetime) -> dict:
+        record = PolicyRecord(key, uid, 1, {}, {})
+        return asyncio.run(reconciler._drills(engine, record, spec, result, {}, at, []))
+
+    first = drill("uid-1", start)
+    assert drill("uid-1", start + timedelta(seconds=4)) == first
+    second = drill("uid-2", start + timedelta(seconds=5))
+    assert second["restore"] != first["restore"] and len(applied) == 2

@@ -80,7 +80,7 @@ def bsl(name: str = "default", *, namespace: str = VNS, zone: str | None = "zone
 
 
 def schedule(name: str = "daily", *, namespace: str = VNS, included: Any = _UNSET, excluded: list | None = None,
-             location: str | None = "default", paused: bool = False) -> VeleroSchedule:
+             location: str | None = "default", paused: bool = False, phase: str | None = None) -> VeleroSchedule:
     template: dict = {}
     template["includedNamespaces"] = [NS] if included is _UNSET else included
     if excluded is not None:
@@ -90,8 +90,11 @@ def schedule(name: str = "daily", *, namespace: str = VNS, included: Any = _UNSE
     obj_spec: dict = {"schedule": "0 2 * * *", "template": template}
     if paused:
         obj_spec["paused"] = True
-    return VeleroSchedule.from_obj({"apiVersion": "velero.io/v1", "kind": "Schedule",
-                                    "metadata": {"name": name, "namespace": namespace}, "spec": obj_spec})
+    obj: dict = {"apiVersion": "velero.io/v1", "kind": "Schedule", "metadata": {"name": name, "namespace": namespace},
+                 "spec": obj_spec}
+    if phase is not None:
+        obj["status"] = {"phase": phase}
+    return VeleroSchedule.from_obj(obj)
 
 
 def backup(name: str = "daily-1", *, age: timedelta | None = timedelta(hours=3), phase: str = "Completed",
@@ -277,6 +280,46 @@ class TestSchedule:
         assert [s.name for s in covering_schedules(spec(), NS, v)] == ["daily", "weekly"]
         f = check_schedule(spec(), NS, v)
         assert f"{VNS}/daily (0 2 * * *), {VNS}/weekly" in f.message_en
+
+    @pytest.mark.parametrize("phase", ["New", "Enabled", ""])
+    def test_a_schedule_velero_accepted_or_has_yet_to_validate_covers(self, phase):
+        assert check_schedule(spec(), NS, view(schedules=[schedule(phase=phase)])).result is Result.PASS
+
+    def test_a_schedule_that_failed_validation_covers_nothing(self):
+        v = view(schedules=[schedule(phase="FailedValidation")])
+        assert covering_schedules(spec(), NS, v) == []
+        f = check_schedule(spec(), NS, v)
+        assert_ns(f, "BK-001", Result.FAIL, "status.phase")
+        for text in (f.message_en, f.message_fr):
+            assert f"{VNS}/daily (status.phase FailedValidation)" in text
+        assert "the only Schedule that would back it up" in f.message_en and "never runs it" in f.message_en
+        assert "la seule planification qui le sauvegarderait" in f.message_fr
+        assert "ne l'exécute jamais" in f.message_fr
+
+    def test_a_schedule_that_failed_validation_is_named_beside_other_near_misses(self):
+        v = view(schedules=[schedule("broken", phase="FailedValidation"), schedule("other-loc", location="other"),
+                            schedule("idle", paused=True, phase="FailedValidation")])
+        f = check_schedule(spec(), NS, v)
+        assert f.result is Result.FAIL and f.field == "status.phase"
+        assert f"only Schedule that would back it up to storage location default, {VNS}/broken (status.phase " \
+               f"FailedValidation)" in f.message_en
+        assert f"Schedule {VNS}/other-loc: it writes to storage location other" in f.message_en
+        assert f"Schedule {VNS}/idle: it is paused" in f.message_en
+        assert f"planification {VNS}/other-loc : elle écrit dans l'emplacement other" in f.message_fr
+
+    def test_a_failed_validation_beside_a_covering_schedule_is_not_listed(self):
+        v = view(schedules=[schedule("broken", included=["*"], phase="FailedValidation"), schedule("daily")])
+        assert [s.name for s in covering_schedules(spec(), NS, v)] == ["daily"]
+        f = check_schedule(spec(), NS, v)
+        assert f.result is Result.PASS and "broken" not in f.message_en
+
+    def test_several_schedules_that_failed_validation(self):
+        v = view(schedules=[schedule("a", phase="FailedValidation"), schedule("b", phase="FailedValidation")])
+        f = check_schedule(spec(), NS, v)
+        assert f.result is Result.FAIL
+        assert (f"the only Schedules that would back it up to storage location default, {VNS}/a (status.phase "
+                f"FailedValidation), {VNS}/b (status.phase FailedValidation), failed") in f.message_en
+        assert "les seules planifications" in f.message_fr
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,6 +714,12 @@ class TestEvaluate:
                            "BK-007": Result.SKIP}
         assert not e.storage_location_found
         assert "targetZone" not in e.status_fields and "targetRegion" not in e.status_fields
+
+    def test_a_schedule_that_failed_validation_is_no_coverage(self):
+        e = evaluate_backup(spec(), NS, "p", view(schedules=[schedule(phase="FailedValidation")]), NOW)
+        results = {f.rule.id: f.result for f in e.findings}
+        assert results["BK-001"] is Result.FAIL
+        assert "FailedValidation" in e.findings[0].message_en
 
     def test_non_compliant(self):
         v = view(locations=[bsl(config={"region": "us-east-1"})], schedules=[], backups=[],

@@ -72,3 +72,18 @@ def test_invalid_spec_keeps_the_last_verdict_and_says_why():
 
 def test_status_patch_nulls_what_went_away():
     assert status_patch({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 5}) == {"b": 5, "c": None}
+
+
+def test_status_patch_nulls_what_went_away_inside_nested_objects():
+    old = {"a": 1, "lastDrill": {"restore": "a", "started": "t1", "completed": "t2", "result": "X"},
+           "deep": {"kept": {"x": 1, "y": 2}, "same": {"z": 1}}, "list": [{"p": 1, "q": 2}]}
+    new = {"a": 1, "lastDrill": {"restore": "b", "started": "t3"}, "deep": {"kept": {"x": 1}, "same": {"z": 1}},
+           "list": [{"p": 1}]}
+    assert status_patch(old, new) == {
+        "lastDrill": {"restore": "b", "started": "t3", "completed": None, "result": None},
+        "deep": {"kept": {"y": None}},
+        "list": [{"p": 1}],  # a merge patch replaces a list whole
+    }
+    # An object that was not one before is sent whole; one emptied has each of its keys nulled.
+    assert status_patch({"o": "text", "e": {"k": 1}}, {"o": {"k": 1}, "e": {}}) == {"o": {"k": 1}, "e": {"k": None}}
+    assert status_patch(new, new) == {}

@@ -51,8 +51,10 @@ class BackupPolicyReconciler:
     api_version = API_VERSION
 
     def __init__(self) -> None:
-        # Drills created but not yet seen in the Restore index: (what status says of it, when).
-        self._unseen_drills: dict[PolicyKey, tuple[dict[str, Any], datetime]] = {}
+        # Drills created but not yet seen in the Restore index: (policy uid, what status says of it, when).
+        # The uid, because a policy recreated under its name while a watch was down is another
+        # object, whose status must not report the first one's drill.
+        self._unseen_drills: dict[PolicyKey, tuple[str, dict[str, Any], datetime]] = {}
 
     async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
         now = engine.clock()
@@ -115,11 +117,13 @@ class BackupPolicyReconciler:
         in_flight = False
         unseen = self._unseen_drills.get(record.key)
         if unseen is not None:
-            if any(o["metadata"]["name"] == unseen[0]["restore"] for o in mine) or now - unseen[1] > UNSEEN_DRILL_GRACE:
+            uid, unseen_drill, started = unseen
+            if uid != record.uid or any(o["metadata"]["name"] == unseen_drill["restore"] for o in mine) or (
+                    now - started > UNSEEN_DRILL_GRACE):
                 del self._unseen_drills[record.key]
             else:  # in flight: nothing else to do until the index shows it, or the grace runs out
-                engine.schedule_at(record.key, unseen[1] + UNSEEN_DRILL_GRACE)
-                return unseen[0]
+                engine.schedule_at(record.key, started + UNSEEN_DRILL_GRACE)
+                return unseen_drill
         for obj in mine:
             restore = VeleroRestore.from_obj(obj)
             if restore.phase not in FINISHED:
@@ -138,7 +142,7 @@ class BackupPolicyReconciler:
                 log.info("restore drill %s started for %s", restore_obj["metadata"]["name"], record.key.label())
                 drill = {"restore": restore_obj["metadata"]["name"], "backup": backup.name,
                          "scratchNamespace": plan.drill_scratch_namespace(namespace), "phase": "New"}
-                self._unseen_drills[record.key] = (drill, now)
+                self._unseen_drills[record.key] = (record.uid, drill, now)
                 engine.schedule_at(record.key, now + UNSEEN_DRILL_GRACE)
                 return drill
         if not mine:

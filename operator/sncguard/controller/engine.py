@@ -92,6 +92,10 @@ class Engine:
         self._written: dict[PolicyKey, dict[str, Any]] = {}
         self._evaluated: dict[PolicyKey, tuple[str, int]] = {}
         self._applied: dict[tuple[str, str, str], str] = {}
+        # Which object (uid) the memory above and the metrics' series are about, by key. A policy
+        # deleted and recreated under its name while a watch was down (no DELETED event) is another
+        # object: what was known of the first must not decide for the second (see `_adopt`).
+        self._uids: dict[PolicyKey, str] = {}
         # An Event on each flip of the Compliant condition; off, each effective change is one write.
         self.compliance_events = True
         self.evaluations = 0
@@ -173,6 +177,7 @@ class Engine:
         if event_type == "DELETED":
             self.forget(record.key)
             return record
+        self._adopt(record)
         written = self._written.get(record.key)
         if written is not None and differs(written, record.status) and self._evaluated.get(record.key) == (
                 record.uid, record.generation):
@@ -183,11 +188,27 @@ class Engine:
         return record
 
     def forget(self, key: PolicyKey) -> None:
-        self._written.pop(key, None)
-        self._evaluated.pop(key, None)
-        self._timers.pop(key, None)
         self._dirty.discard(key)
         self._deferred.discard(key)
+        self._forget_object(key)
+
+    def _adopt(self, record: PolicyRecord) -> None:
+        """Remember that `record.key` names the object `record.uid`; forget an earlier object of that name."""
+        known = self._uids.get(record.key)
+        if known is not None and known != record.uid:
+            log.info("%s is a new object (uid %s, was %s): its status and timers start afresh",
+                     record.key.label(), record.uid, known)
+            # Still dirty if it was: the new object needs an evaluation all the more.
+            self._forget_object(record.key)
+        self._uids[record.key] = record.uid
+
+    def _forget_object(self, key: PolicyKey) -> None:
+        """Everything remembered of the object `key` named: last status written, evaluation, timer, spec, series."""
+        self._uids.pop(key, None)
+        self._written.pop(key, None)
+        self._evaluated.pop(key, None)
+        # Its entries in the deadline heap no longer match a timer: the worker skips them.
+        self._timers.pop(key, None)
         for cached in [k for k in self._specs if k[0] == key]:
             del self._specs[cached]
         for keys in self.tenant_policies_of_namespace.values():
@@ -265,6 +286,8 @@ class Engine:
         if reconciler is None or record is None:
             self.forget(key)
             return
+        # A timer or another object may get here before the new object's own event does.
+        self._adopt(record)
         started = time.perf_counter()
         try:
             self.evaluations += 1
@@ -302,13 +325,18 @@ class Engine:
                            findings: list[Finding] | None = None) -> bool:
         """Patch the status if it differs from the last one; True when written.
 
+        `findings` are those of an evaluation; None for a status that could not evaluate (an invalid
+        spec, Velero missing), which keeps the last verdict in the metrics as it does in the status.
+
         A change of the Compliant condition is also an Event on the policy: people see it in
         `kubectl describe` without sncguard posting one per evaluation.
         """
         previous = self.previous_status(record)
         self._evaluated[record.key] = (record.uid, record.generation)
-        if self.metrics is not None:
-            self.metrics.observe(record, status, findings or [])
+        if self.metrics is not None and findings is not None:
+            # Without an evaluation the gauges stay: a bad edit must not resolve an alert that the
+            # last verdict raised.
+            self.metrics.observe(record, status, findings)
         if findings is not None:
             from .reports import publish
 

@@ -1,6 +1,8 @@
 """Prometheus metrics, served by `sncguard run` (127.0.0.1:9090/metrics by default).
 
-Gauges follow the last evaluation of each policy; series of a deleted policy are removed with it.
+Gauges follow the last evaluation of each policy: a spec that cannot be evaluated (Ready=False)
+leaves them as they were, like the verdict in its status. Series of a deleted policy are removed
+with it, and so are those of an earlier object of the same name (another uid).
 """
 
 from __future__ import annotations

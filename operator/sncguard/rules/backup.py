@@ -10,8 +10,8 @@ Evidence (REQUIREMENTS.md, "Evidence conventions"), all read in the policy's `ve
 - the backup target is the BackupStorageLocation named `spec.storageLocation`;
 - a Schedule covers the namespace when its template's includedNamespaces holds it or `*` (empty
   means all namespaces to Velero), its excludedNamespaces does not, it writes to the policy's
-  storage location ("" is Velero's default location, taken to be the one named `default`) and it
-  is not paused;
+  storage location ("" is Velero's default location, taken to be the one named `default`), it
+  is not paused and Velero did not refuse it (status.phase FailedValidation: Velero never runs it);
 - a Backup counts when its phase is Completed and it covers the namespace the same way on the same
   location; it is dated by its completionTimestamp, else its startTimestamp;
 - a restore test counts when a Restore in phase Completed restored a backup covering the namespace
@@ -94,8 +94,12 @@ F_REGION = f"metadata.labels['{REGION_LABEL}']"
 F_CONFIG_REGION = "spec.config.region"
 F_CONFIG = "spec.config"
 F_ANNOTATION = f"metadata.annotations['{ENCRYPTION_ANNOTATION}']"
+F_SCHEDULE_PHASE = "status.phase"
 F_BACKUP_COMPLETED = "status.completionTimestamp"
 F_RESTORE_COMPLETED = "status.completionTimestamp"
+
+# The Schedule phase Velero sets when it refuses a Schedule: it never creates a Backup from it.
+SCHEDULE_REFUSED = "FailedValidation"
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _ALL_RULES = ("BK-001", "BK-002", "BK-003", "BK-004", "BK-005", "BK-006", "BK-007")
@@ -236,8 +240,9 @@ def _excludes(excluded: tuple[str, ...], namespace: str) -> bool:
     return namespace in excluded or "*" in excluded
 
 
-def schedule_covers(spec: BackupPolicySpec, namespace: str, schedule: VeleroSchedule) -> tuple[str, str]:
-    """Why the schedule does not cover the namespace, (English, French); ("", "") when it does."""
+def _spec_misses(spec: BackupPolicySpec, namespace: str, schedule: VeleroSchedule) -> tuple[str, str]:
+    """Why the schedule, as written, does not back the namespace up to the policy's location; ("", "") when it
+    would."""
     if schedule.namespace != spec.velero_namespace:
         return (f"it is in namespace {schedule.namespace}, not {spec.velero_namespace}",
                 f"elle est dans l'espace de noms {schedule.namespace}, pas dans {spec.velero_namespace}")
@@ -253,6 +258,18 @@ def schedule_covers(spec: BackupPolicySpec, namespace: str, schedule: VeleroSche
                 f"elle écrit dans l'emplacement {location}, et non {spec.storage_location}")
     if schedule.paused:
         return "it is paused", "elle est suspendue (paused)"
+    return "", ""
+
+
+def schedule_covers(spec: BackupPolicySpec, namespace: str, schedule: VeleroSchedule) -> tuple[str, str]:
+    """Why the schedule does not cover the namespace, (English, French); ("", "") when it does."""
+    miss = _spec_misses(spec, namespace, schedule)
+    if miss[0]:
+        return miss
+    # Judged last, so that this reason names exactly the Schedules that would cover once Velero accepted them.
+    if schedule.phase == SCHEDULE_REFUSED:
+        return (f"its {F_SCHEDULE_PHASE} is {schedule.phase}: Velero refused it and never runs it",
+                f"son {F_SCHEDULE_PHASE} vaut {schedule.phase} : Velero l'a refusée et ne l'exécute jamais")
     return "", ""
 
 
@@ -366,13 +383,34 @@ def check_schedule(spec: BackupPolicySpec, namespace: str, view: ClusterView) ->
             f"planifications Velero {listed}",
         ), F_INCLUDED)
     near = []
+    refused = []  # would cover, but Velero refused them: the first thing to fix, so the message leads with them
     for s in sorted(view.schedules, key=lambda s: s.name):
         if s.namespace != vns or not _includes(s.included_namespaces, namespace):
+            continue
+        if not _spec_misses(spec, namespace, s)[0]:
+            refused.append(s)
             continue
         en, fr = schedule_covers(spec, namespace, s)
         near.append((f"Schedule {vns}/{s.name}: {en}", f"planification {vns}/{s.name} : {fr}"))
     why_en = "".join(f"; {n[0]}" for n in near)
     why_fr = "".join(f" ; {n[1]}" for n in near)
+    if refused:
+        listed = ", ".join(f"{vns}/{s.name} ({F_SCHEDULE_PHASE} {s.phase})" for s in refused)
+        if len(refused) == 1:
+            lead_en = (f"the only Schedule that would back it up to storage location {loc}, {listed}, failed "
+                       f"Velero's validation: Velero never runs it")
+            lead_fr = (f"la seule planification qui le sauvegarderait dans l'emplacement {loc}, {listed}, a échoué "
+                       f"à la validation de Velero : Velero ne l'exécute jamais")
+        else:
+            lead_en = (f"the only Schedules that would back it up to storage location {loc}, {listed}, failed "
+                       f"Velero's validation: Velero never runs them")
+            lead_fr = (f"les seules planifications qui le sauvegarderaient dans l'emplacement {loc}, {listed}, ont "
+                       f"échoué à la validation de Velero : Velero ne les exécute jamais")
+        return finding(rule("BK-001"), Result.FAIL, _ns_ref(namespace), Message(
+            f"Namespace {namespace} is covered by no Velero Schedule in {vns}: {lead_en}{why_en}",
+            f"L'espace de noms {namespace} n'est couvert par aucune planification (Schedule) Velero de {vns} : "
+            f"{lead_fr}{why_fr}",
+        ), F_SCHEDULE_PHASE)
     return finding(rule("BK-001"), Result.FAIL, _ns_ref(namespace), Message(
         f"Namespace {namespace} is covered by no Velero Schedule in {vns}: no active Schedule there holds it "
         f"(or *) in spec.template.includedNamespaces and writes to storage location {loc}{why_en}",
