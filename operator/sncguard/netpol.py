@@ -1,7 +1,8 @@
 """NetworkPolicy semantics (networking.k8s.io/v1), exactly as Kubernetes defines them.
 
-Pure: no I/O, no clock. Given the namespaces (with their labels), the pods (labels and named
-container ports) and the NetworkPolicies of a ClusterView, `NetworkPolicyEngine` answers
+Pure: no I/O, no clock. Given the namespaces (with their labels), the pods (labels, named
+container ports, address, hostNetwork) and the NetworkPolicies of a ClusterView,
+`NetworkPolicyEngine` answers
 
 - point questions: may this source (a pod or an IP address) reach this pod on (protocol, port)?
   (`admits`, `egress_allows`, `allows`, with the rules that decide in `ingress_verdict` and
@@ -24,16 +25,23 @@ The semantics, from the Kubernetes NetworkPolicy documentation:
 - A peer with `podSelector` only: pods of the policy's namespace; `namespaceSelector` only: every
   pod of the matching namespaces; both in one peer: pods matching the pod selector in namespaces
   matching the namespace selector (AND); separate peers are ORed. `ipBlock`: addresses in `cidr`
-  but in none of `except` (IPv4 and IPv6).
+  but in none of `except` (IPv4 and IPv6), and the pods whose address (`status.podIP`) lies there.
 - A port: numeric, a numeric range up to `endPort`, or a name resolved against the destination
   pod's container ports (for ingress the selected pod, for egress the peer pod); a name the pod
   does not declare matches nothing. The protocol defaults to TCP.
 
-Evidence limits, by design: the view holds no pod IPs, so a pod source matches only selector
-peers and an address matches only ipBlock peers (implementations differ on whether an ipBlock
-matches pod IPs). Namespaces carry the `kubernetes.io/metadata.name` label the API server sets on
-every namespace, even when a manifest omits it. A peer that the API server would reject (empty,
-or ipBlock combined with a selector, an unparsable cidr) matches nothing.
+- A pod always reaches itself: no policy blocks the traffic from a pod to itself.
+- A hostNetwork pod has its node's address and is node traffic, as in most implementations (the
+  documentation leaves it open): selectors never match it as a source or a destination, an
+  ipBlock does when it holds the node's address.
+
+Evidence limits, by design: a pod (source or destination) matches an ipBlock through the
+`status.podIP` the view holds, as Kubernetes' own network-policy e2e tests and Calico do; a pod
+without an address yet (pending, or a manifest read offline) matches only selector peers. An
+address given as such is not taken for the pod that may hold it: it matches only ipBlock peers.
+Namespaces carry the `kubernetes.io/metadata.name` label the API server sets on every namespace,
+even when a manifest omits it. A peer that the API server would reject (empty, or ipBlock combined
+with a selector, an unparsable cidr) matches nothing.
 """
 
 from __future__ import annotations
@@ -67,7 +75,9 @@ __all__ = [
     "Verdict",
     "admits",
     "allows",
+    "internet_covered",
     "is_default_deny",
+    "pod_address",
     "policy_rules",
     "selector_implies",
 ]
@@ -88,6 +98,22 @@ _NON_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
     "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
     "::/128", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8",
 ))
+
+
+def internet_covered(networks: Iterable[IPNetwork]) -> tuple[int, ...]:
+    """The IP versions (4, 6) whose whole public Internet the union of `networks` covers.
+
+    Ranges open to the Internet together as much as 0.0.0.0/0 alone: 0.0.0.0/1 and 128.0.0.0/1,
+    or every public range with the private ones left out, since what is not the public Internet
+    (_NON_PUBLIC) is added before the union is compared with 0.0.0.0/0 (::/0)."""
+    networks = tuple(networks)
+    covered = []
+    for version in (4, 6):
+        union = list(ipaddress.collapse_addresses(
+            n for n in (*networks, *_NON_PUBLIC) if n.version == version))
+        if len(union) == 1 and union[0].prefixlen == 0:
+            covered.append(version)
+    return tuple(covered)
 
 
 class Direction(enum.StrEnum):
@@ -116,6 +142,21 @@ def _selects(selector: Mapping | None, labels: Mapping[str, str]) -> bool:
 def _as_address(address: IPAddress | str) -> IPAddress:
     return address if isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address) \
         else ipaddress.ip_address(address)
+
+
+def pod_address(pod: Pod) -> IPAddress | None:
+    """The pod's status.podIP (its node's address for a hostNetwork pod); None until assigned, or
+    unreadable: such a pod matches no ipBlock."""
+    if not pod.pod_ip:
+        return None
+    try:
+        return ipaddress.ip_address(pod.pod_ip)
+    except ValueError:
+        return None
+
+
+def _same_pod(a: Pod, b: Pod) -> bool:
+    return (a.namespace, a.name) == (b.namespace, b.name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,6 +264,13 @@ class Peer:
         return self.pod_selector is None or _selects(self.pod_selector, labels)
 
     def matches_pod(self, pod: Pod, namespace_labels: Mapping[str, str]) -> bool:
+        """Whether the peer matches `pod` as a source (ingress) or a destination (egress)."""
+        if self.ip_block is not None:
+            address = pod_address(pod)
+            return not self.error and address is not None and self.ip_block.contains(address)
+        if pod.host_network:
+            # Its traffic carries the node's address: plugins cannot tell it from the node's own.
+            return False
         return self.matches_namespace(pod.namespace, namespace_labels) and self.matches_pod_labels(pod.labels)
 
     def matches_address(self, address: IPAddress | str) -> bool:
@@ -438,12 +486,14 @@ class Reach:
     """Concrete sources (or destinations) on one (protocol, port): everything, or pods and blocks."""
 
     everything: bool
-    pods: frozenset[tuple[str, str]] = frozenset()  # (namespace, name)
+    pods: frozenset[tuple[str, str]] = frozenset()  # (namespace, name), those of the ip_blocks included
     ip_blocks: tuple[IPBlock, ...] = ()
     rules: tuple[PolicyRule, ...] = ()  # the rules that contribute; empty when not isolated
+    itself: tuple[str, str] | None = None  # the pod asked about, which always reaches itself
 
     def includes_pod(self, pod: Pod) -> bool:
-        return self.everything or (pod.namespace, pod.name) in self.pods
+        key = (pod.namespace, pod.name)
+        return self.everything or key == self.itself or key in self.pods
 
     def includes_address(self, address: IPAddress | str) -> bool:
         return self.everything or any(b.contains(address) for b in self.ip_blocks)
@@ -541,8 +591,11 @@ class NetworkPolicyEngine:
         return self.namespaces_matching(peer.namespace_selector)
 
     def peer_pods(self, peer: Peer) -> list[Pod]:
+        """The pods of the view that `peer` matches: by selectors, or by address for an ipBlock."""
+        if peer.kind is PeerKind.IP_BLOCK:
+            return [p for p in self.view.pods if peer.matches_pod(p, {})]
         return [p for ns in sorted(self.peer_namespaces(peer)) for p in self.pods_in(ns)
-                if peer.matches_pod_labels(p.labels)]
+                if not p.host_network and peer.matches_pod_labels(p.labels)]
 
     def peer_classes(self, rule: PolicyRule) -> tuple[PeerClass, ...]:
         if rule.any_peer:
@@ -566,6 +619,8 @@ class NetworkPolicyEngine:
         policies = self.policies_selecting(pod, Direction.INGRESS)
         if not policies:
             return Verdict(True, False)
+        if isinstance(source, Pod) and _same_pod(source, pod):
+            return Verdict(True, True, (), tuple(policies))  # no rule needed: a pod reaches itself
         rules = tuple(r for p in policies for r in self.rules(p, Direction.INGRESS)
                       if r.port_matches(protocol, port, pod) and self.rule_matches_peer(r, source))
         return Verdict(bool(rules), True, rules, tuple(policies))
@@ -578,6 +633,8 @@ class NetworkPolicyEngine:
         policies = self.policies_selecting(pod, Direction.EGRESS)
         if not policies:
             return Verdict(True, False)
+        if isinstance(destination, Pod) and _same_pod(pod, destination):
+            return Verdict(True, True, (), tuple(policies))  # no rule needed: a pod reaches itself
         target = destination if isinstance(destination, Pod) else None
         rules = tuple(r for p in policies for r in self.rules(p, Direction.EGRESS)
                       if r.port_matches(protocol, port, target) and self.rule_matches_peer(r, destination))
@@ -614,7 +671,7 @@ class NetworkPolicyEngine:
         return self._admissions(pod, Direction.EGRESS)
 
     def sources(self, pod: Pod, protocol: str, port: int) -> Reach:
-        """Who `pod`'s ingress side admits on (protocol, port)."""
+        """Who `pod`'s ingress side admits on (protocol, port); the pod itself always."""
         pods: set[tuple[str, str]] = set()
         blocks: list[IPBlock] = []
         rules: list[PolicyRule] = []
@@ -628,11 +685,12 @@ class NetworkPolicyEngine:
             everything = self._collect(admission.peers, pods, blocks)
             if everything:
                 return Reach(True, rules=(rule,))
-        return Reach(False, frozenset(pods), tuple(blocks), tuple(rules))
+        return Reach(False, frozenset(pods), tuple(blocks), tuple(rules), (pod.namespace, pod.name))
 
     def destinations(self, pod: Pod, protocol: str, port: int) -> Reach:
-        """What `pod`'s egress side lets it reach on (protocol, port). A named port resolves against
-        each destination pod, so a rule with names admits pods one by one and no address."""
+        """What `pod`'s egress side lets it reach on (protocol, port), itself always. A named port
+        resolves against each destination pod, so a rule with names admits pods one by one and no
+        address."""
         pods: set[tuple[str, str]] = set()
         blocks: list[IPBlock] = []
         rules: list[PolicyRule] = []
@@ -651,16 +709,17 @@ class NetworkPolicyEngine:
             if hits:
                 rules.append(rule)
                 pods |= hits
-        return Reach(False, frozenset(pods), tuple(blocks), tuple(rules))
+        return Reach(False, frozenset(pods), tuple(blocks), tuple(rules), (pod.namespace, pod.name))
 
     def _collect(self, classes: Iterable[PeerClass], pods: set[tuple[str, str]], blocks: list[IPBlock]) -> bool:
-        """Adds the classes' pods and blocks; True when one class is everything."""
+        """Adds the classes' pods and blocks (with the pods whose address a block holds); True when one
+        class is everything."""
         for pc in classes:
             if pc.kind is PeerKind.ANY:
                 return True
             if pc.kind is PeerKind.IP_BLOCK and pc.ip_block is not None:
                 blocks.append(pc.ip_block)
-            elif pc.peer is not None and pc.kind in (PeerKind.NAMESPACES, PeerKind.PODS):
+            if pc.peer is not None and pc.kind in (PeerKind.NAMESPACES, PeerKind.PODS, PeerKind.IP_BLOCK):
                 pods.update((p.namespace, p.name) for p in self.peer_pods(pc.peer))
         return False
 

@@ -21,6 +21,7 @@ from sncguard.netpol import (
     RulePort,
     admits,
     allows,
+    internet_covered,
     is_default_deny,
     policy_rules,
     selector_implies,
@@ -36,11 +37,12 @@ def ns(name: str, **labels: str) -> Namespace:
 
 
 def pod(namespace: str, name: str, labels: dict[str, str] | None = None,
-        ports: list[dict] | None = None) -> Pod:
+        ports: list[dict] | None = None, ip: str = "", host_network: bool = False) -> Pod:
     return Pod.from_obj({
         "metadata": {"namespace": namespace, "name": name, "labels": labels or {}},
-        "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": ports or []}]},
-        "status": {"phase": "Running"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": ports or []}],
+                 **({"hostNetwork": True} if host_network else {})},
+        "status": {"phase": "Running", **({"podIP": ip} if ip else {})},
     })
 
 
@@ -353,7 +355,84 @@ class TestPeers:
         assert not e.admits("2001:db8:1::1", DB, "TCP", 1)
         assert not e.admits("2001:db9::1", DB, "TCP", 1)
         assert not e.admits("10.0.0.1", DB, "TCP", 1)
-        assert not e.admits(CLIENT_HERE, DB, "TCP", 1)  # an ipBlock does not match pods here
+        assert not e.admits(CLIENT_HERE, DB, "TCP", 1)  # no address yet: only a selector could match it
+
+
+# --------------------------------------------------------------------------------------------
+# Pod addresses: an ipBlock matches the pods whose IP it contains
+
+
+IN_BLOCK = pod("bob", "in-block", {"role": "client"}, ip="10.1.2.3")
+EXCEPTED = pod("bob", "excepted", {"role": "client"}, ip="10.9.0.1")
+OUTSIDE = pod("bob", "outside", {"role": "client"}, ip="192.168.0.1")
+NO_IP = pod("bob", "no-ip", {"role": "client"})
+BAD_IP = pod("bob", "bad-ip", {"role": "client"}, ip="not-an-ip")
+V6 = pod("bob", "v6", {"role": "client"}, ip="fd00::5")
+AGENT = pod("alice", "agent", {"role": "client"}, ip="10.2.0.1", host_network=True)  # its node's address
+TARGET = pod("default", "target", {"role": "db"}, [{"containerPort": 8443, "name": "https"}], ip="10.3.0.7")
+BLOCK = {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.9.0.0/16"]}}
+
+
+class TestPodAddresses:
+    def engine(self, ingress: list[dict] | None = None, egress: list[dict] | None = None) -> NetworkPolicyEngine:
+        policies = []
+        if ingress is not None:
+            policies.append(netpol("default", "in", {"podSelector": {"matchLabels": {"role": "db"}},
+                                                     "policyTypes": ["Ingress"], "ingress": ingress}))
+        if egress is not None:
+            policies.append(netpol("bob", "out", {"podSelector": {}, "policyTypes": ["Egress"], "egress": egress}))
+        return NetworkPolicyEngine(view([DEFAULT, ALICE, BOB],
+                                        [TARGET, IN_BLOCK, EXCEPTED, OUTSIDE, NO_IP, BAD_IP, V6, AGENT], policies))
+
+    def test_ip_block_admits_the_pods_whose_address_it_contains(self):
+        e = self.engine([{"from": [BLOCK]}])
+        assert e.admits(IN_BLOCK, TARGET, "TCP", 1)
+        assert not e.admits(EXCEPTED, TARGET, "TCP", 1)
+        assert not e.admits(OUTSIDE, TARGET, "TCP", 1)
+        assert not e.admits(NO_IP, TARGET, "TCP", 1)  # no address yet
+        assert not e.admits(BAD_IP, TARGET, "TCP", 1)  # an unreadable address matches no block
+        assert not e.admits(V6, TARGET, "TCP", 1)
+        assert e.ingress_verdict(IN_BLOCK, TARGET, "TCP", 1).rules[0].field == "spec.ingress[0]"
+        reach = e.sources(TARGET, "TCP", 1)
+        assert reach.pods == {("bob", "in-block"), ("alice", "agent"), ("default", "target")}
+        assert reach.includes_pod(IN_BLOCK) and not reach.includes_pod(EXCEPTED)
+
+    def test_ip_block_on_egress_reaches_the_pods_whose_address_it_contains(self):
+        e = self.engine(egress=[{"to": [{"ipBlock": {"cidr": "10.3.0.0/16"}}], "ports": [{"port": 8443}]}])
+        assert e.egress_allows(IN_BLOCK, TARGET, "TCP", 8443)
+        assert not e.egress_allows(IN_BLOCK, OUTSIDE, "TCP", 8443)
+        assert e.allows(IN_BLOCK, TARGET, "TCP", 8443)
+        assert e.destinations(IN_BLOCK, "TCP", 8443).pods == {("default", "target")}
+        named = self.engine(egress=[{"to": [{"ipBlock": {"cidr": "10.3.0.0/16"}}], "ports": [{"port": "https"}]}])
+        assert named.egress_allows(IN_BLOCK, TARGET, "TCP", 8443)
+        assert named.destinations(IN_BLOCK, "TCP", 8443).pods == {("default", "target")}
+
+    def test_host_network_pods_are_node_traffic(self):
+        # Selectors never match a hostNetwork pod, even one whose labels and namespace fit...
+        for peer in ({"podSelector": {"matchLabels": {"role": "client"}}, "namespaceSelector": {}},
+                     {"namespaceSelector": {"matchLabels": {"user": "alice"}}}):
+            e = self.engine([{"from": [peer]}])
+            assert not e.admits(AGENT, TARGET, "TCP", 1)
+            assert not e.sources(TARGET, "TCP", 1).includes_pod(AGENT)
+        # ...an ipBlock holding its node's address does.
+        assert self.engine([{"from": [BLOCK]}]).admits(AGENT, TARGET, "TCP", 1)
+        # The same on egress: a selector does not reach it, its node's address does.
+        e = self.engine(egress=[{"to": [{"namespaceSelector": {}}]}])
+        assert not e.egress_allows(IN_BLOCK, AGENT, "TCP", 1) and e.egress_allows(IN_BLOCK, TARGET, "TCP", 1)
+        assert ("alice", "agent") not in e.destinations(IN_BLOCK, "TCP", 1).pods
+        assert self.engine(egress=[{"to": [BLOCK]}]).egress_allows(IN_BLOCK, AGENT, "TCP", 1)
+
+    def test_a_pod_always_reaches_itself(self):
+        deny = netpol("default", "deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+        e = NetworkPolicyEngine(view([DEFAULT], [TARGET, DB], [deny]))
+        assert e.admits(TARGET, TARGET, "TCP", 8443) and e.egress_allows(TARGET, TARGET, "UDP", 9)
+        assert e.allows(TARGET, TARGET, "TCP", 1)
+        verdict = e.ingress_verdict(TARGET, TARGET, "TCP", 1)
+        assert verdict.allowed and verdict.isolated and verdict.rules == ()
+        assert not e.allows(DB, TARGET, "TCP", 1)
+        assert e.sources(TARGET, "TCP", 1).includes_pod(TARGET)
+        assert not e.sources(TARGET, "TCP", 1).includes_pod(DB)
+        assert e.destinations(TARGET, "TCP", 1).includes_pod(TARGET)
 
 
 class TestIPBlock:
@@ -366,6 +445,18 @@ class TestIPBlock:
         # Carving out public space does not.
         assert not IPBlock.parse({"cidr": "0.0.0.0/0", "except": ["0.0.0.0/1"]}).whole_internet
         assert not IPBlock.parse({"cidr": "172.17.0.0/16"}).whole_internet
+
+    def test_ranges_that_together_cover_the_internet(self):
+        def nets(*texts: str) -> list:
+            return [ipaddress.ip_network(t) for t in texts]
+        assert internet_covered(nets("0.0.0.0/1", "128.0.0.0/1")) == (4,)
+        assert internet_covered(nets("::/1", "8000::/1", "0.0.0.0/0")) == (4, 6)
+        # What is not the public Internet need not be listed.
+        assert internet_covered(nets("0.0.0.0/5", "8.0.0.0/7", "11.0.0.0/8", "12.0.0.0/6", "16.0.0.0/4",
+                                     "32.0.0.0/3", "64.0.0.0/2", "128.0.0.0/1")) == (4,)
+        assert internet_covered(nets("0.0.0.0/1", "128.0.0.0/2", "8000::/1")) == ()
+        assert internet_covered(nets("10.0.0.0/8", "192.168.0.0/16", "fc00::/7")) == ()
+        assert internet_covered([]) == ()
 
     def test_within_and_host_bits(self):
         block = IPBlock.parse({"cidr": "10.1.2.3/16"})  # host bits set: the network counts

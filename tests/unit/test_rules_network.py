@@ -57,10 +57,11 @@ NAMESPACES = [
 
 
 def pod(namespace: str, name: str, labels: dict | None = None, ports: list[dict] | None = None,
-        phase: str = "Running") -> Pod:
+        phase: str = "Running", ip: str = "", host_network: bool = False) -> Pod:
     return Pod.from_obj({"metadata": {"namespace": namespace, "name": name, "labels": labels or {}},
-                         "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": ports or []}]},
-                         "status": {"phase": phase}})
+                         "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": ports or []}],
+                                  **({"hostNetwork": True} if host_network else {})},
+                         "status": {"phase": phase, **({"podIP": ip} if ip else {})}})
 
 
 def netpol(namespace: str, name: str, labels: dict | None = None, **spec: Any) -> NetworkPolicy:
@@ -189,6 +190,35 @@ class TestForbiddenPorts:
         f = only(self.judge(v))
         assert f.result is Result.FAIL and f.field == "spec.ports[0].targetPort" and "3389" in f.message_en
 
+    @pytest.mark.parametrize("ranges", [
+        ["0.0.0.0/1", "128.0.0.0/1"],
+        ["::/1", "8000::/1"],
+        ["not-a-range", "128.0.0.0/1", "203.0.113.0/24", "0.0.0.0/1"],
+        # Every public IPv4 range, with 10.0.0.0/8 (private) left out: still the whole Internet.
+        ["0.0.0.0/5", "8.0.0.0/7", "11.0.0.0/8", "12.0.0.0/6", "16.0.0.0/4", "32.0.0.0/3", "64.0.0.0/2",
+         "128.0.0.0/1"],
+    ])
+    def test_load_balancer_ranges_that_together_cover_the_internet(self, ranges):
+        v = view(services=[service("acme-web", "ssh", "LoadBalancer", [{"port": 22}],
+                                   loadBalancerSourceRanges=ranges)])
+        f = only(self.judge(v))
+        assert f.result is Result.FAIL and f.field == "spec.ports[0].port"
+        assert "together cover the whole public IPv" in f.message_en
+        assert "couvrent ensemble tout l'Internet public IPv" in f.message_fr
+        assert_bilingual(f)
+
+    @pytest.mark.parametrize("ranges", [
+        ["0.0.0.0/1", "128.0.0.0/2"],
+        ["0.0.0.0/1", "8000::/1"],  # half of each family is neither whole
+        ["0.0.0.0/1", "not-a-range"],
+        # Every public range but 8.0.0.0/7.
+        ["0.0.0.0/5", "11.0.0.0/8", "12.0.0.0/6", "16.0.0.0/4", "32.0.0.0/3", "64.0.0.0/2", "128.0.0.0/1"],
+    ])
+    def test_load_balancer_ranges_that_leave_part_of_the_internet_out_pass(self, ranges):
+        v = view(services=[service("acme-web", "ssh", "LoadBalancer", [{"port": 22}],
+                                   loadBalancerSourceRanges=ranges)])
+        assert only(self.judge(v)).result is Result.PASS
+
     def test_load_balancer_with_restricted_ranges_passes(self):
         v = view(services=[service("acme-web", "ssh", "LoadBalancer", [{"port": 22}],
                                    loadBalancerSourceRanges=["203.0.113.0/24"])])
@@ -199,6 +229,50 @@ class TestForbiddenPorts:
     def test_named_target_port_is_not_numeric(self):
         v = view(services=[service("acme-web", "web", "LoadBalancer", [{"port": 443, "targetPort": "ssh"}])])
         assert only(self.judge(v)).result is Result.PASS
+
+    @pytest.mark.parametrize("type_", ["LoadBalancer", "NodePort"])
+    def test_named_target_port_resolves_to_the_selected_pods_container_port(self, type_):
+        bastion = pod("acme-web", "bastion", {"app": "bastion"}, [{"containerPort": 22, "name": "ssh"}])
+        svc = service("acme-web", "sftp", type_, [{"port": 2222, "targetPort": "ssh"}], selector={"app": "bastion"})
+        f = only(self.judge(view(services=[svc], pods=[bastion])))
+        assert f.result is Result.FAIL and f.field == "spec.ports[0].targetPort"
+        assert "22 (spec.ports[0].targetPort ssh, containerPort of pod acme-web/bastion)" in f.message_en
+        assert "22 (spec.ports[0].targetPort ssh, containerPort du pod acme-web/bastion)" in f.message_fr
+        assert_bilingual(f)
+
+    @pytest.mark.parametrize("bastion", [
+        pod("acme-web", "bastion", {"app": "other"}, [{"containerPort": 22, "name": "ssh"}]),  # not selected
+        pod("globex", "bastion", {"app": "bastion"}, [{"containerPort": 22, "name": "ssh"}]),  # another namespace
+        pod("acme-web", "bastion", {"app": "bastion"}, [{"containerPort": 22, "name": "ssh"}], phase="Succeeded"),
+        pod("acme-web", "bastion", {"app": "bastion"}, [{"containerPort": 22, "name": "ssh", "protocol": "UDP"}]),
+        pod("acme-web", "bastion", {"app": "bastion"}, [{"containerPort": 22, "name": "sshd"}]),
+    ])
+    def test_named_target_port_only_through_live_selected_pods_that_declare_it(self, bastion):
+        svc = service("acme-web", "sftp", "LoadBalancer", [{"port": 2222, "targetPort": "ssh"}],
+                      selector={"app": "bastion"})
+        assert only(self.judge(view(services=[svc], pods=[bastion]))).result is Result.PASS
+
+    def test_named_target_port_without_selector_reaches_no_pod(self):
+        bastion = pod("acme-web", "bastion", {"app": "bastion"}, [{"containerPort": 22, "name": "ssh"}])
+        svc = service("acme-web", "sftp", "LoadBalancer", [{"port": 2222, "targetPort": "ssh"}])
+        assert only(self.judge(view(services=[svc], pods=[bastion]))).result is Result.PASS
+
+    @pytest.mark.parametrize(("type_", "ports", "field"), [
+        ("ClusterIP", [{"port": 22}], "spec.ports[0].port"),
+        ("ClusterIP", [{"port": 8080, "targetPort": 3389}], "spec.ports[0].targetPort"),
+        ("ClusterIP", [{"port": 2222, "targetPort": "ssh"}], "spec.ports[0].targetPort"),
+        ("LoadBalancer", [{"port": 22}], "spec.ports[0].port"),  # the source ranges do not filter externalIPs
+    ])
+    def test_external_ips_expose_every_service_type(self, type_, ports, field):
+        bastion = pod("acme-web", "bastion", {"app": "bastion"}, [{"containerPort": 22, "name": "ssh"}])
+        svc = service("acme-web", "ssh", type_, ports, selector={"app": "bastion"}, externalIPs=["198.51.100.7"],
+                      loadBalancerSourceRanges=["203.0.113.0/24"])
+        f = only(self.judge(view(services=[svc], pods=[bastion])))
+        assert f.result is Result.FAIL and f.field == field
+        assert "spec.externalIPs 198.51.100.7" in f.message_en and "spec.externalIPs 198.51.100.7" in f.message_fr
+        # External addresses may be private: the finding does not claim the whole Internet.
+        assert "on its external addresses, outside the cluster" in f.message_en and "hors du cluster" in f.message_fr
+        assert_bilingual(f)
 
     @pytest.mark.parametrize(("port", "field"), [
         ({"port": 445}, "spec.ports[0].port"),
@@ -329,6 +403,31 @@ class TestCrossTenant:
         assert f.result is Result.FAIL and f.resource.kind == "Namespace"
         assert "2 pods" in f.message_en and "cache-1, cache-2" in f.message_en and "2 pods" in f.message_fr
         assert_bilingual(f)
+
+    def test_ip_block_holding_another_tenants_pod_address(self):
+        p = netpol("acme-api", "from-lan", policyTypes=["Ingress"],
+                   ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.9.0.0/16"]}}]}])
+        pods = [pod("acme-api", "api", {"app": "api"}, ip="10.0.0.4"),
+                pod("acme-web", "web", {"app": "web"}, ip="10.0.0.5"),  # the same tenant: fine
+                pod("globex", "shop-1", {"app": "shop"}, ip="10.1.2.3"),
+                pod("globex", "shop-2", {"app": "shop"}, ip="10.9.0.3"),  # excepted
+                pod("globex", "done", {"app": "job"}, phase="Succeeded", ip="10.1.2.4"),  # not live
+                pod("globex", "pending", {"app": "shop"}),  # no address yet
+                pod("globex", "agent", ip="10.4.0.1", host_network=True)]  # its node's address, in the block
+        f = only(self.judge(view(policies=[p], pods=pods)))
+        assert f.result is Result.FAIL and f.resource.name == "from-lan" and f.field == "spec.ingress[0]"
+        assert "from[0].ipBlock 10.0.0.0/8 except 10.9.0.0/16" in f.message_en
+        assert "globex/shop-1 (10.1.2.3)" in f.message_en and "globex/shop-1 (10.1.2.3)" in f.message_fr
+        assert "globex/agent (10.4.0.1, hostNetwork)" in f.message_en
+        assert "shop-2" not in f.message_en and "done" not in f.message_en
+        assert_bilingual(f)
+
+    def test_ip_block_holding_no_other_tenants_pod_passes(self):
+        p = netpol("acme-api", "from-lan", policyTypes=["Ingress"],
+                   ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]}])
+        pods = [pod("acme-api", "api", {"app": "api"}, ip="10.0.0.4"), pod("globex", "shop", ip="10.1.2.3"),
+                pod("openshift-ingress", "router", ip="10.0.0.9")]  # not a tenant's
+        assert only(self.judge(view(policies=[p], pods=pods))).result is Result.PASS
 
     def test_one_finding_per_rule_plus_namespace(self):
         p = netpol("acme-api", "bad", policyTypes=["Ingress"], podSelector={"matchLabels": {"app": "api"}},

@@ -44,7 +44,10 @@ class TenantPolicyReconciler:
         others = _other_specs(engine, record.key)
         scope = tenant_scope(spec, namespaces, list(others.values()))
         self._remember_scope(engine, record.key, scope.namespaces)
-        view = engine.view(scope.namespaces)
+        # The other tenants' pods are evidence too: an ipBlock of the tenant that holds their
+        # addresses lets them in (NET-004), and the offline check sees them. The rules still report
+        # on the tenant's own namespaces only.
+        view = engine.view([*scope.namespaces, *sorted(scope.other_tenant_namespaces)])
         outcome = evaluate_tenantpolicy(spec, record.key.name, scope, view, now)
         extra: dict[str, Any] = dict(outcome.status_fields)
         if spec.mode is Mode.ENFORCE:

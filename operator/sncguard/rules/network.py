@@ -24,13 +24,15 @@ from ..netpol import (
     IPBlock,
     IPNetwork,
     NetworkPolicyEngine,
+    Peer,
     PeerKind,
     PolicyRule,
+    internet_covered,
     is_default_deny,
     selector_implies,
 )
 from ..selectors import is_empty_selector, label_selector_matches
-from ..view import ClusterView, Ingress, NetworkPolicy, Pod, Route, Service
+from ..view import ClusterView, Ingress, NetworkPolicy, Pod, Route, Service, ServicePort
 from .catalogue import rule
 
 if TYPE_CHECKING:
@@ -141,11 +143,33 @@ def _int_port(value: int | str | None) -> int | None:
     return None
 
 
-def _whole_range(text: str) -> bool:
-    try:
-        return ipaddress.ip_network(text.strip(), strict=False).prefixlen == 0
-    except ValueError:
-        return False
+def _networks(texts: Iterable[str]) -> list[tuple[str, IPNetwork]]:
+    """The parsable ranges among `texts`, each with its text; the others are left out."""
+    out = []
+    for text in texts:
+        try:
+            out.append((text.strip(), ipaddress.ip_network(text.strip(), strict=False)))
+        except ValueError:
+            continue
+    return out
+
+
+def _source_ranges_open(ranges: tuple[str, ...]) -> tuple[str, str] | None:
+    """Why a LoadBalancer's source ranges let the whole Internet in (English, French), or None."""
+    if not ranges:
+        return f"{F_SOURCE_RANGES} is empty", f"{F_SOURCE_RANGES} est vide"
+    networks = _networks(ranges)
+    whole = next((text for text, n in networks if n.prefixlen == 0), None)
+    if whole is not None:
+        return f"{F_SOURCE_RANGES} holds {whole}", f"{F_SOURCE_RANGES} contient {whole}"
+    # The load balancer admits the union of the ranges: halves of the Internet add up.
+    versions = internet_covered(n for _, n in networks)
+    if not versions:
+        return None
+    version = versions[0]
+    shown = _list(text for text, n in networks if n.version == version)
+    return (f"{F_SOURCE_RANGES} together cover the whole public IPv{version} Internet ({shown})",
+            f"{F_SOURCE_RANGES} couvrent ensemble tout l'Internet public IPv{version} ({shown})")
 
 
 def _live(pod: Pod) -> bool:
@@ -209,38 +233,73 @@ def check_default_deny_egress(tenant_namespaces: list[str], view: ClusterView) -
 # NET-003: forbidden ports open to the whole Internet
 
 
-def _service_forbidden(svc: Service, forbidden: set[int]) -> tuple[list[tuple[str, int]], str, str]:
-    """The (field, port) pairs of `svc` that expose a forbidden port to every address, with why it
-    is open to every address (English, French)."""
-    hits: list[tuple[str, int]] = []
+def _selected_live_pods(svc: Service, pods: Iterable[Pod]) -> list[Pod]:
+    """The live pods of `svc`'s namespace that its selector picks, sorted by name. No selector (an
+    empty one comes back from the API server as none) picks nothing: such a Service's endpoints are
+    written by hand."""
+    if not svc.selector:
+        return []
+    return sorted((p for p in pods if p.namespace == svc.namespace and _live(p)
+                   and all(p.labels.get(k) == v for k, v in svc.selector.items())), key=lambda p: p.name)
+
+
+def _named_target(sp: ServicePort, pods: list[Pod]) -> dict[int, list[Pod]]:
+    """The container ports a named targetPort reaches, each with the pods that declare it: the
+    endpoints take, per pod, the container port of that name and the Service port's protocol."""
+    out: dict[int, list[Pod]] = defaultdict(list)
+    for p in pods:
+        cp = next((c for c in p.ports if c.name == sp.target_port
+                   and (c.protocol or DEFAULT_PROTOCOL).upper() == (sp.protocol or DEFAULT_PROTOCOL).upper()), None)
+        if cp is not None:
+            out[cp.port].append(p)
+    return out
+
+
+# A forbidden port a Service exposes: (field, port, English detail, French detail).
+_Hit = tuple[str, int, str, str]
+
+
+def _service_forbidden(svc: Service, forbidden: set[int], pods: list[Pod]
+                       ) -> tuple[list[_Hit], list[tuple[str, str, bool]]]:
+    """The forbidden ports `svc` exposes outside the cluster, and each way it is exposed (English,
+    French, whether that way is open to the whole Internet). What reaches a pod is the targetPort:
+    a number, or a name each selected pod (among `pods`) resolves to one of its container ports."""
+    ways: list[tuple[str, str, bool]] = []
     if svc.type == "LoadBalancer":
-        ranges = svc.load_balancer_source_ranges
-        everything = [r for r in ranges if _whole_range(r)]
-        if ranges and not everything:
-            return [], "", ""
-        why_en = (f"{F_SOURCE_RANGES} holds {everything[0]}" if everything
-                  else f"{F_SOURCE_RANGES} is empty")
-        why_fr = (f"{F_SOURCE_RANGES} contient {everything[0]}" if everything
-                  else f"{F_SOURCE_RANGES} est vide")
-        for i, sp in enumerate(svc.ports):
-            if sp.port in forbidden:
-                hits.append((f"spec.ports[{i}].port", sp.port))
-            target = _int_port(sp.target_port)
-            if target in forbidden and target != sp.port:
-                hits.append((f"spec.ports[{i}].targetPort", target))
-        return hits, f"LoadBalancer, open to every address: {why_en}", \
-            f"LoadBalancer, ouvert à toute adresse : {why_fr}"
-    if svc.type == "NodePort":
-        for i, sp in enumerate(svc.ports):
-            if sp.port in forbidden:
-                hits.append((f"spec.ports[{i}].port", sp.port))
-            target = _int_port(sp.target_port)
-            if target in forbidden and target != sp.port:
-                hits.append((f"spec.ports[{i}].targetPort", target))
-            if sp.node_port in forbidden:
-                hits.append((f"spec.ports[{i}].nodePort", sp.node_port))
-        return hits, "NodePort, open on every node", "NodePort, ouvert sur chaque nœud"
-    return [], "", ""
+        opened = _source_ranges_open(svc.load_balancer_source_ranges)
+        if opened is not None:
+            ways.append((f"LoadBalancer, open to every address: {opened[0]}",
+                         f"LoadBalancer, ouvert à toute adresse : {opened[1]}", True))
+    elif svc.type == "NodePort":
+        ways.append(("NodePort, open on every node", "NodePort, ouvert sur chaque nœud", True))
+    if svc.external_ips:
+        # kube-proxy answers on these addresses for any type, and loadBalancerSourceRanges do not
+        # filter them; they may be private addresses, so not necessarily the whole Internet.
+        ips = _list(svc.external_ips)
+        ways.append((f"{F_EXTERNAL_IPS} {ips}, reachable on those addresses whatever the type",
+                     f"{F_EXTERNAL_IPS} {ips}, joignable sur ces adresses quel que soit le type", False))
+    if not ways:
+        return [], []
+    selected = _selected_live_pods(svc, pods)
+    hits: list[_Hit] = []
+    for i, sp in enumerate(svc.ports):
+        if sp.port in forbidden:
+            hits.append((f"spec.ports[{i}].port", sp.port, "", ""))
+        target = _int_port(sp.target_port)
+        if target in forbidden and target != sp.port:
+            hits.append((f"spec.ports[{i}].targetPort", target, "", ""))
+        if target is None and isinstance(sp.target_port, str) and sp.target_port:
+            for number, declaring in sorted(_named_target(sp, selected).items()):
+                if number in forbidden and number != sp.port:
+                    names = _list(f"{p.namespace}/{p.name}" for p in declaring)
+                    hits.append((f"spec.ports[{i}].targetPort", number,
+                                 f" {sp.target_port}, containerPort of {'pod' if len(declaring) == 1 else 'pods'} "
+                                 f"{names}",
+                                 f" {sp.target_port}, containerPort {'du pod' if len(declaring) == 1 else 'des pods'} "
+                                 f"{names}"))
+        if svc.type == "NodePort" and sp.node_port in forbidden:
+            hits.append((f"spec.ports[{i}].nodePort", sp.node_port, "", ""))
+    return hits, ways
 
 
 def _opens_to_internet(r: PolicyRule) -> tuple[str, str] | None:
@@ -297,9 +356,11 @@ def _rule_forbidden_ports(r: PolicyRule, forbidden: set[int], selected: list[Pod
 def check_forbidden_ports_exposed(spec: TenantPolicySpec, tenant_namespaces: list[str], view: ClusterView,
                                   engine: NetworkPolicyEngine | None = None) -> list[Finding]:
     """NET-003: a forbidden port (22, 3389, 445, 2049 by default) open to the whole Internet through a
-    LoadBalancer Service without source ranges (or with 0.0.0.0/0 or ::/0), a NodePort Service, or
-    a NetworkPolicy ingress rule that admits any source on it. Fail per offending object; pass per
-    tenant namespace with nothing exposed."""
+    LoadBalancer Service without source ranges (or with ranges whose union covers the public IPv4 or
+    IPv6 Internet), a NodePort Service, a Service of any type with externalIPs, or a NetworkPolicy
+    ingress rule that admits any source on it. A Service's forbidden port may be its port, a numeric
+    targetPort, or the container port a named targetPort resolves to on the live pods it selects.
+    Fail per offending object; pass per tenant namespace with nothing exposed."""
     engine = engine or NetworkPolicyEngine(view)
     forbidden = set(spec.forbidden_ports)
     shown = ", ".join(str(p) for p in sorted(forbidden))
@@ -308,16 +369,22 @@ def check_forbidden_ports_exposed(spec: TenantPolicySpec, tenant_namespaces: lis
     for ns in sorted(set(tenant_namespaces)):
         failed = False
         for svc in services.get(ns, ()):
-            hits, why_en, why_fr = _service_forbidden(svc, forbidden)
+            hits, ways = _service_forbidden(svc, forbidden, engine.pods_in(ns))
             if not hits:
                 continue
             failed = True
-            what = ", ".join(f"{port} ({fld})" for fld, port in hits)
+            why_en = "; ".join(en for en, _, _ in ways)
+            why_fr = " ; ".join(fr for _, fr, _ in ways)
+            what_en = ", ".join(f"{port} ({fld}{en})" for fld, port, en, _ in hits)
+            what_fr = ", ".join(f"{port} ({fld}{fr})" for fld, port, _, fr in hits)
+            internet = any(whole for _, _, whole in ways)
+            where_en = "to the whole Internet" if internet else "on its external addresses, outside the cluster"
+            where_fr = "à tout Internet" if internet else "sur ses adresses externes, hors du cluster"
             out.append(finding(rule("NET-003"), Result.FAIL, _service_ref(svc), Message(
                 f"Service {ns}/{svc.name} ({why_en}) exposes forbidden {'ports' if len(hits) > 1 else 'port'} "
-                f"{what} to the whole Internet",
+                f"{what_en} {where_en}",
                 f"Le Service {ns}/{svc.name} ({why_fr}) expose "
-                f"{'les ports interdits' if len(hits) > 1 else 'le port interdit'} {what} à tout Internet",
+                f"{'les ports interdits' if len(hits) > 1 else 'le port interdit'} {what_fr} {where_fr}",
             ), hits[0][0]))
         for policy in engine.policies_in(ns):
             selected = engine.selected_pods(policy)
@@ -342,10 +409,11 @@ def check_forbidden_ports_exposed(spec: TenantPolicySpec, tenant_namespaces: lis
         if not failed:
             out.append(finding(rule("NET-003"), Result.PASS, _ns_ref(ns), Message(
                 f"Namespace {ns} exposes none of the forbidden ports ({shown}) to the whole Internet: no "
-                f"LoadBalancer or NodePort Service and no NetworkPolicy ingress rule open to any source admits them",
+                f"LoadBalancer or NodePort Service, no Service with externalIPs and no NetworkPolicy ingress rule "
+                f"open to any source admits them",
                 f"L'espace de noms {ns} n'expose aucun des ports interdits ({shown}) à tout Internet : aucun "
-                f"Service LoadBalancer ou NodePort ni aucune règle d'entrée de NetworkPolicy ouverte à toute source "
-                f"ne les admet",
+                f"Service LoadBalancer ou NodePort, aucun Service avec externalIPs ni aucune règle d'entrée de "
+                f"NetworkPolicy ouverte à toute source ne les admet",
             ), "spec.ports"))
     return out
 
@@ -354,12 +422,21 @@ def check_forbidden_ports_exposed(spec: TenantPolicySpec, tenant_namespaces: lis
 # NET-004: other tenants' namespaces
 
 
+def _pods_in_block(peer: Peer, namespaces: Iterable[str], engine: NetworkPolicyEngine) -> list[Pod]:
+    """The live pods of `namespaces` whose address an ipBlock peer holds: the block admits them
+    whatever their namespace (see netpol), and only the addresses in use now can be named."""
+    return sorted((p for ns in namespaces for p in engine.pods_in(ns)
+                   if _live(p) and peer.matches_pod(p, engine.namespace_labels(ns))),
+                  key=lambda p: (p.namespace, p.name))
+
+
 def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namespaces: set[str],
                                view: ClusterView, engine: NetworkPolicyEngine | None = None) -> list[Finding]:
     """NET-004: the effective ingress to tenant pods admits another tenant's namespaces: a rule
-    with no `from`, a namespaceSelector that is empty or matches another tenant's namespace, or
-    pods that no ingress policy isolates. Fail per offending rule or per namespace with unisolated
-    pods; pass per clean tenant namespace."""
+    with no `from`, a namespaceSelector that is empty or matches another tenant's namespace, an
+    ipBlock that holds the address of a live pod of another tenant's namespace, or pods that no
+    ingress policy isolates. Fail per offending rule or per namespace with unisolated pods; pass
+    per clean tenant namespace."""
     engine = engine or NetworkPolicyEngine(view)
     others = sorted(other_tenant_namespaces)
     out: list[Finding] = []
@@ -374,6 +451,19 @@ def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namesp
                     reasons_fr.append("elle n'a pas de from et admet donc tous les espaces de noms, y compris ceux "
                                       "des autres locataires")
                 for peer in r.peers:
+                    if peer.ip_block is not None:
+                        hit = _pods_in_block(peer, others, engine)
+                        if hit:
+                            where = f"from[{peer.index}].ipBlock {peer.ip_block}"
+                            shown = _list(f"{p.namespace}/{p.name} ({p.pod_ip}"
+                                          f"{', hostNetwork' if p.host_network else ''})" for p in hit)
+                            addr_en, addr_fr = ("the address", "l'adresse") if len(hit) == 1 \
+                                else ("the addresses", "les adresses")
+                            reasons_en.append(f"{where} holds {addr_en} of {_n_en(len(hit), 'pod')} of other "
+                                              f"tenants: {shown}")
+                            reasons_fr.append(f"{where} contient {addr_fr} de {_n_fr(len(hit), 'pod')} d'autres "
+                                              f"locataires : {shown}")
+                        continue
                     if peer.namespace_selector is None or peer.error:
                         continue
                     where = f"from[{peer.index}].namespaceSelector {_selector(peer.namespace_selector)}"
@@ -419,9 +509,10 @@ def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namesp
             k = len(others)
             out.append(finding(rule("NET-004"), Result.PASS, _ns_ref(ns), Message(
                 f"Namespace {ns} admits no traffic from other tenants: {pods_en}, and no ingress rule admits any "
-                f"source or a namespace of another tenant ({_n_en(k, 'other-tenant namespace')} checked)",
+                f"source, a namespace of another tenant or the address of one of its pods "
+                f"({_n_en(k, 'other-tenant namespace')} checked)",
                 f"L'espace de noms {ns} n'admet aucun trafic d'autres locataires : {pods_fr}, et aucune règle "
-                f"d'entrée n'admet toute source ni un espace de noms d'un autre locataire "
+                f"d'entrée n'admet toute source, un espace de noms d'un autre locataire ni l'adresse d'un de ses pods "
                 f"({k} {'espace' if k <= 1 else 'espaces'} de noms d'autres locataires "
                 f"{'vérifié' if k <= 1 else 'vérifiés'})",
             ), F_ISOLATION))
