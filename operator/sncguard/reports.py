@@ -1,8 +1,12 @@
 """PolicyReports (wgpolicyk8s.io/v1alpha2), the format Policy Reporter and the policy engines read.
 
-One PolicyReport per policy and namespace of the resources it judged, and one
-ClusterPolicyReport per policy for cluster-scoped resources. Each is owned by its policy, so it
-goes away with it, and bounded: flooding etcd with reports is the best-known failure of the
+A namespaced policy (ZoneSpread, BackupPolicy) writes one PolicyReport, in its own namespace, with
+every result it has, about a Namespace or a storage location in Velero's namespace included: the
+garbage collector only honours an owner in the dependent's own namespace, so a report elsewhere
+would be refused (ClusterPolicyReport) or collected at once (another namespace). A TenantPolicy,
+cluster-scoped, writes one PolicyReport per namespace of the resources it judged and one
+ClusterPolicyReport for cluster-scoped resources. Each is owned by its policy, so it goes away
+with it, and bounded: flooding etcd with reports is the best-known failure of the
 general engines. Results carry the time their verdict last changed, so an evaluation that
 changes nothing produces an identical report and no write.
 """
@@ -68,7 +72,7 @@ def build_reports(kind: str, namespace: str, name: str, uid: str, findings: list
     owner = owner_reference(kind, name, uid)
     groups: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
-        groups[f.resource.namespace].append(f)
+        groups[namespace or f.resource.namespace].append(f)
     # A namespaced policy always reports in its own namespace, if only to say all passed.
     if namespace:
         groups.setdefault(namespace, [])

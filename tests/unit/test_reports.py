@@ -1,4 +1,4 @@
-"""PolicyReports: one per policy and namespace, owned, bounded, and stable when nothing changes."""
+"""PolicyReports: where each policy reports, owned, bounded, and stable when nothing changes."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -75,3 +75,25 @@ def test_french_messages():
 def test_label_values_stay_valid():
     value = policy_label_value("ZoneSpread", "n" * 40, "m" * 40)
     assert len(value) <= 63 and value[-1].isalnum()
+
+
+def test_a_namespaced_policy_reports_everything_in_its_own_namespace():
+    """Its owner reference is valid only there: a ClusterPolicyReport owned by a namespaced policy is
+    refused by the garbage collector (OwnerRefInvalidNamespace), and a report in another namespace
+    (Velero's, for a storage location) is collected within seconds."""
+    findings = [f("BK-002", Result.FAIL, ns="velero", name="offsite", kind="BackupStorageLocation"),
+                f("BK-001", Result.FAIL, ns="", name="shop", kind="Namespace"),
+                f("BK-005", Result.PASS)]
+    reports = build_reports("BackupPolicy", "shop", "nightly", "bp-uid", findings, NOW, {})
+    assert [(r["kind"], r["metadata"]["namespace"]) for r in reports] == [("PolicyReport", "shop")]
+    (report,) = reports
+    assert report["summary"] == {"pass": 1, "fail": 2, "warn": 0, "error": 0, "skip": 0}
+    assert {r["resources"][0]["kind"] for r in report["results"]} == {"BackupStorageLocation", "Namespace",
+                                                                      "Deployment"}
+
+
+def test_policies_of_one_name_in_two_namespaces_never_share_a_report():
+    one = build_reports("BackupPolicy", "shop", "nightly", "u1", [f("BK-001", Result.FAIL, ns="")], NOW, {})
+    two = build_reports("BackupPolicy", "web", "nightly", "u2", [f("BK-001", Result.FAIL, ns="")], NOW, {})
+    where = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]) for r in one + two}
+    assert len(where) == 2
