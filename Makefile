@@ -40,6 +40,10 @@ test: $(STAMP) binaries ## every test: lint, unit, and integration on the real l
 test-e2e: $(STAMP) binaries ## only the integration tests
 	$(BIN)/pytest tests/integration -q -ra $(PYTEST_ARGS)
 
+SEEDS ?= 10
+test-differential: $(STAMP) binaries ## the operator against `sncguard check` on SEEDS random worlds (default 10)
+	SNCGUARD_DIFF_SEEDS=$$(seq -s, 1 $(SEEDS)) $(BIN)/pytest tests/integration/test_differential.py -q -ra $(PYTEST_ARGS)
+
 cluster-up: $(STAMP) ## start the local control plane; then: source $(CLUSTER_DIR)/env
 	$(BIN)/python hack/cluster/localcluster.py up --dir $(CLUSTER_DIR) --name sncguard-demo
 
@@ -72,4 +76,4 @@ bench: $(STAMP) binaries ## the benchmark on its own local control plane (~15 mi
 clean: cluster-down ## stop everything and remove local state
 	rm -rf $(CLUSTER_DIR)
 
-.PHONY: help install binaries crds lint unit test test-e2e cluster-up cluster-down install-crds run demo kind-up bench clean image argocd
+.PHONY: help install binaries crds lint unit test test-e2e test-differential cluster-up cluster-down install-crds run demo kind-up bench clean image argocd
