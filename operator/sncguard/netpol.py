@@ -58,6 +58,7 @@ from .selectors import is_empty_selector, label_selector_matches
 from .view import ClusterView, NetworkPolicy, Pod
 
 __all__ = [
+    "CLUSTER_ADDRESS_SPACE",
     "DEFAULT_PROTOCOL",
     "NAMESPACE_NAME_LABEL",
     "Admission",
@@ -98,6 +99,13 @@ _NON_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
     "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
     "::/128", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8",
 ))
+
+
+# Where clusters put their pods, services and nodes (OpenShift: 10.128.0.0/14 and 172.30.0.0/16 by
+# default). A flow from or to "the Internet" carves these out, or it would open the tenant to every
+# other tenant's pods: an ipBlock admits the pods whose address it holds.
+CLUSTER_ADDRESS_SPACE = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 
 
 def internet_covered(networks: Iterable[IPNetwork]) -> tuple[int, ...]:

@@ -423,3 +423,18 @@ def test_a_drill_of_a_previous_policy_of_the_same_name_is_not_taken_for_this_one
     assert drill("uid-1", start + timedelta(seconds=4)) == first
     second = drill("uid-2", start + timedelta(seconds=5))
     assert second["restore"] != first["restore"] and len(applied) == 2
+
+
+def test_a_pod_anywhere_marks_the_tenants_whose_ipblocks_may_hold_its_address():
+    """Another tenant's pod admitted by its address fails NET-004: its arrival must reach every
+    TenantPolicy with an ipBlock, not only the tenant of its own namespace (deferred: indirect)."""
+    from sncguard.controller.kinds import BY_KIND
+
+    engine = Engine(KubeClient())
+    reader, other = PolicyKey("TenantPolicy", "", "acme"), PolicyKey("TenantPolicy", "", "initech")
+    engine.tenant_policies_reading_pod_addresses.add(reader)
+    engine.tenant_policies_of_namespace["globex-0"] = {PolicyKey("TenantPolicy", "", "globex")}
+    BY_KIND["Pod"].affects(engine, "globex-0", "intruder", None)
+    assert engine._dirty == {reader, PolicyKey("TenantPolicy", "", "globex")}
+    assert engine._deferred == {reader}
+    assert other not in engine._dirty

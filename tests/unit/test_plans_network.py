@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -12,6 +13,7 @@ from sncguard.plans.tenantpolicy_network import (
     ALLOW_DNS,
     DEFAULT_DENY,
     TENANT_POLICY_LABEL,
+    _ip_block,
     flow_policy_names,
     network_plan,
     stale_owned,
@@ -249,3 +251,29 @@ class TestStale:
         existing = [owned("acme-web", "sncguard-flow-a"), owned("acme-web", "sncguard-flow-b", uid="old-uid")]
         assert stale_owned(existing, [], NAME, policy_uid=UID) == [("acme-web", "sncguard-flow-a")]
         assert len(stale_owned(existing, [], NAME)) == 2
+
+
+def test_a_flow_from_the_internet_leaves_the_cluster_address_space_out():
+    """An ipBlock admits the pods whose address it holds: 0.0.0.0/0 as written would let every other
+    tenant's pods in. A range that is itself private (a partner VPN on 10.1.0.0/16) stays as declared."""
+    internet = {"name": "internet", "from": {"cidr": "0.0.0.0/0"}, "to": {"zone": "dmz"}, "ports": [{"port": 8443}]}
+    objects = plan([internet])
+    web = pod("acme-web", "web", {"app": "web"})
+    intruder = Pod.from_obj({"metadata": {"namespace": "globex", "name": "intruder", "labels": {}},
+                             "spec": {"nodeName": "n", "containers": [{"name": "c"}]},
+                             "status": {"phase": "Running", "podIP": "10.244.3.7"}})
+    v = ClusterView(namespaces={**VIEW.namespaces, "globex": ns("globex", tenant="globex")},
+                    pods=[web, intruder], pods_observed=True,
+                    network_policies=[NetworkPolicy.from_obj(o) for o in objects])
+    e = NetworkPolicyEngine(v)
+    assert e.allows("198.51.100.7", web, "TCP", 8443), "the Internet still gets in"
+    assert not e.allows(intruder, web, "TCP", 8443), "another tenant's pod does not"
+    net004 = [f for f in evaluate_network(spec([internet]), TENANT, ZONES, {"globex"}, v) if f.rule.id == "NET-004"]
+    assert net004 and all(f.result is Result.PASS for f in net004)
+
+    block = _ip_block(ipaddress.ip_network("0.0.0.0/0"))
+    assert block == {"cidr": "0.0.0.0/0",
+                     "except": ["10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16"]}
+    assert _ip_block(ipaddress.ip_network("::/0")) == {"cidr": "::/0", "except": ["fc00::/7"]}
+    assert _ip_block(ipaddress.ip_network("10.1.0.0/16")) == {"cidr": "10.1.0.0/16"}
+    assert _ip_block(ipaddress.ip_network("10.0.0.0/8")) == {"cidr": "10.0.0.0/8"}

@@ -81,6 +81,9 @@ class Engine:
         self.synced: list[asyncio.Event] = []
         # Which TenantPolicies cover a namespace, as of their last evaluation.
         self.tenant_policies_of_namespace: dict[str, set[PolicyKey]] = {}
+        # TenantPolicies whose namespaces hold an ipBlock, as of their last evaluation: an ipBlock
+        # admits the pods whose address it holds, so any pod anywhere can move their verdict.
+        self.tenant_policies_reading_pod_addresses: set[PolicyKey] = set()
         self._dirty: set[PolicyKey] = set()
         # Dirty only indirectly (another tenant's namespace moved): evaluated after prompt work,
         # a few at a time, so a change someone waits to see is never queued behind them.
@@ -213,6 +216,7 @@ class Engine:
             del self._specs[cached]
         for keys in self.tenant_policies_of_namespace.values():
             keys.discard(key)
+        self.tenant_policies_reading_pod_addresses.discard(key)
         if self.metrics is not None:
             self.metrics.forget(key)
 

@@ -39,6 +39,16 @@ def _affects_tenants(engine: Engine, namespace: str, name: str, projection: Any)
     engine.mark_tenants_of(namespace)
 
 
+def _affects_pod_policies(engine: Engine, namespace: str, name: str, projection: Any) -> None:
+    """A pod moves its namespace's policies at once, and, later, every tenant whose ipBlocks may
+    hold its address (another tenant's pod admitted by address is a NET-004 failure)."""
+    for kind in ("ZoneSpread", "BackupPolicy"):
+        engine.mark_namespaced(kind, namespace)
+    engine.mark_tenants_of(namespace)
+    for key in engine.tenant_policies_reading_pod_addresses:
+        engine.mark(key, deferred=True)
+
+
 def _affects_all_tenants(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     engine.mark_kind("TenantPolicy")
 
@@ -126,7 +136,7 @@ def is_managed(body: Mapping[str, Any]) -> bool:
 
 
 WATCHED: tuple[Watched, ...] = (
-    Watched("", "v1", "pods", "Pod", _affects_namespace_policies("ZoneSpread", "BackupPolicy")),
+    Watched("", "v1", "pods", "Pod", _affects_pod_policies),
     Watched("apps", "v1", "deployments", "Deployment", _affects_namespace_policies("ZoneSpread")),
     Watched("apps", "v1", "statefulsets", "StatefulSet", _affects_namespace_policies("ZoneSpread")),
     Watched("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", _affects_namespace_policies("ZoneSpread")),

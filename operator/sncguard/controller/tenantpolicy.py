@@ -49,6 +49,13 @@ class TenantPolicyReconciler:
         # on the tenant's own namespaces only.
         view = engine.view([*scope.namespaces, *sorted(scope.other_tenant_namespaces)])
         outcome = evaluate_tenantpolicy(spec, record.key.name, scope, view, now)
+        mine = set(scope.namespaces)
+        if any("ipBlock" in peer for policy in view.network_policies if policy.namespace in mine
+               for rule in (*policy.ingress, *policy.egress) for peer in (*(rule.get("from") or ()),
+                                                                           *(rule.get("to") or ()))):
+            engine.tenant_policies_reading_pod_addresses.add(record.key)
+        else:
+            engine.tenant_policies_reading_pod_addresses.discard(record.key)
         extra: dict[str, Any] = dict(outcome.status_fields)
         if spec.mode is Mode.ENFORCE:
             enforcing = {other: s for other, s in others.items() if s.mode is Mode.ENFORCE}

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..naming import label_value, owner_reference
-from ..netpol import NAMESPACE_NAME_LABEL
+from ..netpol import CLUSTER_ADDRESS_SPACE, NAMESPACE_NAME_LABEL
 from ..selectors import label_selector_matches
 from ..view import ClusterView, NetworkPolicy
 
@@ -139,7 +139,7 @@ def _tenant_namespaces_of(end: FlowPeer, namespaces: list[str], zone_of_namespac
 def _peers(end: FlowPeer, namespaces: list[str], zone_of_namespace: Mapping[str, str]) -> list[dict[str, Any]]:
     """The NetworkPolicy peers of a flow end; [] when it resolves to nothing (never "any")."""
     if end.cidr is not None:
-        return [{"ipBlock": {"cidr": str(ipaddress.ip_network(end.cidr, strict=False))}}]
+        return [{"ipBlock": _ip_block(ipaddress.ip_network(end.cidr, strict=False))}]
     peer: dict[str, Any]
     if end.zone is not None:
         members = [n for n in namespaces if zone_of_namespace.get(n) == end.zone]
@@ -153,6 +153,14 @@ def _peers(end: FlowPeer, namespaces: list[str], zone_of_namespace: Mapping[str,
     if end.pod_selector is not None:
         peer["podSelector"] = end.pod_selector.as_k8s()
     return [peer]
+
+
+def _ip_block(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> dict[str, Any]:
+    """An address range as declared, less the cluster's private address space inside it: a flow
+    from 0.0.0.0/0 is the Internet, not every pod of every tenant (an ipBlock admits pods too)."""
+    carved = [str(p) for p in CLUSTER_ADDRESS_SPACE
+              if p.version == network.version and p != network and p.subnet_of(network)]  # type: ignore[arg-type]
+    return {"cidr": str(network), **({"except": carved} if carved else {})}
 
 
 def _ports(flow: Flow) -> list[dict[str, Any]] | None:
