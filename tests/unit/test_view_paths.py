@@ -31,7 +31,7 @@ from sncguard.controller.informer import Informer, ProjectionStore
 from sncguard.controller.kinds import BY_KIND, CLUSTER, WATCHED, build_view
 from sncguard.controller.kube import ApiError
 from sncguard.loader import load
-from sncguard.view import PROJECTIONS, ClusterView, project
+from sncguard.view import PROJECTIONS, UNREADABLE, ClusterView, project
 
 SERVER_META = {"uid": "0b7c1d2e-0000-4000-8000-000000000001", "resourceVersion": "4242", "generation": 1,
                "creationTimestamp": "2026-11-28T09:00:00Z",
@@ -217,7 +217,7 @@ class Transport:
             raise ApiError(410, "Expired", "too old resource version")
 
 
-def informer_values(kind: str, *, items=(), watch=(), relist=False) -> list[Any]:
+def run_informer(kind: str, *, items=(), watch=(), relist=False) -> Informer:
     watched = BY_KIND[kind]
     async def no_wait(_seconds):
         return None
@@ -234,6 +234,11 @@ def informer_values(kind: str, *, items=(), watch=(), relist=False) -> list[Any]
                 await informer.list()
 
     asyncio.run(go())
+    return informer
+
+
+def informer_values(kind: str, **kwargs: Any) -> list[Any]:
+    informer = run_informer(kind, **kwargs)
     return [v for key in informer.store for v in informer.store[key]]
 
 
@@ -336,8 +341,11 @@ def test_an_unreadable_body_is_left_out_and_counted():
     broken = copy.deepcopy(list_item(body))
     broken["metadata"]["name"] = "broken"
     broken["spec"]["ports"] = [{"port": "not-a-number", "protocol": "TCP", "targetPort": 1}]
-    values = informer_values("Service", items=[body, broken])
-    assert [s.name for s in values] == ["sftp"]
+    informer = run_informer("Service", items=[body, broken])
+    assert [s.name for key in informer.store for s in informer.store[key]] == ["sftp"]
+    assert informer.skipped == 1, "sncguard_skipped_objects_total counts it"
+    with pytest.raises(UNREADABLE):
+        project("Service", broken)
 
 
 def test_an_inferred_namespace_carries_the_name_label(tmp_path):
@@ -345,3 +353,21 @@ def test_an_inferred_namespace_carries_the_name_label(tmp_path):
     path = tmp_path / "svc.yaml"
     path.write_text(yaml.safe_dump(service))
     assert load([path]).view.namespaces["shop"].labels == {"kubernetes.io/metadata.name": "shop"}
+
+
+def test_kopf_s_index_handlers_leave_an_unreadable_body_out_and_count_it():
+    """The optional kinds (Velero, Routes) come through kopf: an object their projection cannot read
+    contributes nothing to the index (an empty result, not a traceback and a retry) and is counted."""
+    from sncguard.controller import handlers
+
+    (index,) = [h for h in handlers.registry._indexing.get_all_handlers()
+                if h.id == BY_KIND["Schedule"].index_id]
+    _, schedule = CASES["Schedule"]
+    broken = copy.deepcopy(list_item(schedule))
+    broken["spec"]["template"]["includedNamespaces"] = 42
+    before = handlers.engine.skipped.get("schedules.velero.io", 0)
+    result = asyncio.run(index.fn(body=broken, namespace="velero", name="nightly"))
+    assert result == {}
+    assert handlers.engine.skipped["schedules.velero.io"] == before + 1
+    good = asyncio.run(index.fn(body=list_item(schedule), namespace="velero", name="nightly"))
+    assert good == {"velero": project("Schedule", schedule)}
