@@ -4,7 +4,8 @@ A body read from the API has been defaulted by the server; a manifest read offli
 through `apply_defaults` before they are projected, so a field the server fills in (a Deployment's
 replicas, a Service's type and targetPort, a NetworkPolicy's policyTypes, a port's protocol, the
 namespace name label) means the same thing on both paths. Applying it to an already defaulted body
-changes nothing.
+changes nothing. The engine also defaults what it plans before comparing it with the owned object
+the cluster holds (a binding's apiGroups), so a default is never taken for drift.
 
 Each entry mirrors Kubernetes' own defaulting (pkg/apis/*/v1/defaults.go and the namespace
 strategy), limited to what some projection reads. The input is never mutated.
@@ -106,6 +107,22 @@ def _network_policy(body: Obj) -> Obj:
     return _with(body, "spec", spec)
 
 
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _subject(subject: Obj) -> Obj:
+    if subject.get("apiGroup") or subject.get("kind") not in ("User", "Group"):
+        return subject
+    return {**subject, "apiGroup": RBAC_GROUP}
+
+
+def _binding(body: Obj) -> Obj:
+    ref = body.get("roleRef")
+    if isinstance(ref, Mapping) and not ref.get("apiGroup"):
+        body = {**body, "roleRef": {**ref, "apiGroup": RBAC_GROUP}}
+    return _with(body, "subjects", _each(body["subjects"], _subject)) if "subjects" in body else body
+
+
 DEFAULTERS: dict[str, Callable[[Obj], Obj]] = {
     "Namespace": _namespace,
     "Pod": _pod,
@@ -113,6 +130,8 @@ DEFAULTERS: dict[str, Callable[[Obj], Obj]] = {
     "StatefulSet": _replicated,
     "Service": _service,
     "NetworkPolicy": _network_policy,
+    "RoleBinding": _binding,
+    "ClusterRoleBinding": _binding,
 }
 
 

@@ -438,3 +438,27 @@ def test_a_pod_anywhere_marks_the_tenants_whose_ipblocks_may_hold_its_address():
     assert engine._dirty == {reader, PolicyKey("TenantPolicy", "", "globex")}
     assert engine._deferred == {reader}
     assert other not in engine._dirty
+
+
+def test_an_owned_object_holds_as_desired_only_when_its_content_is_exactly_the_plan():
+    from sncguard.controller.engine import holds_as_desired
+
+    desired = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": "sncguard-default-deny", "namespace": "shop",
+                            "labels": {"app.kubernetes.io/managed-by": "sncguard"}},
+               "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
+    stored = {"metadata": {**desired["metadata"], "uid": "u", "labels": {**desired["metadata"]["labels"],
+                                                                          "team": "added-by-someone"}},
+              "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
+    assert holds_as_desired(desired, stored), "labels others add are theirs"
+    widened = {**stored, "spec": {**stored["spec"], "ingress": [{}]}}
+    assert not holds_as_desired(desired, widened), "`ingress: [{}]` admits everything: it must be put back"
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "g", "namespace": "shop"},
+               "roleRef": {"kind": "ClusterRole", "name": "view"}, "subjects": [{"kind": "User", "name": "ops"}]}
+    served = {"metadata": {"name": "g", "namespace": "shop", "uid": "u"},
+              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+              "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ops"}]}
+    assert holds_as_desired(binding, served), "the API server's defaults are no drift"
+    assert not holds_as_desired(binding, {**served, "subjects": [*served["subjects"],
+                                                                  {"kind": "Group", "name": "system:authenticated"}]})

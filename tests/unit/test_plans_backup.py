@@ -13,14 +13,17 @@ from sncguard.plans.backuppolicy import (
     MAX_NAME,
     bounded_name,
     drill_due,
+    drill_due_at,
     drill_in_flight,
     drill_name,
     drill_report,
     drill_scratch_namespace,
+    orphaned_schedules,
     policy_label_value,
     restore_drill,
     schedule_name,
     schedule_object,
+    stale_schedules,
 )
 from sncguard.rules.backup import check_restore_test
 from sncguard.view import ClusterView, VeleroBackup, VeleroRestore, VeleroSchedule
@@ -59,30 +62,35 @@ def as_restore(obj: dict, phase: str = "", completed: str = "") -> VeleroRestore
 
 class TestNames:
     def test_short_names_unchanged(self):
-        assert schedule_name(NS) == "sncguard-shop"
+        assert schedule_name(NS, "backups") == "sncguard-shop.backups"
         assert drill_scratch_namespace(NS) == "sncguard-drill-shop"
         assert drill_name(NS, NOW) == "sncguard-drill-shop-20261122100000"
         assert policy_label_value(NS, "backups") == "shop.backups"
 
     @pytest.mark.parametrize("namespace", [LONG_NS, "x" * 54, "x" * 55, "a" * 47 + "-" * 15 + "z"])
     def test_long_names_fit_and_stay_valid(self, namespace):
-        for name in (schedule_name(namespace), drill_scratch_namespace(namespace), drill_name(namespace, NOW)):
+        for name in (drill_scratch_namespace(namespace), drill_name(namespace, NOW)):
             assert len(name) <= MAX_NAME
             assert DNS_LABEL.match(name), name
+        # Velero copies the Schedule's name into a label value of every Backup.
+        schedule = schedule_name(namespace, "p" * 40)
+        assert len(schedule) <= MAX_NAME and LABEL_VALUE.match(schedule) and schedule.startswith("sncguard-")
         assert drill_name(namespace, NOW).endswith("-20261122100000")
-        assert schedule_name(namespace).startswith("sncguard-")
         assert drill_scratch_namespace(namespace).startswith("sncguard-drill-")
 
     def test_boundary(self):
-        fits = "x" * (MAX_NAME - len("sncguard-"))
-        assert schedule_name(fits) == "sncguard-" + fits
-        assert schedule_name(fits + "y") != "sncguard-" + fits + "y"
-        assert len(schedule_name(fits + "y")) == MAX_NAME
+        fits = "x" * (MAX_NAME - len("sncguard-") - len(".p"))
+        assert schedule_name(fits, "p") == "sncguard-" + fits + ".p"
+        assert schedule_name(fits + "y", "p") != "sncguard-" + fits + "y.p"
+        assert len(schedule_name(fits + "y", "p")) == MAX_NAME
 
     def test_hash_is_stable_and_distinguishes(self):
         a, b = "n" * 60 + "-a", "n" * 60 + "-b"
-        assert schedule_name(a) == schedule_name(a)
-        assert schedule_name(a) != schedule_name(b)
+        assert schedule_name(a, "p") == schedule_name(a, "p")
+        assert schedule_name(a, "p") != schedule_name(b, "p")
+        # One Schedule per policy, and no two (namespace, policy) pairs share one.
+        assert schedule_name("shop", "a") != schedule_name("shop", "b")
+        assert schedule_name("a-b", "c") != schedule_name("a", "b-c")
         assert drill_scratch_namespace(a) != drill_scratch_namespace(b)
         assert drill_name(a, NOW) != drill_name(b, NOW)
 
@@ -112,7 +120,7 @@ class TestSchedule:
         obj = schedule_object("backups", "uid-1", NS, s)
         assert obj["apiVersion"] == "velero.io/v1" and obj["kind"] == "Schedule"
         meta = obj["metadata"]
-        assert meta["name"] == "sncguard-shop"
+        assert meta["name"] == "sncguard-shop.backups"
         assert meta["namespace"] == "velero"
         assert meta["labels"] == {"app.kubernetes.io/managed-by": "sncguard",
                                   "sncguard.io/backup-policy": "shop.backups"}
@@ -258,3 +266,50 @@ class TestDrillReport:
         msg = drill_report(Started(), backup(), NS)  # type: ignore[arg-type]
         assert "took 3m30s" in msg.en and "durée 3m30s" in msg.fr
         assert "took" not in drill_report(self.drill("Completed"), backup(), NS).en
+
+
+# --------------------------------------------------------------------------------------------
+# Ownership: one Schedule per policy, stale and orphaned ones
+
+
+def _owned_schedule(name: str, uid: str | None, namespace: str = "velero") -> dict:
+    annotations = {"sncguard.io/owner": "shop/backups"}
+    if uid is not None:
+        annotations["sncguard.io/owner-uid"] = uid
+    return {"metadata": {"name": name, "namespace": namespace, "uid": f"obj-{name}",
+                         "labels": {"app.kubernetes.io/managed-by": "sncguard"}, "annotations": annotations}}
+
+
+class TestOwnership:
+    def test_two_policies_of_one_namespace_own_two_schedules(self):
+        s = spec(storageLocation="default", veleroNamespace="velero")
+        one, two = schedule_object("a", "uid-a", NS, s), schedule_object("b", "uid-b", NS, s)
+        assert one["metadata"]["name"] != two["metadata"]["name"]
+
+    def test_stale_schedules_are_this_policys_others(self):
+        desired = schedule_object("backups", "uid-1", NS, spec(storageLocation="d", veleroNamespace="velero"))
+        legacy = _owned_schedule("sncguard-shop", "uid-1")            # the one-per-namespace name
+        moved = _owned_schedule(desired["metadata"]["name"], "uid-1", namespace="openshift-adp")
+        current = _owned_schedule(desired["metadata"]["name"], "uid-1")
+        someone_elses = _owned_schedule("sncguard-shop.other", "uid-2")
+        stale = stale_schedules([legacy, moved, current, someone_elses], "uid-1", desired)
+        assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in stale] == [
+            ("velero", "sncguard-shop"), ("openshift-adp", desired["metadata"]["name"])]
+
+    def test_orphans_are_schedules_of_policies_that_are_gone(self):
+        alive, gone, unannotated = (_owned_schedule("a", "uid-alive"), _owned_schedule("b", "uid-gone"),
+                                    _owned_schedule("c", None))
+        assert orphaned_schedules([alive, gone, unannotated], {"uid-alive"}) == [gone]
+
+
+class TestDrillTimer:
+    def test_the_next_drill_is_due_a_margin_before_the_interval_ends(self):
+        s = spec(storageLocation="d", restoreTestInterval="720h")
+        due = drill_due_at(s, NOW)
+        assert due == NOW + timedelta(hours=720 * 0.9)
+        assert not drill_due(s, NOW, False, due - timedelta(seconds=1))
+        assert drill_due(s, NOW, False, due + timedelta(seconds=1))
+
+    def test_no_timer_without_an_interval_or_a_test(self):
+        assert drill_due_at(spec(storageLocation="d"), NOW) is None
+        assert drill_due_at(spec(storageLocation="d", restoreTestInterval="720h"), None) is None

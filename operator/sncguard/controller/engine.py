@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..findings import Finding
+from ..defaults import apply_defaults
 from ..loader import parse_policy_spec
 from ..status import differs, invalid_status, status_patch
 from ..view import ClusterView
@@ -249,6 +250,7 @@ class Engine:
         for gate in (self.indexed, *self.synced):
             await gate.wait()
         log.info("indexes filled; evaluating")
+        await self.sweep()
         while True:
             timeout = None
             if self._deadlines:
@@ -274,6 +276,17 @@ class Engine:
                 self._dirty.difference_update(chunk)
                 self._deferred.difference_update(chunk)
                 await self._reconcile_batch(chunk)
+
+    async def sweep(self) -> None:
+        """Let each reconciler delete what it owns for policies that no longer exist."""
+        for reconciler in self.reconcilers.values():
+            sweep = getattr(reconciler, "sweep", None)
+            if sweep is None:
+                continue
+            try:
+                await sweep(self)
+            except Exception:  # a failed sweep is retried on the next deletion; evaluation goes on
+                log.exception("sweeping %s's orphans failed", reconciler.kind)
 
     async def _reconcile_batch(self, keys: list[PolicyKey]) -> None:
         semaphore = asyncio.Semaphore(CONCURRENCY)
@@ -394,7 +407,7 @@ class Engine:
                 (existing.get("metadata", {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE)
             if not is_ours:
                 return f"{desired['kind']} {target[1]}/{target[2]} exists and is not managed by sncguard: left alone"
-            if subset(_comparable(desired), existing):
+            if holds_as_desired(desired, existing):
                 return None
         fingerprint = json.dumps(desired, sort_keys=True)
         if self._applied.get(target) == fingerprint:
@@ -455,6 +468,21 @@ def policy_index_name(kind: str) -> str:
     return f"policies-{kind.lower()}"
 
 
-def _comparable(desired: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of an applied object that a watch event reflects as written."""
-    return {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
+def holds_as_desired(desired: Mapping[str, Any], existing: Mapping[str, Any]) -> bool:
+    """Whether the cluster's copy of an owned object is exactly what the plan says.
+
+    The content (spec, roleRef, subjects...) must be equal once the API server's defaults are applied
+    to the plan: an owned object someone widened (`ingress: [{}]` added to a default deny) is put back,
+    not accepted because it still contains what sncguard asked for. Metadata only has to contain
+    sncguard's labels, annotations and owner: others may add theirs.
+    """
+    defaulted = apply_defaults(desired["kind"], desired)
+    for key, value in defaulted.items():
+        if key in ("apiVersion", "kind", "status"):
+            continue
+        if key == "metadata":
+            if not subset(value, existing.get("metadata")):
+                return False
+        elif existing.get(key) != value:
+            return False
+    return True

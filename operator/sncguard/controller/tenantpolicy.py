@@ -83,6 +83,7 @@ class TenantPolicyReconciler:
                        view: Any, now: Any, yielded: set[str]) -> list[str]:
         name, uid = record.key.name, record.uid
         errors: list[str] = []
+        owned_by_kind: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         desired_policies = [p for p in tenantpolicy_network.network_plan(name, uid, spec, scope.namespaces,
                                                                          scope.zone_of_namespace, view)
                             if p["metadata"]["namespace"] not in yielded]
@@ -91,8 +92,8 @@ class TenantPolicyReconciler:
         for kind, desired, projections in (
                 ("NetworkPolicy", desired_policies, view.network_policies),
                 ("RoleBinding", desired_bindings, [b for b in view.role_bindings if b.kind == "RoleBinding"])):
-            owned = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
-                     for o in owned_objects(engine, kind)}
+            owned = owned_by_kind[kind] = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
+                                           for o in owned_objects(engine, kind)}
             taken = {(p.namespace, p.name) for p in projections}
             for obj in desired:
                 where = (obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -103,14 +104,21 @@ class TenantPolicyReconciler:
                 if error := await engine.apply_owned(obj, existing, owned=True):
                     errors.append(error)
         # What the plan no longer holds goes: a removed flow, an expired grant, a namespace that left.
+        # Each delete names the uid sncguard saw: an object recreated meanwhile under the name (someone
+        # else's, perhaps) is left alone by the API server.
+        def seen_uid(kind: str, namespace: str, object_name: str) -> str | None:
+            return ((owned_by_kind[kind].get((namespace, object_name)) or {}).get("metadata") or {}).get("uid")
+
         all_policies = [p for p in index_values(engine, BY_KIND["NetworkPolicy"], None)]
         for namespace, policy_name in tenantpolicy_network.stale_owned(all_policies, desired_policies, name,
                                                                         policy_uid=uid):
-            if error := await engine.delete_owned("networking.k8s.io/v1", "NetworkPolicy", namespace, policy_name):
+            if error := await engine.delete_owned("networking.k8s.io/v1", "NetworkPolicy", namespace, policy_name,
+                                                  seen_uid("NetworkPolicy", namespace, policy_name)):
                 errors.append(error)
         all_bindings = [b for b in index_values(engine, BY_KIND["RoleBinding"], None)]
         for namespace, binding in tenantpolicy_access.stale_grant_bindings(all_bindings, desired_bindings, name):
-            if error := await engine.delete_owned("rbac.authorization.k8s.io/v1", "RoleBinding", namespace, binding):
+            if error := await engine.delete_owned("rbac.authorization.k8s.io/v1", "RoleBinding", namespace, binding,
+                                                  seen_uid("RoleBinding", namespace, binding)):
                 errors.append(error)
         return errors
 

@@ -14,14 +14,16 @@ no ownerReference. They carry instead:
 - the annotation `sncguard.io/owner: <namespace>/<policy>` (and `sncguard.io/owner-uid`), which
   names the policy exactly.
 
-The caller must therefore delete them itself when the policy goes away (a finalizer on the
-BackupPolicy), and delete the scratch namespace of a finished drill.
+The caller must therefore delete them itself when the policy goes away (and sweep, on start, the
+Schedules of policies deleted while it was down: `orphaned_schedules`), and delete the scratch
+namespace of a finished drill. Each BackupPolicy owns its own Schedule (`schedule_name`), so two
+policies of one namespace never rewrite one object in turn.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
@@ -48,14 +50,17 @@ __all__ = [
     "TERMINAL_RESTORE_PHASES",
     "bounded_name",
     "drill_due",
+    "drill_due_at",
     "drill_in_flight",
     "drill_name",
     "drill_report",
     "drill_scratch_namespace",
+    "orphaned_schedules",
     "policy_label_value",
     "restore_drill",
     "schedule_name",
     "schedule_object",
+    "stale_schedules",
 ]
 
 POLICY_LABEL = "sncguard.io/backup-policy"
@@ -95,9 +100,10 @@ def bounded_name(prefix: str, middle: str, suffix: str = "", limit: int = MAX_NA
     return f"{prefix}{cut}-{_digest(full)}{suffix}" if cut else f"{prefix}{_digest(full)}{suffix}"
 
 
-def schedule_name(namespace: str) -> str:
-    """sncguard-<namespace>, at most 63 characters."""
-    return bounded_name("sncguard-", namespace)
+def schedule_name(namespace: str, policy_name: str) -> str:
+    """sncguard-<namespace>.<policy>, at most 63 characters: one Schedule per BackupPolicy. A
+    namespace name has no '.', so the first one tells where the policy's name begins."""
+    return bounded_name("sncguard-", f"{namespace}.{policy_name}")
 
 
 def drill_scratch_namespace(namespace: str) -> str:
@@ -142,7 +148,8 @@ def schedule_object(policy_name: str, policy_uid: str, namespace: str, spec: Bac
     return {
         "apiVersion": VELERO_API_VERSION,
         "kind": "Schedule",
-        "metadata": _metadata(schedule_name(namespace), spec, namespace, policy_name, policy_uid=policy_uid),
+        "metadata": _metadata(schedule_name(namespace, policy_name), spec, namespace, policy_name,
+                              policy_uid=policy_uid),
         "spec": {
             "schedule": spec.schedule,
             "useOwnerReferencesInBackup": False,
@@ -190,6 +197,33 @@ def drill_due(spec: BackupPolicySpec, last_restore_test: datetime | None, drills
     interval = parse_duration(spec.restore_test_interval)
     remaining = interval - (aware(now) - aware(last_restore_test)).total_seconds()
     return remaining < DRILL_MARGIN * interval
+
+
+def drill_due_at(spec: BackupPolicySpec, last_restore_test: datetime | None) -> datetime | None:
+    """When the next drill falls due by time alone (see `drill_due`): a timer for that moment starts the
+    drill a margin before BK-006 fails, rather than once it has. None without an interval or a test."""
+    if spec.restore_test_interval is None or last_restore_test is None:
+        return None
+    interval = parse_duration(spec.restore_test_interval)
+    return aware(last_restore_test) + timedelta(seconds=interval * (1 - DRILL_MARGIN))
+
+
+def _owner_uid(obj: dict[str, Any]) -> str:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(OWNER_UID_ANNOTATION, "")
+
+
+def stale_schedules(owned: list[dict[str, Any]], policy_uid: str, desired: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Schedules this policy (by uid) owns that are not `desired`: left behind by a move to another
+    veleroNamespace, or named the way older versions named them (one per namespace)."""
+    where = (desired["metadata"]["namespace"], desired["metadata"]["name"])
+    return [o for o in owned if _owner_uid(o) == policy_uid
+            and (o["metadata"].get("namespace"), o["metadata"]["name"]) != where]
+
+
+def orphaned_schedules(owned: list[dict[str, Any]], policy_uids: set[str]) -> list[dict[str, Any]]:
+    """Owned Schedules whose BackupPolicy (by the uid annotation) no longer exists: deleted while the
+    operator was down. A Schedule without the annotation is never taken for an orphan."""
+    return [o for o in owned if _owner_uid(o) and _owner_uid(o) not in policy_uids]
 
 
 def drill_in_flight(restores: list[VeleroRestore], namespace: str, spec: BackupPolicySpec) -> bool:
