@@ -462,3 +462,50 @@ def test_an_owned_object_holds_as_desired_only_when_its_content_is_exactly_the_p
     assert holds_as_desired(binding, served), "the API server's defaults are no drift"
     assert not holds_as_desired(binding, {**served, "subjects": [*served["subjects"],
                                                                   {"kind": "Group", "name": "system:authenticated"}]})
+
+
+def test_a_refused_enforce_write_is_retried_with_backoff_until_it_goes_through():
+    """A ResourceQuota or a webhook refuses the write: nothing else may ever re-evaluate the policy, so
+    the engine does, after 5 s, 10 s, 20 s... and stops once the write goes through."""
+    from sncguard.controller.engine import policy_index_name
+    from sncguard.controller.kube import ApiError
+    from sncguard.controller.state import PolicyRecord
+
+    class Refusing(RecordingClient):
+        refusals = 3
+
+        async def apply(self, obj, *, force=False):
+            self.calls.append("apply")
+            if self.refusals:
+                self.refusals -= 1
+                raise ApiError(403, "Forbidden", "exceeded quota: networkpolicies")
+            return obj
+
+    class Enforcing:
+        kind = "TenantPolicy"
+        api_version = "sncguard.io/v1alpha1"
+
+        async def reconcile(self, engine, record):
+            desired = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                       "metadata": {"name": "sncguard-default-deny", "namespace": "shop"},
+                       "spec": {"podSelector": {}}}
+            await engine.apply_owned(desired, None, owned=True)
+
+        async def deleted(self, engine, record):
+            pass
+
+    client = Refusing()
+    engine = Engine(client)
+    key = PolicyKey("TenantPolicy", "", "acme")
+    engine.attach({policy_index_name("TenantPolicy"): {"": [PolicyRecord(key, "u", 1, {}, {})]}}, [Enforcing()])
+    delays = []
+    engine.schedule = lambda k, delay: delays.append((k, delay))  # type: ignore[method-assign]
+
+    async def scenario():
+        for _ in range(4):
+            await engine.reconcile(key)
+
+    asyncio.run(scenario())
+    assert client.calls == ["apply"] * 4
+    assert delays == [(key, 5.0), (key, 10.0), (key, 20.0)], "backoff while refused, nothing once it went through"
+    assert key not in engine._retries

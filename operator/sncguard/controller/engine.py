@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import heapq
 import json
 import logging
@@ -20,8 +21,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from ..findings import Finding
 from ..defaults import apply_defaults
+from ..findings import Finding
 from ..loader import parse_policy_spec
 from ..status import differs, invalid_status, status_patch
 from ..view import ClusterView
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("sncguard.engine")
 
 RETRY_AFTER_ERROR_S = 5.0
+# A failed Enforce write (a quota, an admission webhook, a 5xx) is retried after 5 s, 10 s, 20 s...
+# up to this, until it goes through: nothing else may ever re-evaluate the policy.
+RETRY_CAP_S = 300.0
+# The policy whose evaluation is running in this task: the writes it makes are counted against it.
+_evaluating: contextvars.ContextVar[PolicyKey | None] = contextvars.ContextVar("evaluating", default=None)
 CONCURRENCY = 8
 # Deferred policies are evaluated this many at a time, so prompt work never waits behind them long.
 DEFERRED_CHUNK = 4
@@ -96,6 +102,9 @@ class Engine:
         self._written: dict[PolicyKey, dict[str, Any]] = {}
         self._evaluated: dict[PolicyKey, tuple[str, int]] = {}
         self._applied: dict[tuple[str, str, str], str] = {}
+        # Policies whose last evaluation had a write refused, and how many evaluations in a row did.
+        self._failed_writes: set[PolicyKey] = set()
+        self._retries: dict[PolicyKey, int] = {}
         # Which object (uid) the memory above and the metrics' series are about, by key. A policy
         # deleted and recreated under its name while a watch was down (no DELETED event) is another
         # object: what was known of the first must not decide for the second (see `_adopt`).
@@ -209,6 +218,7 @@ class Engine:
     def _forget_object(self, key: PolicyKey) -> None:
         """Everything remembered of the object `key` named: last status written, evaluation, timer, spec, series."""
         self._uids.pop(key, None)
+        self._retries.pop(key, None)
         self._written.pop(key, None)
         self._evaluated.pop(key, None)
         # Its entries in the deadline heap no longer match a timer: the worker skips them.
@@ -306,18 +316,37 @@ class Engine:
         # A timer or another object may get here before the new object's own event does.
         self._adopt(record)
         started = time.perf_counter()
+        token = _evaluating.set(key)
+        self._failed_writes.discard(key)
         try:
             self.evaluations += 1
             await reconciler.reconcile(self, record)
+            if key in self._failed_writes:
+                self._retry_later(key)
+            else:
+                self._retries.pop(key, None)
         except Exception:  # one broken policy must never stop the others
             log.exception("evaluating %s failed; retrying in %.0f s", key.label(), RETRY_AFTER_ERROR_S)
             self.schedule(key, RETRY_AFTER_ERROR_S)
         finally:
+            _evaluating.reset(token)
             elapsed = time.perf_counter() - started
             self.evaluation_seconds.append(elapsed)
             del self.evaluation_seconds[:-1000]
             if self.metrics is not None:
                 self.metrics.timed(key.kind, elapsed)
+
+    def _retry_later(self, key: PolicyKey) -> None:
+        attempt = self._retries.get(key, 0)
+        self._retries[key] = attempt + 1
+        delay = min(RETRY_AFTER_ERROR_S * 2 ** attempt, RETRY_CAP_S)
+        log.info("%s: a write was refused; evaluating again in %.0f s", key.label(), delay)
+        self.schedule(key, delay)
+
+    def _write_failed(self) -> None:
+        key = _evaluating.get()
+        if key is not None:
+            self._failed_writes.add(key)
 
     # ---- what reconcilers call ----------------------------------------------------------------
 
@@ -415,6 +444,7 @@ class Engine:
         try:
             await self.client.apply(desired, force=True)
         except ApiError as exc:
+            self._write_failed()
             return f"{desired['kind']} {target[1]}/{target[2]}: {exc.message or exc}"
         self._applied[target] = fingerprint
         log.info("applied %s %s/%s", *target)
@@ -430,6 +460,8 @@ class Engine:
         try:
             await self.client.apply(config, force=False)
         except ApiError as exc:
+            if exc.status != 409:  # a conflict is the user's field: reported, not retried
+                self._write_failed()
             return f"{config['kind']} {target[2]}: {exc.message or exc}"
         self._applied[target] = fingerprint
         log.info("applied sncguard's fields to %s %s/%s", *target)
@@ -440,6 +472,8 @@ class Engine:
         try:
             await self.client.delete(api_version, kind, namespace, name, uid)
         except ApiError as exc:
+            if exc.status != 409:  # the uid precondition failed: the object is someone else's now
+                self._write_failed()
             return f"deleting {kind} {namespace}/{name}: {exc.message or exc}"
         self._applied.pop((kind, namespace or "", name), None)
         log.info("deleted %s %s/%s", kind, namespace or "", name)
