@@ -1,12 +1,15 @@
 """PolicyReports (wgpolicyk8s.io/v1alpha2), the format Policy Reporter and the policy engines read.
 
-A namespaced policy (ZoneSpread, BackupPolicy) writes one PolicyReport, in its own namespace, with
-every result it has, about a Namespace or a storage location in Velero's namespace included: the
-garbage collector only honours an owner in the dependent's own namespace, so a report elsewhere
-would be refused (ClusterPolicyReport) or collected at once (another namespace). A TenantPolicy,
-cluster-scoped, writes one PolicyReport per namespace of the resources it judged and one
-ClusterPolicyReport for cluster-scoped resources. Each is owned by its policy, so it goes away
-with it, and bounded: flooding etcd with reports is the best-known failure of the
+Following the wg-policy conventions, a policy writes one PolicyReport per namespace of the resources
+it judged, and one ClusterPolicyReport for the cluster-scoped ones (a Namespace, a
+ClusterRoleBinding, a PersistentVolume). A report carries an ownerReference to its policy only where
+Kubernetes honours one: a cluster-scoped TenantPolicy may own any report, a namespaced ZoneSpread or
+BackupPolicy only the report in its own namespace (the garbage collector refuses a ClusterPolicyReport
+owned by a namespaced object, and collects at once a report owned from another namespace). The
+others, a BackupPolicy's report in Velero's namespace about its storage location for instance, carry
+the policy's uid as a label (`POLICY_UID_LABEL`) and sncguard deletes them with the policy, or on
+start when the policy went while it was down. Names carry the policy's namespace and name, so
+policies of one name in several namespaces never share a report. Every report is bounded: flooding etcd with reports is the best-known failure of the
 general engines. Results carry the time their verdict last changed, so an evaluation that
 changes nothing produces an identical report and no write.
 """
@@ -24,11 +27,15 @@ from .naming import label_value, owner_reference
 
 REPORT_API_VERSION = "wgpolicyk8s.io/v1alpha2"
 POLICY_LABEL = "sncguard.io/policy"
+POLICY_UID_LABEL = "sncguard.io/policy-uid"
 RESULTS_CAP = 500
 
 
-def report_name(kind: str, policy_name: str) -> str:
-    return f"sncguard-{kind.lower()}-{policy_name}"[:253]
+def report_name(kind: str, policy_namespace: str, policy_name: str) -> str:
+    """sncguard-<kind>-<policy name> in the policy's own namespace (or for a cluster-scoped policy);
+    sncguard-<kind>-<policy namespace>.<policy name> elsewhere. A namespace name has no '.'."""
+    middle = f"{policy_namespace}.{policy_name}" if policy_namespace else policy_name
+    return f"sncguard-{kind.lower()}-{middle}"[:253]
 
 
 def policy_label_value(kind: str, namespace: str, name: str) -> str:
@@ -72,7 +79,7 @@ def build_reports(kind: str, namespace: str, name: str, uid: str, findings: list
     owner = owner_reference(kind, name, uid)
     groups: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
-        groups[namespace or f.resource.namespace].append(f)
+        groups[f.resource.namespace].append(f)
     # A namespaced policy always reports in its own namespace, if only to say all passed.
     if namespace:
         groups.setdefault(namespace, [])
@@ -91,11 +98,14 @@ def build_reports(kind: str, namespace: str, name: str, uid: str, findings: list
         summary = {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0}
         for f in group:
             summary[f.result.value] += 1
+        at_home = not namespace or ns == namespace
         metadata: dict[str, Any] = {
-            "name": report_name(kind, name),
-            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, POLICY_LABEL: policy_label_value(kind, namespace, name)},
-            "ownerReferences": [owner],
+            "name": report_name(kind, "" if at_home else namespace, name),
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, POLICY_LABEL: policy_label_value(kind, namespace, name),
+                       POLICY_UID_LABEL: uid},
         }
+        if at_home:
+            metadata["ownerReferences"] = [owner]
         if ns:
             metadata["namespace"] = ns
         report = {"apiVersion": REPORT_API_VERSION, "kind": report_kind, "metadata": metadata,

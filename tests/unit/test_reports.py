@@ -77,23 +77,29 @@ def test_label_values_stay_valid():
     assert len(value) <= 63 and value[-1].isalnum()
 
 
-def test_a_namespaced_policy_reports_everything_in_its_own_namespace():
-    """Its owner reference is valid only there: a ClusterPolicyReport owned by a namespaced policy is
-    refused by the garbage collector (OwnerRefInvalidNamespace), and a report in another namespace
-    (Velero's, for a storage location) is collected within seconds."""
+def test_a_namespaced_policy_owns_only_the_report_in_its_own_namespace():
+    """Its ownerReference holds only there: a ClusterPolicyReport owned by a namespaced policy is refused
+    by the garbage collector (OwnerRefInvalidNamespace), and a report it owned in another namespace
+    (Velero's, for a storage location) would be collected within seconds. The others carry its uid."""
     findings = [f("BK-002", Result.FAIL, ns="velero", name="offsite", kind="BackupStorageLocation"),
                 f("BK-001", Result.FAIL, ns="", name="shop", kind="Namespace"),
                 f("BK-005", Result.PASS)]
     reports = build_reports("BackupPolicy", "shop", "nightly", "bp-uid", findings, NOW, {})
-    assert [(r["kind"], r["metadata"]["namespace"]) for r in reports] == [("PolicyReport", "shop")]
-    (report,) = reports
-    assert report["summary"] == {"pass": 1, "fail": 2, "warn": 0, "error": 0, "skip": 0}
-    assert {r["resources"][0]["kind"] for r in report["results"]} == {"BackupStorageLocation", "Namespace",
-                                                                      "Deployment"}
+    where = {(r["kind"], r["metadata"].get("namespace")): r for r in reports}
+    assert set(where) == {("PolicyReport", "shop"), ("PolicyReport", "velero"), ("ClusterPolicyReport", None)}
+    home = where[("PolicyReport", "shop")]
+    assert [o["uid"] for o in home["metadata"]["ownerReferences"]] == ["bp-uid"]
+    assert home["metadata"]["name"] == "sncguard-backuppolicy-nightly"
+    for away in (where[("PolicyReport", "velero")], where[("ClusterPolicyReport", None)]):
+        assert "ownerReferences" not in away["metadata"]
+        assert away["metadata"]["labels"]["sncguard.io/policy-uid"] == "bp-uid"
+        assert away["metadata"]["name"] == "sncguard-backuppolicy-shop.nightly"
+    # Every failing finding reaches a report.
+    assert sum(r["summary"]["fail"] for r in reports) == 2
 
 
 def test_policies_of_one_name_in_two_namespaces_never_share_a_report():
     one = build_reports("BackupPolicy", "shop", "nightly", "u1", [f("BK-001", Result.FAIL, ns="")], NOW, {})
     two = build_reports("BackupPolicy", "web", "nightly", "u2", [f("BK-001", Result.FAIL, ns="")], NOW, {})
-    where = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]) for r in one + two}
-    assert len(where) == 2
+    where = [(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]) for r in one + two]
+    assert len(set(where)) == len(where) == 4

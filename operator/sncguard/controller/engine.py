@@ -16,7 +16,7 @@ import heapq
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -104,6 +104,8 @@ class Engine:
         self._applied: dict[tuple[str, str, str], str] = {}
         # Policies whose last evaluation had a write refused, and how many evaluations in a row did.
         self._failed_writes: set[PolicyKey] = set()
+        # Run once the indexes are filled (handlers.py wires them): see `sweep`.
+        self.sweepers: list[Callable[[Engine], Awaitable[None]]] = []
         self._retries: dict[PolicyKey, int] = {}
         # Which object (uid) the memory above and the metrics' series are about, by key. A policy
         # deleted and recreated under its name while a watch was down (no DELETED event) is another
@@ -288,15 +290,12 @@ class Engine:
                 await self._reconcile_batch(chunk)
 
     async def sweep(self) -> None:
-        """Let each reconciler delete what it owns for policies that no longer exist."""
-        for reconciler in self.reconcilers.values():
-            sweep = getattr(reconciler, "sweep", None)
-            if sweep is None:
-                continue
+        """Delete what sncguard owns, without an ownerReference, for policies that no longer exist."""
+        for sweeper in self.sweepers:
             try:
-                await sweep(self)
-            except Exception:  # a failed sweep is retried on the next deletion; evaluation goes on
-                log.exception("sweeping %s's orphans failed", reconciler.kind)
+                await sweeper(self)
+            except Exception:  # the next start or deletion sweeps again; evaluation goes on
+                log.exception("sweeping orphans failed (%s)", getattr(sweeper, "__qualname__", sweeper))
 
     async def _reconcile_batch(self, keys: list[PolicyKey]) -> None:
         semaphore = asyncio.Semaphore(CONCURRENCY)

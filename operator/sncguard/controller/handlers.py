@@ -27,6 +27,8 @@ from .kube import KubeClient
 from .metrics import Metrics
 from .reports import OWNED_INDEXES as OWNED_REPORT_INDEXES
 from .reports import REPORT_GROUP
+from .reports import sweep as sweep_reports
+from .reports import withdraw as withdraw_reports
 from .state import PolicyRecord
 from .tenantpolicy import TenantPolicyReconciler
 from .zonespread import ZoneSpreadReconciler
@@ -38,7 +40,8 @@ client = KubeClient()
 engine = Engine(client)
 engine.metrics = Metrics(client)
 METRICS_ADDRESS = {"value": "127.0.0.1:9090"}
-RECONCILERS = (ZoneSpreadReconciler(), TenantPolicyReconciler(), BackupPolicyReconciler())
+BACKUPS = BackupPolicyReconciler()
+RECONCILERS = (ZoneSpreadReconciler(), TenantPolicyReconciler(), BACKUPS)
 POLICY_PLURALS = {"ZoneSpread": "zonespreads", "TenantPolicy": "tenantpolicies", "BackupPolicy": "backuppolicies"}
 _tasks: list[asyncio.Task] = []
 # The optional APIs kopf watches for us, by group: an API whose group kopf sees only in part is
@@ -85,6 +88,8 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     if engine.metrics is not None:
         engine.metrics.follow_informers(informers, engine.skipped)
     engine.attach(indexes, RECONCILERS)
+    # What sncguard owns without an ownerReference, left behind by policies deleted while it was down.
+    engine.sweepers = [BACKUPS.sweep, sweep_reports]
     if METRICS_ADDRESS["value"] and engine.metrics is not None:
         try:
             engine.metrics.serve(METRICS_ADDRESS["value"])
@@ -182,7 +187,7 @@ def _register_reports(plural: str, index_id: str) -> None:
     async def owned(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
         meta = body.get("metadata") or {}
         return {namespace or CLUSTER: {
-            "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
+            "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid"),
                          "labels": dict(meta.get("labels") or {}), "annotations": dict(meta.get("annotations") or {})},
             "summary": dict(body.get("summary") or {}),
             "results": [dict(r) for r in body.get("results") or ()],
@@ -210,6 +215,7 @@ def _register_policy(kind: str, plural: str) -> None:
         record = engine.policy_event(kind, type or "", body)
         if type == "DELETED":
             await reconciler.deleted(engine, record)
+            await withdraw_reports(engine, record)
 
     kopf.index(GROUP, VERSION, plural, id=policy_index_name(kind), registry=registry)(index)
     kopf.on.event(GROUP, VERSION, plural, id=f"events-{plural}", registry=registry)(event)
