@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -12,6 +13,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
+# The real schemas of the APIs sncguard integrates with (shared/reference/README.md says where each
+# comes from), beside the checkout; never copied into it.
+REFERENCE = Path(os.environ.get("SNCGUARD_REFERENCE") or REPO.parent / "shared" / "reference")
+REFERENCE_CRDS = (REFERENCE / "velero-v1.16", REFERENCE / "wgpolicyk8s-v1alpha2")
 
 
 class WaitTimeout(AssertionError):

@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,10 +39,9 @@ import yaml
 
 from . import worlds
 from .conftest import LocalCluster
-from .helpers import REPO, WaitTimeout
+from .helpers import WaitTimeout
 from .operator_process import OperatorProcess, running
 
-REFERENCE = Path(os.environ.get("SNCGUARD_REFERENCE") or REPO.parent / "shared" / "reference")
 SEEDS = [int(s) for s in os.environ.get("SNCGUARD_DIFF_SEEDS", "1,2").split(",") if s.strip()]
 POLICY_KINDS = {"ZoneSpread": "zonespreads", "TenantPolicy": "tenantpolicies", "BackupPolicy": "backuppolicies"}
 DUMPED = ("namespaces,nodes,pods,deployments.apps,statefulsets.apps,poddisruptionbudgets.policy,services,"
@@ -56,24 +54,6 @@ SETTLE_TIMEOUT_S = 150.0
 
 
 # ---- the cluster -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fresh_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    """A control plane of the test's own: worlds need a whole cluster, and step (c) restarts its API server."""
-    for folder in ("velero-v1.16", "wgpolicyk8s-v1alpha2"):
-        if not (REFERENCE / folder).is_dir():
-            pytest.fail(f"{REFERENCE / folder} is missing: the differential test installs the real Velero and "
-                        f"PolicyReport CRDs from there (set SNCGUARD_REFERENCE to the reference folder)")
-    cluster = LocalCluster(tmp_path / "cluster", name="sncguard-differential")
-    try:
-        cluster.start(owner_pid=os.getpid())
-        for folder in (REPO / "crds", REFERENCE / "velero-v1.16", REFERENCE / "wgpolicyk8s-v1alpha2"):
-            cluster.kubectl("apply", "--server-side", "-f", str(folder))
-            cluster.kubectl("wait", "--for", "condition=established", "--timeout=60s", "-f", str(folder))
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def apply(cluster: LocalCluster, objects: list[dict[str, Any]]) -> None:
@@ -242,9 +222,9 @@ def writes_snapshot(cluster: LocalCluster) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_the_operator_and_the_offline_check_agree_on_every_path(seed: int, fresh_cluster: LocalCluster,
+def test_the_operator_and_the_offline_check_agree_on_every_path(seed: int, own_cluster: LocalCluster,
                                                                 tmp_path: Path) -> None:
-    cluster = fresh_cluster
+    cluster = own_cluster
     now = datetime.now(UTC)
     rng = random.Random(seed)
     world = worlds.generate(seed, now)

@@ -509,3 +509,15 @@ def test_a_refused_enforce_write_is_retried_with_backoff_until_it_goes_through()
     assert client.calls == ["apply"] * 4
     assert delays == [(key, 5.0), (key, 10.0), (key, 20.0)], "backoff while refused, nothing once it went through"
     assert key not in engine._retries
+
+
+def test_the_surplus_of_an_owned_object_is_what_another_manager_added():
+    from sncguard.controller.engine import surplus
+
+    desired = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "d"},
+               "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
+    widened = {"metadata": {"name": "d", "uid": "u"},
+               "spec": {"podSelector": {"matchLabels": {"x": "y"}}, "policyTypes": ["Ingress"], "ingress": [{}]}}
+    # ingress goes; podSelector's extra key goes; policyTypes (a list) is the apply's to replace.
+    assert surplus(desired, widened) == {"spec": {"ingress": None, "podSelector": {"matchLabels": None}}}
+    assert surplus(desired, {"metadata": {}, "spec": desired["spec"]}) == {}

@@ -441,6 +441,12 @@ class Engine:
         if self._applied.get(target) == fingerprint:
             return None
         try:
+            # Server-side apply sets what sncguard says but leaves fields that another manager added
+            # (`ingress: [{}]` patched into a default deny): those are removed first, by a merge patch.
+            extra = {} if existing is None else surplus(apply_defaults(desired["kind"], desired), existing)
+            if extra:
+                await self.client.merge_patch(desired["apiVersion"], desired["kind"], meta.get("namespace"),
+                                              meta["name"], extra)
             await self.client.apply(desired, force=True)
         except ApiError as exc:
             self._write_failed()
@@ -499,6 +505,25 @@ class Engine:
 
 def policy_index_name(kind: str) -> str:
     return f"policies-{kind.lower()}"
+
+
+def surplus(desired: Mapping[str, Any], existing: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch that removes what `existing` holds beyond `desired`, in the content an owned object
+    has (metadata, status and lists aside: lists are replaced whole by the apply that follows)."""
+
+    def walk(want: Mapping[str, Any], have: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in have.items():
+            if key not in want:
+                out[key] = None
+            elif isinstance(value, Mapping) and isinstance(want[key], Mapping):
+                if inner := walk(want[key], value):
+                    out[key] = inner
+        return out
+
+    content = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "metadata", "status")}
+    return walk(content, {k: v for k, v in existing.items() if k in content or k not in (
+        "apiVersion", "kind", "metadata", "status")})
 
 
 def holds_as_desired(desired: Mapping[str, Any], existing: Mapping[str, Any]) -> bool:
