@@ -9,9 +9,10 @@ owned by a namespaced object, and collects at once a report owned from another n
 others, a BackupPolicy's report in Velero's namespace about its storage location for instance, carry
 the policy's uid as a label (`POLICY_UID_LABEL`) and sncguard deletes them with the policy, or on
 start when the policy went while it was down. Names carry the policy's namespace and name, so
-policies of one name in several namespaces never share a report. Every report is bounded: flooding etcd with reports is the best-known failure of the
-general engines. Results carry the time their verdict last changed, so an evaluation that
-changes nothing produces an identical report and no write.
+policies of one name in several namespaces never share a report. Every report is bounded:
+flooding etcd with reports is the best-known failure of the general engines. Results carry the
+time their verdict last changed, so an evaluation that changes nothing produces an identical
+report and no write.
 """
 
 from __future__ import annotations

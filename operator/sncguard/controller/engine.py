@@ -516,9 +516,8 @@ def surplus(desired: Mapping[str, Any], existing: Mapping[str, Any]) -> dict[str
         for key, value in have.items():
             if key not in want:
                 out[key] = None
-            elif isinstance(value, Mapping) and isinstance(want[key], Mapping):
-                if inner := walk(want[key], value):
-                    out[key] = inner
+            elif isinstance(value, Mapping) and isinstance(want[key], Mapping) and (inner := walk(want[key], value)):
+                out[key] = inner
         return out
 
     content = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "metadata", "status")}
