@@ -26,9 +26,13 @@ KINDS = (("sncguard.io", "BackupPolicy"), ("sncguard.io", "TenantPolicy"), ("snc
 PATCH = HERE / "argocd-cm-patch.yaml"
 GITOPS_PATCH = HERE / "openshift-gitops-patch.yaml"
 
-# Workload kinds whose fields sncguard owns in Enforce mode (server-side apply, field manager
-# `sncguard`): Argo CD must not report them as drift nor take them back.
+# Workload kinds whose fields sncguard owns in Enforce mode (server-side apply): Argo CD must not
+# report them as drift nor take them back.
 SNCGUARD_MANAGED = (("apps", "Deployment"), ("apps", "StatefulSet"))
+# Each ZoneSpread applies under a field manager of its own, so Argo CD cannot know them all by name
+# (managedFieldsManagers): the constraints are recognised by their shape instead.
+SNCGUARD_CONSTRAINT = (".spec.template.spec.topologySpreadConstraints[]? | select(.whenUnsatisfiable == "
+                       "\"DoNotSchedule\" and .maxSkew == 1 and .minDomains != null)")
 
 HEADER = """\
 # Argo CD settings for sncguard: merge into argocd-cm, e.g.
@@ -41,9 +45,10 @@ HEADER = """\
 # - resource.customizations.health.*: the health of sncguard's policies (Compliant -> Healthy,
 #   a failing finding or an unusable spec -> Degraded, not evaluated yet -> Progressing).
 # - resource.customizations.ignoreDifferences.*: in Enforce mode, a ZoneSpread adds a
-#   topologySpreadConstraint to Deployments and StatefulSets by server-side apply under the
-#   field manager `sncguard`. Fields that manager owns are not drift: Argo CD neither shows
-#   them OutOfSync nor removes them (with the RespectIgnoreDifferences=true sync option).
+#   topologySpreadConstraint to Deployments and StatefulSets by server-side apply, under a field
+#   manager of its own (sncguard/zonespread/<namespace>/<name>). Constraints of that shape (hard,
+#   maxSkew 1, minDomains set) are not drift: Argo CD neither shows them OutOfSync nor removes
+#   them (with the RespectIgnoreDifferences=true sync option).
 """
 
 
@@ -66,7 +71,7 @@ def render() -> str:
         out.append(_block(source if source.endswith("\n") else source + "\n"))
     for group, kind in SNCGUARD_MANAGED:
         out.append(f"  resource.customizations.ignoreDifferences.{group}_{kind}: |\n")
-        out.append(_block("managedFieldsManagers:\n  - sncguard\n"))
+        out.append(_block(f"jqPathExpressions:\n  - '{SNCGUARD_CONSTRAINT}'\n"))
     return "".join(out)
 
 
@@ -91,7 +96,7 @@ def render_gitops() -> str:
     out.append("  resourceIgnoreDifferences:\n    resourceIdentifiers:\n")
     for group, kind in SNCGUARD_MANAGED:
         out.append(f"      - group: {group}\n        kind: {kind}\n        customization:\n"
-                   "          managedFieldsManagers:\n            - sncguard\n")
+                   f"          jqPathExpressions:\n            - '{SNCGUARD_CONSTRAINT}'\n")
     return "".join(out)
 
 

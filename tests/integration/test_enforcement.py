@@ -161,3 +161,33 @@ def test_owned_network_policies_are_put_back_and_refused_writes_retried(own_clus
                  message="the refused default deny applied once the quota allows it, with no other event")
         wait_for(lambda: not get(cluster, "tenantpolicy", "acme")["status"].get("enforcementErrors"), timeout=30,
                  message="enforcementErrors cleared")
+
+
+def test_two_enforcing_zonespreads_keep_each_its_own_constraint(own_cluster: LocalCluster, tmp_path: Path) -> None:
+    """One spreads over zones, the other over hosts, on the same Deployment. Under one shared field
+    manager each apply would remove the other's constraint, and the pods would roll forever."""
+    cluster = own_cluster
+    apply(cluster, namespace("shop"))
+    apply(cluster, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+                    "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                             "template": {"metadata": {"labels": {"app": "web"}},
+                                          "spec": {"containers": [{"name": "c", "image": "registry.example/web:1"}]}}}},
+          {"apiVersion": POLICY, "kind": "ZoneSpread", "metadata": {"name": "zones", "namespace": "shop"},
+           "spec": {"mode": "Enforce", "minZones": 2}},
+          {"apiVersion": POLICY, "kind": "ZoneSpread", "metadata": {"name": "hosts", "namespace": "shop"},
+           "spec": {"mode": "Enforce", "minZones": 2, "topologyKey": "kubernetes.io/hostname"}})
+    web = ("deployment", "web", "-n", "shop")
+
+    def keys() -> list[str]:
+        spec = get(cluster, *web)["spec"]["template"]["spec"]
+        return sorted(c["topologyKey"] for c in spec.get("topologySpreadConstraints") or ())
+
+    with running(OperatorProcess(cluster.env, tmp_path / "operator.log")):
+        wait_for(lambda: keys() == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"], timeout=60,
+                 message="both constraints on the Deployment")
+        generation = get(cluster, *web)["metadata"]["generation"]
+        time.sleep(8)
+        assert keys() == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+        assert get(cluster, *web)["metadata"]["generation"] == generation, "the two policies rewrote the template"
+        owners = {m["manager"] for m in get(cluster, *web, "--show-managed-fields")["metadata"]["managedFields"]}
+        assert {"sncguard/zonespread/shop/zones", "sncguard/zonespread/shop/hosts"} <= owners

@@ -415,7 +415,7 @@ def test_argocd_cm_patch_is_rendered_from_the_lua_files():
         assert data[key] == source, key
     for kind in ("Deployment", "StatefulSet"):
         assert yaml.safe_load(data[f"resource.customizations.ignoreDifferences.apps_{kind}"]) == {
-            "managedFieldsManagers": ["sncguard"]}
+            "jqPathExpressions": [_render_module().SNCGUARD_CONSTRAINT]}
 
 
 def test_openshift_gitops_patch_carries_the_same_settings():
@@ -427,7 +427,7 @@ def test_openshift_gitops_patch_carries_the_same_settings():
     for kind in crdgen.KINDS:
         assert checks[("sncguard.io", kind.kind)] == (ARGOCD / "health.lua").read_text(encoding="utf-8")
     assert spec["resourceIgnoreDifferences"]["resourceIdentifiers"] == [
-        {"group": "apps", "kind": kind, "customization": {"managedFieldsManagers": ["sncguard"]}}
+        {"group": "apps", "kind": kind, "customization": {"jqPathExpressions": [_render_module().SNCGUARD_CONSTRAINT]}}
         for kind in ("Deployment", "StatefulSet")]
 
 
@@ -450,7 +450,7 @@ def test_argocd_applications_point_at_folders_of_this_repository():
     assert sorted(paths) == ["deploy", "examples"]
     assert all((REPO / p).is_dir() for p in paths)
     policies = next(a for a in apps if a["metadata"]["name"] == "sncguard-policies")
-    assert {"group": "apps", "kind": "Deployment", "managedFieldsManagers": ["sncguard"]} in \
+    assert {"group": "apps", "kind": "Deployment", "jqPathExpressions": [_render_module().SNCGUARD_CONSTRAINT]} in \
         policies["spec"]["ignoreDifferences"]
 
 

@@ -455,15 +455,16 @@ class Engine:
         log.info("applied %s %s/%s", *target)
         return None
 
-    async def apply_fields(self, config: dict[str, Any]) -> str | None:
-        """Server-side apply of a few fields of a user's object, never forced: a conflict is theirs to keep."""
+    async def apply_fields(self, config: dict[str, Any], manager: str) -> str | None:
+        """Server-side apply of a few fields of a user's object under the policy's own field `manager`,
+        never forced: a conflict is the user's (or another policy's) field to keep, and is reported."""
         meta = config["metadata"]
         target = (config["kind"], meta.get("namespace", ""), meta["name"])
-        fingerprint = json.dumps(config, sort_keys=True)
+        fingerprint = json.dumps([manager, config], sort_keys=True)
         if self._applied.get(target) == fingerprint:
             return None
         try:
-            await self.client.apply(config, force=False)
+            await self.client.apply(config, force=False, manager=manager)
         except ApiError as exc:
             if exc.status != 409:  # a conflict is the user's field: reported, not retried
                 self._write_failed()

@@ -179,11 +179,11 @@ class KubeClient:
         self.requests[(verb, "ok")] += 1
         return payload
 
-    async def apply(self, obj: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
-        """Server-side apply under the field manager `sncguard`; conflicts are not forced by default."""
+    async def apply(self, obj: dict[str, Any], *, force: bool = False, manager: str = FIELD_MANAGER) -> dict[str, Any]:
+        """Server-side apply under `manager` (`sncguard` by default); conflicts are not forced by default."""
         meta = obj["metadata"]
         path = resource_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-        params = {"fieldManager": FIELD_MANAGER}
+        params = {"fieldManager": manager}
         if force:
             params["force"] = "true"
         return await self.request("PATCH", path, body=obj, content_type="application/apply-patch+yaml",

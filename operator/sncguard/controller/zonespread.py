@@ -28,7 +28,9 @@ class ZoneSpreadReconciler:
         outcome = evaluate_zonespread(spec, namespace, record.key.name, engine.view([namespace]))
         extra: dict[str, Any] = dict(outcome.status_fields)
         if spec.mode is Mode.ENFORCE:
-            errors = [e for config in plan.plan(spec, outcome.detail) if (e := await engine.apply_fields(config))]
+            manager = plan.field_manager(namespace, record.key.name)
+            errors = [e for config in plan.plan(spec, outcome.detail)
+                      if (e := await engine.apply_fields(config, manager))]
             if errors:
                 extra["enforcementErrors"] = errors
         status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
