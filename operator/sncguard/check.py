@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -15,8 +15,8 @@ from .evaluation import (
     policy_label,
     tenant_scope,
 )
-from .findings import Finding, Result, Summary, most_severe_first
-from .loader import Inputs, PolicyDocument
+from .findings import Finding, ResourceRef, Result, Summary, most_severe_first
+from .loader import Inputs, PolicyDocument, PolicyError, Source
 from .rules import network
 from .view import ClusterView
 
@@ -27,10 +27,24 @@ BASELINE_NAME = "baseline"
 class CheckReport:
     findings: list[Finding]
     policies: list[PolicyDocument]
+    # Policies left out because their spec fails validation: the others were evaluated.
+    errors: list[PolicyError] = field(default_factory=list)
+    # (kind, namespace, name) -> where the object starts in the input (see loader.Inputs.sources).
+    sources: dict[tuple[str, str, str], Source] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return any(f.result is Result.FAIL for f in self.findings)
+
+    def source_of(self, resource: ResourceRef) -> Source | None:
+        """Where the object a finding is about starts; None for one not in the input (an inferred Namespace)."""
+        return self.sources.get((resource.kind, resource.namespace, resource.name))
+
+    def policy_source(self, label: str) -> Source | None:
+        """Where the policy labelled "Kind/namespace/name" or "Kind/name" starts; None for a built-in baseline."""
+        kind, _, rest = label.partition("/")
+        namespace, _, name = rest.rpartition("/")
+        return self.sources.get((kind, namespace, name)) if kind and name else None
 
 
 def baseline_zonespreads(inputs: Inputs) -> list[PolicyDocument]:
@@ -53,7 +67,12 @@ def baseline_exposure(view: ClusterView) -> list[Finding]:
 
 def run_check(inputs: Inputs, now: datetime) -> CheckReport:
     view = inputs.view
-    zonespreads = inputs.policies_of("ZoneSpread") or baseline_zonespreads(inputs)
+    # A policy the input declares but that cannot be used does not bring the baseline back: it
+    # is an error of its own (the exit status says so), not an absence.
+    declared = {e.kind for e in inputs.errors}
+    zonespreads = inputs.policies_of("ZoneSpread")
+    if not zonespreads and "ZoneSpread" not in declared:
+        zonespreads = baseline_zonespreads(inputs)
     tenants = inputs.policies_of("TenantPolicy")
     backups = inputs.policies_of("BackupPolicy")
     findings: list[Finding] = []
@@ -65,14 +84,29 @@ def run_check(inputs: Inputs, now: datetime) -> CheckReport:
         findings.extend(evaluate_tenantpolicy(policy.spec, policy.name, scope, view, now).findings)
     for policy in backups:
         findings.extend(evaluate_backuppolicy(policy.spec, policy.namespace, policy.name, view, now).findings)
-    if not tenants:
+    if not tenants and "TenantPolicy" not in declared:
         findings.extend(baseline_exposure(view))
-    return CheckReport(findings=most_severe_first(findings), policies=[*zonespreads, *tenants, *backups])
+    return CheckReport(findings=most_severe_first(findings), policies=[*zonespreads, *tenants, *backups],
+                       errors=list(inputs.errors), sources=dict(inputs.sources))
+
+
+def finding_dict(report: CheckReport, finding: Finding, language: str) -> dict[str, Any]:
+    """A finding as JSON output states it: Finding.as_dict, and where its object starts in the input."""
+    out = finding.as_dict(language)
+    source = report.source_of(finding.resource)
+    if source is not None:
+        out["source"] = {"file": source.file, "line": source.line}
+    return out
 
 
 def write_json(report: CheckReport, out: TextIO, language: str) -> None:
-    json.dump([f.as_dict(language) for f in report.findings], out, ensure_ascii=False, indent=2)
+    json.dump([finding_dict(report, f, language) for f in report.findings], out, ensure_ascii=False, indent=2)
     out.write("\n")
+
+
+def write_errors(report: CheckReport, err: TextIO) -> None:
+    for error in report.errors:
+        err.write(f"sncguard check: {error} (policy not evaluated)\n")
 
 
 def write_text(report: CheckReport, out: TextIO, language: str, verbose: bool = False) -> None:

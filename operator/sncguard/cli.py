@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,22 +27,72 @@ def parse_now(text: str | None) -> datetime:
     return moment.astimezone(UTC)
 
 
+NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def parse_namespace(text: str) -> str:
+    if not NAMESPACE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a namespace name (a DNS label: a-z, 0-9, '-')")
+    return text
+
+
+def information_uri() -> str | None:
+    """The project's page from the installed package's metadata (Project-URL, Home-page), if it names one."""
+    from importlib import metadata
+
+    try:
+        meta = metadata.metadata("sncguard")
+    except metadata.PackageNotFoundError:
+        return None
+    urls = [u.partition(",")[2].strip() for u in meta.get_all("Project-URL") or []]
+    return next((u for u in [*urls, meta.get("Home-page")] if u and u.startswith("https://")), None)
+
+
+def emit(write: Callable[[], None]) -> None:
+    """Write the report to standard output; a reader that left (`| head -1`) ends it quietly.
+
+    As Python's documentation recommends for SIGPIPE: on BrokenPipeError, point standard output
+    at devnull so that the interpreter's last flush at exit does not fail again; the exit status
+    still is the one the findings deserve."""
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check import run_check, write_json, write_text
+    from .check import run_check, write_errors, write_json, write_text
     from .loader import InputError, load
 
     try:
         now = parse_now(args.now)
-        inputs = load(args.paths)
+        inputs = load(args.paths, namespace=args.namespace)
     except (InputError, argparse.ArgumentTypeError) as exc:
         print(f"sncguard check: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     report = run_check(inputs, now)
+    write_errors(report, sys.stderr)
+    if inputs.errors and len(inputs.errors) == inputs.documents:
+        print("sncguard check: no usable document, nothing evaluated", file=sys.stderr)
+        return EXIT_UNUSABLE
+    out, language = sys.stdout, args.language
     if args.output == "json":
-        write_json(report, sys.stdout, args.language)
+        emit(lambda: write_json(report, out, language))
+    elif args.output == "sarif":
+        from .sarif import to_sarif
+
+        log = to_sarif(report, language, information_uri=information_uri())
+        emit(lambda: (json.dump(log, out, ensure_ascii=False, indent=2), out.write("\n")))
+    elif args.output == "junit":
+        from .junit import render
+
+        emit(lambda: out.write(render(report, language)))
     else:
-        write_text(report, sys.stdout, args.language, verbose=args.verbose)
-    return EXIT_FAILED if report.failed else EXIT_OK
+        emit(lambda: write_text(report, out, language, verbose=args.verbose))
+    return EXIT_FAILED if report.failed or report.errors else EXIT_OK
 
 
 def cmd_crds(args: argparse.Namespace) -> int:
@@ -86,8 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="evaluate YAML manifests offline with the operator's rules")
-    check.add_argument("paths", nargs="+", help="files or folders of manifests (multi-document, lists)")
-    check.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    check.add_argument("paths", nargs="+",
+                       help="files or folders of manifests (multi-document, lists); "
+                            "- or /dev/stdin reads standard input")
+    check.add_argument("-o", "--output", choices=("text", "json", "sarif", "junit"), default="text",
+                       help="text (default), json (the findings), sarif (2.1.0, for code scanning), "
+                            "junit (XML, for CI test reports)")
+    check.add_argument("-n", "--namespace", type=parse_namespace, default="default",
+                       help="namespace of namespaced objects that name none, as kubectl apply -n (default %(default)s)")
     check.add_argument("--now", help="fix the clock (RFC 3339) for reproducible runs")
     check.add_argument("--language", choices=("en", "fr"), default="en")
     check.add_argument("-v", "--verbose", action="store_true", help="text output also lists passes and skips")

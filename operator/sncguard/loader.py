@@ -1,16 +1,21 @@
 """YAML and JSON manifests -> ClusterView and policies, for the offline check.
 
-Accepts files and folders, multi-document YAML, and `kubectl get -o yaml` lists. Anything it
-cannot use is an InputError naming the file and the problem, never a traceback.
+Accepts files and folders, multi-document YAML, `kubectl get -o yaml` lists, and standard input
+(`-` or `/dev/stdin`, named `<stdin>`). It records where each object starts (file and 1-based
+line) for the reports. Anything it cannot read is an InputError naming the file and the problem,
+never a traceback; a policy whose spec fails validation is not: it is left out and listed in
+Inputs.errors, so that the other policies are still evaluated.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple, TextIO
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -25,10 +30,41 @@ POLICY_SPECS: dict[str, type[BaseModel]] = {
     "BackupPolicy": BackupPolicySpec,
 }
 CLUSTER_SCOPED = {"Namespace", "Node", "TenantPolicy", "PersistentVolume", "ClusterRoleBinding", "ClusterRole"}
+STDIN_PATHS = ("-", "/dev/stdin")
+STDIN_NAME = "<stdin>"
+DEFAULT_NAMESPACE = "default"
 
 
 class InputError(Exception):
     """Unusable input: the message names the file and the problem."""
+
+
+class Source(NamedTuple):
+    """Where an object starts: the file as given (or `<stdin>`) and the 1-based line of its document or list item."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class PolicyError:
+    """A policy the check cannot use: its spec fails validation. The others are still evaluated."""
+
+    file: str
+    line: int
+    kind: str
+    namespace: str
+    name: str
+    problem: str
+
+    @property
+    def policy(self) -> str:
+        """The policy's label, as findings name it: "Kind/namespace/name" or "Kind/name"."""
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+    def __str__(self) -> str:
+        where = f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        return f"{self.file}:{self.line}: {where}: {self.problem}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +82,9 @@ class Inputs:
     view: ClusterView = field(default_factory=ClusterView)
     policies: list[PolicyDocument] = field(default_factory=list)
     documents: int = 0
+    # (kind, namespace, name) -> where the object starts; namespace "" for cluster-scoped kinds.
+    sources: dict[tuple[str, str, str], Source] = field(default_factory=dict)
+    errors: list[PolicyError] = field(default_factory=list)
 
     def policies_of(self, kind: str) -> list[PolicyDocument]:
         return [p for p in self.policies if p.kind == kind]
@@ -76,54 +115,213 @@ def _manifest_files(path: Path) -> Iterator[Path]:
             if child.is_file() and child.suffix in MANIFEST_SUFFIXES and not any(
                     part.startswith(".") for part in child.relative_to(path).parts):
                 yield child
-    elif path.is_file():
+    elif path.exists():
+        # A file, or a stream named by path: a FIFO, a shell's `<(kubectl kustomize deploy/)`.
         yield path
     else:
         raise InputError(f"{path}: no such file or directory")
 
 
-def _documents(path: Path) -> Iterator[dict]:
+def _read_stdin(stdin: TextIO | BinaryIO | None) -> str:
+    stream = sys.stdin if stdin is None else stdin
     try:
-        text = path.read_text(encoding="utf-8")
+        data = getattr(stream, "buffer", stream).read()
+        return data.decode("utf-8") if isinstance(data, bytes) else data
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{STDIN_NAME}: cannot read: {exc}") from None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
+
+
+def _is_list(doc: Any) -> bool:
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    return isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list)
+
+
+class _Lines:
+    """1-based line numbers of increasing offsets into a text, counting each newline once."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.offset, self.line = text, 0, 1
+
+    def at(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.offset, offset)
+        self.offset = offset
+        return self.line
+
+
+# One parsed document: its value, the line where it starts, and the lines where the items of a
+# `List` start (empty when it is none, or when they are unknown).
+_Parsed = tuple[Any, int, list[int]]
+
+
+def _yaml_documents(text: str) -> list[_Parsed]:
+    """yaml.safe_load_all(text), with the line where each document's node starts: the composer's
+    marks, from the same single parse (this is what safe_load_all does, node by node)."""
+    loader = yaml.SafeLoader(text)
+    parsed: list[_Parsed] = []
     try:
-        docs = [json.loads(text)] if path.suffix == ".json" else list(yaml.safe_load_all(text))
+        while loader.check_node():
+            node = loader.get_node()
+            doc = loader.construct_document(node)
+            item_lines: list[int] = []
+            if _is_list(doc) and isinstance(node, yaml.MappingNode):
+                items = next((v for k, v in node.value if getattr(k, "value", None) == "items"
+                              and isinstance(v, yaml.SequenceNode)), None)
+                if items is not None:
+                    item_lines = [n.start_mark.line + 1 for n in items.value]
+            parsed.append((doc, node.start_mark.line + 1, item_lines))
+    finally:
+        loader.dispose()
+    return parsed
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_document(text: str) -> _Parsed:
+    """json.loads(text), with the line where the value starts and, for an object with an `items`
+    array, the line where each item starts. The standard decoder reads every value once: a walk
+    over the top-level object only splits the text at its keys and at the items. Whatever the walk
+    does not expect (invalid JSON included) goes to json.loads, for its result or its error."""
+    lines = _Lines(text)
+    start = _JSON_SPACE.match(text, 0).end()
+    try:
+        doc, item_offsets = _walk_json_object(text, start)
+    except ValueError:
+        return json.loads(text), lines.at(start) if start < len(text) else 1, []
+    return doc, lines.at(start), [lines.at(offset) for offset in item_offsets]
+
+
+def _walk_json_object(text: str, start: int) -> tuple[dict, list[int]]:
+    decoder = json.JSONDecoder()
+
+    def space(i: int) -> int:
+        return _JSON_SPACE.match(text, i).end()
+
+    if not text.startswith("{", start):
+        raise ValueError("not an object")
+    doc: dict[str, Any] = {}
+    item_offsets: list[int] = []
+    i = space(start + 1)
+    closed = text.startswith("}", i)
+    while not closed:
+        if not text.startswith('"', i):
+            raise ValueError("a key")
+        key, i = decoder.raw_decode(text, i)
+        i = space(i)
+        if not text.startswith(":", i):
+            raise ValueError("a colon")
+        i = space(i + 1)
+        if key == "items" and text.startswith("[", i):
+            value, item_offsets = [], []
+            i = space(i + 1)
+            ended = text.startswith("]", i)
+            while not ended:
+                item_offsets.append(i)
+                item, i = decoder.raw_decode(text, i)
+                value.append(item)
+                i = space(i)
+                if text.startswith(",", i):
+                    i = space(i + 1)
+                elif text.startswith("]", i):
+                    ended = True
+                else:
+                    raise ValueError("a comma or a bracket")
+            i += 1
+        else:
+            value, i = decoder.raw_decode(text, i)
+        doc[key] = value
+        i = space(i)
+        if text.startswith(",", i):
+            i = space(i + 1)
+        elif text.startswith("}", i):
+            closed = True
+        else:
+            raise ValueError("a comma or a brace")
+    if space(i + 1) != len(text):
+        raise ValueError("trailing text")
+    return doc, item_offsets
+
+
+def _parse(name: str, text: str, language: str) -> list[_Parsed]:
+    """The documents of one input; `language` is "JSON", "YAML", or "sniff" for a stream with no
+    suffix to go by (JSON when it reads as JSON, YAML otherwise: JSON is YAML too, mostly)."""
+    if language == "sniff":
+        if text.lstrip().startswith("{"):
+            try:
+                return [_json_document(text)]
+            except json.JSONDecodeError:
+                pass
+        language = "YAML"
+    try:
+        return [_json_document(text)] if language == "JSON" else _yaml_documents(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         problem = str(exc).replace("\n", " ")
-        raise InputError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {problem}") from None
-    for number, doc in enumerate(docs, start=1):
+        raise InputError(f"{name}: not valid {language}: {problem}") from None
+
+
+def _documents(name: str, parsed: list[_Parsed]) -> Iterator[tuple[dict, int]]:
+    """Each object of one input with the line where it starts; a list's items one by one."""
+    for number, (doc, line, item_lines) in enumerate(parsed, start=1):
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            raise InputError(f"{path}: document {number} is a {type(doc).__name__}, not a Kubernetes object")
-        kind = doc.get("kind")
-        if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+            raise InputError(f"{name}: document {number} is a {type(doc).__name__}, not a Kubernetes object")
+        if _is_list(doc):
             # kubectl's `List` names each item's kind; an API list response (`PodList`) names none
             # on its items, only its own: theirs is the list's kind less "List".
-            item_kind = kind.removesuffix("List")
-            for item in doc["items"]:
+            item_kind = doc["kind"].removesuffix("List")
+            items = doc["items"]
+            lines = item_lines if len(item_lines) == len(items) else [line] * len(items)
+            for item, item_line in zip(items, lines, strict=True):
                 if not isinstance(item, dict):
-                    raise InputError(f"{path}: document {number}: a list item is not an object")
+                    raise InputError(f"{name}: document {number}: a list item is not an object")
                 if item_kind and not item.get("kind"):
                     item = {"kind": item_kind, "apiVersion": doc.get("apiVersion", ""), **item}
-                yield item
+                yield item, item_line
         else:
-            yield doc
+            yield doc, line
 
 
-def load(paths: list[str | Path]) -> Inputs:
+def _inputs(paths: list[str | Path], stdin: TextIO | BinaryIO | None) -> Iterator[tuple[str, list[_Parsed]]]:
+    stdin_read = False
+    for raw in paths:
+        if str(raw) in STDIN_PATHS:
+            if not stdin_read:  # named twice, it is read once
+                stdin_read = True
+                yield STDIN_NAME, _parse(STDIN_NAME, _read_stdin(stdin), "sniff")
+            continue
+        for file in _manifest_files(Path(raw)):
+            if file.suffix == ".json":
+                language = "JSON"
+            elif file.suffix in MANIFEST_SUFFIXES or file.is_file():
+                language = "YAML"
+            else:
+                language = "sniff"
+            yield str(file), _parse(str(file), _read(file), language)
+
+
+def load(paths: list[str | Path], namespace: str = DEFAULT_NAMESPACE,
+         stdin: TextIO | BinaryIO | None = None) -> Inputs:
+    """The objects of `paths` (files, folders, `-` or `/dev/stdin` for `stdin`, sys.stdin by default);
+    namespaced objects that name no namespace land in `namespace`, as `kubectl apply -n` puts them."""
     inputs = Inputs()
     view = inputs.view
-    for raw in paths:
-        for file in _manifest_files(Path(raw)):
-            for doc in _documents(file):
-                inputs.documents += 1
-                _add(inputs, view, doc, file)
+    for name, parsed in _inputs(paths, stdin):
+        for doc, line in _documents(name, parsed):
+            inputs.documents += 1
+            _add(inputs, view, doc, Source(name, line), namespace)
     return inputs
 
 
-def _add(inputs: Inputs, view: ClusterView, doc: dict, file: Path) -> None:
+def _add(inputs: Inputs, view: ClusterView, doc: dict, source: Source, default_namespace: str) -> None:
+    file = source.file
     kind = doc.get("kind")
     if not isinstance(kind, str) or not kind:
         raise InputError(f"{file}: a document has no kind")
@@ -132,9 +330,11 @@ def _add(inputs: Inputs, view: ClusterView, doc: dict, file: Path) -> None:
         raise InputError(f"{file}: {kind}: metadata must be an object")
     name = meta.get("name") or ""
     if kind not in CLUSTER_SCOPED and not meta.get("namespace"):
-        # kubectl apply puts an object without a namespace into "default".
-        doc = {**doc, "metadata": {**meta, "namespace": "default"}}
+        # kubectl apply puts an object without a namespace into "default", or the one of -n.
+        doc = {**doc, "metadata": {**meta, "namespace": default_namespace}}
     namespace = "" if kind in CLUSTER_SCOPED else doc["metadata"]["namespace"]
+    if name:
+        inputs.sources[(kind, str(namespace), str(name))] = source
     try:
         if kind in PROJECTIONS and (kind not in VELERO_KINDS
                                     or str(doc.get("apiVersion", "")).startswith("velero.io/")):
@@ -142,12 +342,12 @@ def _add(inputs: Inputs, view: ClusterView, doc: dict, file: Path) -> None:
             view.pods_observed |= kind == "Pod"
             view.nodes_observed |= kind == "Node"
         elif kind in POLICY_SPECS and str(doc.get("apiVersion", "")).startswith("sncguard.io/"):
-            where = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
             try:
                 spec = parse_policy_spec(kind, doc.get("spec") or {})
             except ValueError as exc:
-                raise InputError(f"{file}: {where}: {exc}") from None
-            inputs.policies.append(PolicyDocument(kind, namespace, name, spec, str(file),
+                inputs.errors.append(PolicyError(file, source.line, kind, namespace, name, str(exc)))
+                return
+            inputs.policies.append(PolicyDocument(kind, namespace, name, spec, file,
                                                   int(meta.get("generation") or 0)))
     except UNREADABLE as exc:
         raise InputError(f"{file}: {kind} {name}: malformed object: {exc}") from None
