@@ -22,9 +22,10 @@ port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); pri
 nohup .venv/bin/sncguard run --liveness "http://127.0.0.1:$port/healthz" >"$DIR/logs/operator.log" 2>&1 &
 echo $! >"$DIR/operator.pid"
 
-echo "== installing stand-in Velero CRDs and a backup target (Velero itself cannot run here)"
-kubectl apply --server-side -f tests/integration/manifests/velero-crds.yaml >/dev/null
-kubectl wait --for condition=established --timeout=60s -f tests/integration/manifests/velero-crds.yaml >/dev/null
+echo "== installing Velero's own v1.16 CRDs and a backup target (Velero itself cannot run here)"
+velero_crds=$($PY hack/cluster/reference.py velero)
+kubectl apply --server-side -f "$velero_crds" >/dev/null
+kubectl wait --for condition=established --timeout=60s -f "$velero_crds" >/dev/null
 kubectl apply -f hack/demo/velero.yaml
 
 echo "== applying examples/"

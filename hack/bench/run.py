@@ -58,11 +58,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "hack" / "cluster"))
 
 import analysis  # noqa: E402
+import reference  # noqa: E402
 import world  # noqa: E402
 from localcluster import LocalCluster  # noqa: E402
 
 OPERATOR_USER = world.OPERATOR_USER
-VELERO_CRDS = REPO / "tests" / "integration" / "manifests" / "velero-crds.yaml"
+VELERO_CRDS = reference.velero_crds()  # Velero's own v1.16 CRDs
 RESULTS = REPO / "bench" / "results.json"
 # The change figures results.json shows at its top level; the rest of the summary goes to details.
 TOP_CHANGE_FIGURES = ("p50_change_to_status_s", "p99_change_to_status_s", "writes_per_change",
@@ -375,7 +376,8 @@ def build_world(client: Client, size: world.Size, workers: int) -> dict[str, Any
     for obj in world.velero_objects(now):
         client.create(obj)
     backup = world.backup(now)
-    client.must("PATCH", object_path(backup) + "/status", world.backup_status(now),
+    # Velero's CRDs have no status subresource: its server sets status on the object itself.
+    client.must("PATCH", object_path(backup), world.backup_status(now),
                 content_type="application/merge-patch+json")
     bundles = list(world.world(size))
     # Namespaces first (everything else lives in them), then each namespace's objects.

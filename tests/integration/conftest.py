@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 # create_namespace, delete_namespace and namespace_name are also imported from here by tests.
-from .helpers import REFERENCE_CRDS, REPO, create_namespace, delete_namespace, namespace_name
+from .helpers import REPO, create_namespace, delete_namespace, namespace_name, reference
 
 CLUSTER_NAME = "sncguard-test"
 
@@ -86,14 +86,14 @@ def own_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     """A control plane of the test's own, with sncguard's CRDs and the real Velero v1.16 and
     wg-policy PolicyReport CRDs: for tests that stop and start operators or the API server, or need
     the whole cluster to themselves."""
-    for folder in REFERENCE_CRDS:
-        if not folder.is_dir():
-            pytest.fail(f"{folder} is missing: the real Velero and PolicyReport CRDs come from there "
-                        f"(set SNCGUARD_REFERENCE to the reference folder)")
+    try:
+        reference_crds = (reference.velero_crds(), reference.policy_report_crds())
+    except reference.ReferenceMissing as exc:
+        pytest.fail(f"the real Velero and PolicyReport CRDs are needed: {exc}")
     own = LocalCluster(tmp_path / "cluster", name="sncguard-own")
     try:
         own.start(owner_pid=os.getpid())
-        for folder in (REPO / "crds", *REFERENCE_CRDS):
+        for folder in (REPO / "crds", *reference_crds):
             own.kubectl("apply", "--server-side", "-f", str(folder))
             own.kubectl("wait", "--for", "condition=established", "--timeout=60s", "-f", str(folder))
         yield own

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import re
 import secrets
 import time
@@ -13,10 +13,17 @@ from typing import TypeVar
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
-# The real schemas of the APIs sncguard integrates with (shared/reference/README.md says where each
-# comes from), beside the checkout; never copied into it.
-REFERENCE = Path(os.environ.get("SNCGUARD_REFERENCE") or REPO.parent / "shared" / "reference")
-REFERENCE_CRDS = (REFERENCE / "velero-v1.16", REFERENCE / "wgpolicyk8s-v1alpha2")
+
+
+def _load_reference():
+    """hack/cluster/reference.py: where the real Velero and PolicyReport CRDs come from."""
+    spec = importlib.util.spec_from_file_location("sncguard_reference", REPO / "hack/cluster/reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+reference = _load_reference()
 
 
 class WaitTimeout(AssertionError):

@@ -22,12 +22,12 @@ import pytest
 import yaml
 
 from .conftest import REPO, create_namespace, delete_namespace, namespace_name
-from .helpers import wait_for
+from .helpers import reference, wait_for
 from .operator_process import OperatorProcess, running
 
 SYSTEM_NAMESPACE = "sncguard-system"
 ACCOUNT = f"system:serviceaccount:{SYSTEM_NAMESPACE}:sncguard"
-VELERO_CRDS = Path(__file__).parent / "manifests" / "velero-crds.yaml"
+VELERO_CRDS = reference.velero_crds()
 MANAGED = "app.kubernetes.io/managed-by=sncguard"
 FORBIDDEN = re.compile(r"\b40[13]\b|forbidden|unauthorized", re.IGNORECASE)
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
@@ -257,7 +257,7 @@ spec: {{mode: Enforce, minZones: 3}}
     def constrained():
         deploy = cluster.kubectl_json("get", "deployment", "ledger", "-n", ns, "--show-managed-fields")
         constraints = deploy["spec"]["template"]["spec"].get("topologySpreadConstraints") or []
-        applied = any(m["manager"] == "sncguard" and m["operation"] == "Apply"
+        applied = any(m["manager"] == f"sncguard/zonespread/{ns}/sla" and m["operation"] == "Apply"
                       for m in deploy["metadata"]["managedFields"])
         return applied and constraints
 
@@ -389,7 +389,7 @@ spec: {{includedNamespaces: [{ns}], storageLocation: offsite, ttl: 720h0m0s}}
 """)
     done = {"status": {"phase": "Completed", "startTimestamp": rfc3339(now - timedelta(minutes=5, seconds=30)),
                        "completionTimestamp": rfc3339(now - timedelta(minutes=5))}}
-    cluster.kubectl("patch", "backup", "b-latest", "-n", velero_ns, "--subresource=status", "--type=merge",
+    cluster.kubectl("patch", "backup", "b-latest", "-n", velero_ns, "--type=merge",
                     "-p", json.dumps(done))
     cluster.kubectl("apply", "-f", "-", input=f"""
 apiVersion: sncguard.io/v1alpha1
@@ -411,7 +411,7 @@ spec: {{mode: Enforce, veleroNamespace: {velero_ns}, storageLocation: offsite, r
     # Velero's part: the scratch namespace, the restore, Completed.
     cluster.kubectl("create", "namespace", scratch)
     finished = datetime.now(UTC)
-    cluster.kubectl("patch", "restore", restore["metadata"]["name"], "-n", velero_ns, "--subresource=status",
+    cluster.kubectl("patch", "restore", restore["metadata"]["name"], "-n", velero_ns,
                     "--type=merge", "-p", json.dumps({"status": {
                         "phase": "Completed", "startTimestamp": rfc3339(finished - timedelta(seconds=10)),
                         "completionTimestamp": rfc3339(finished)}}))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from pathlib import Path
 
-from .helpers import wait_for
+from .helpers import reference, wait_for
 from .test_zonespread import deployment, pdb, zonespread
 
-REPORT_CRDS = Path(__file__).parent / "manifests" / "policyreport-crds.yaml"
+REPORT_CRDS = reference.policy_report_crds()
 
 
 def scrape(operator) -> str:

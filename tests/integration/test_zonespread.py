@@ -95,8 +95,9 @@ def test_enforce_spreads_a_deployment_over_three_zones(cluster, live_operator, n
     assert constraint == {"topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule", "maxSkew": 1, "minDomains": 3,
                           "labelSelector": {"matchLabels": {"app": "ledger"}}, "matchLabelKeys": ["pod-template-hash"]}
     managers = {(m["manager"], m["operation"]) for m in deploy["metadata"]["managedFields"]}
-    assert ("sncguard", "Apply") in managers
-    owned = next(m for m in deploy["metadata"]["managedFields"] if m["manager"] == "sncguard")
+    manager = f"sncguard/zonespread/{ns}/sla"  # the policy's own field manager
+    assert (manager, "Apply") in managers
+    owned = next(m for m in deploy["metadata"]["managedFields"] if m["manager"] == manager)
     assert list(owned["fieldsV1"]["f:spec"]) == ["f:template"], "sncguard owns nothing outside the template"
     assert "kopf" not in json.dumps(deploy["metadata"].get("annotations") or {})
     assert not deploy["metadata"].get("finalizers")
