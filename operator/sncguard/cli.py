@@ -118,6 +118,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         debounce=args.debounce,
         metrics=args.metrics_address,
         compliance_events=args.compliance_events,
+        qps=args.qps,
+        burst=args.burst,
+        leader_election=args.leader_election,
+        leader_election_namespace=args.leader_election_namespace,
+        lease_duration=args.leader_election_lease_duration,
     )
 
 
@@ -136,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-compliance-events", dest="compliance_events", action="store_false",
                      help="post no Event when a policy's compliance flips (the status still says it): "
                           "exactly one write per effective change")
+    run.add_argument("--no-leader-election", dest="leader_election", action="store_false",
+                     help="run as the only replica: no Lease, evaluate and write at once")
+    run.add_argument("--leader-election-namespace", default=None,
+                     help="namespace of the Lease sncguard-leader (default: the service account's, else default)")
+    run.add_argument("--leader-election-lease-duration", type=float, default=12.0,
+                     help="seconds without renewal after which a standby takes over (default %(default)s)")
+    run.add_argument("--qps", type=float, default=100.0,
+                     help="sncguard's own API requests per second on average, 0 for no limit (default %(default)s)")
+    run.add_argument("--burst", type=int, default=400,
+                     help="API requests sncguard may make at once above --qps (default %(default)s)")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=cmd_run)
 

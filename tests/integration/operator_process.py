@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -64,6 +65,21 @@ class OperatorProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._log.close()
+
+    def metrics(self) -> dict[str, float]:
+        """Its /metrics, sample by sample ("name{labels}" -> value)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        out = {}
+        for line in text.splitlines():
+            match = re.match(r"^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$", line)
+            if match:
+                out[match.group(1)] = float(match.group(2))
+        return out
+
+    def metric(self, name: str) -> float:
+        """The sum of a metric's samples over all their labels (0 when it has none yet)."""
+        return sum(v for k, v in self.metrics().items() if k == name or k.startswith(name + "{"))
 
     def log_tail(self, lines: int = 60) -> str:
         try:

@@ -25,11 +25,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -189,21 +187,6 @@ def assert_agree(cluster: LocalCluster, tmp_path: Path, step: str, world: worlds
 # ---- the operator's own account ----------------------------------------------------------------
 
 
-def metrics(process: OperatorProcess) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{process.metrics_port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    out = {}
-    for line in text.splitlines():
-        match = re.match(r"^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$", line)
-        if match:
-            out[match.group(1)] = float(match.group(2))
-    return out
-
-
-def metric_sum(values: dict[str, float], name: str) -> float:
-    return sum(v for k, v in values.items() if k == name or k.startswith(name + "{"))
-
-
 def writes_snapshot(cluster: LocalCluster) -> dict[str, Any]:
     """Every object the operator writes on its own behalf, by resourceVersion, and its Events."""
     objects = cluster.kubectl_json("get", "zonespreads,tenantpolicies,backuppolicies,policyreports,"
@@ -242,13 +225,13 @@ def test_the_operator_and_the_offline_check_agree_on_every_path(seed: int, own_c
         assert_agree(cluster, tmp_path, "b-watched", world)
 
         # (c) The API server restarts; a change lands as it comes back. Watches expire: LIST again.
-        lists_before = {k: v for k, v in metrics(operator).items() if k.startswith("sncguard_informer_lists_total")}
+        lists_before = {k: v for k, v in operator.metrics().items() if k.startswith("sncguard_informer_lists_total")}
         cluster.restart("kube-apiserver")
         changed = worlds.mutate(world, rng, now)
         move_to(cluster, world, changed)
         world = changed
         assert_agree(cluster, tmp_path, "c-relisted", world)
-        lists_after = {k: v for k, v in metrics(operator).items() if k.startswith("sncguard_informer_lists_total")}
+        lists_after = {k: v for k, v in operator.metrics().items() if k.startswith("sncguard_informer_lists_total")}
         relisted = sorted(k for k, v in lists_after.items() if v > lists_before.get(k, 0))
         assert any("clusterrolebindings" in k for k in relisted) and any("deployments" in k for k in relisted), (
             f"the API server restart made no informer list again: {lists_after}")
@@ -265,12 +248,12 @@ def test_the_operator_and_the_offline_check_agree_on_every_path(seed: int, own_c
     before = writes_snapshot(cluster)
     with running(OperatorProcess(cluster.env, tmp_path / "operator-3.log")) as operator:
         deadline = time.monotonic() + 60
-        while metric_sum(metrics(operator), "sncguard_evaluation_duration_seconds_count") < policies:
+        while operator.metric("sncguard_evaluation_duration_seconds_count") < policies:
             assert time.monotonic() < deadline, "the restarted operator did not evaluate every policy in 60 s"
             time.sleep(0.5)
         time.sleep(STILL_FOR_S)
         after = writes_snapshot(cluster)
-        written = metric_sum(metrics(operator), "sncguard_status_writes_total")
+        written = operator.metric("sncguard_status_writes_total")
     assert written == 0, f"the restarted operator patched {written:.0f} statuses of an unchanged world"
     assert after == before, (
         "a restart on an unchanged world wrote (resourceVersions before -> after): "

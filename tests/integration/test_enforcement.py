@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -191,3 +192,45 @@ def test_two_enforcing_zonespreads_keep_each_its_own_constraint(own_cluster: Loc
         assert get(cluster, *web)["metadata"]["generation"] == generation, "the two policies rewrote the template"
         owners = {m["manager"] for m in get(cluster, *web, "--show-managed-fields")["metadata"]["managedFields"]}
         assert {"sncguard/zonespread/shop/zones", "sncguard/zonespread/shop/hosts"} <= owners
+
+
+def test_a_drill_starts_by_a_timer_a_margin_before_the_restore_test_runs_out(own_cluster: LocalCluster,
+                                                                            tmp_path: Path) -> None:
+    """restoreTestInterval 1h, last restore test 53m50s ago: the drill falls due in 10 s (a tenth of the
+    interval before BK-006 would fail), with nothing else happening in the cluster to wake the operator."""
+    cluster = own_cluster
+    now = datetime.now(UTC)
+    last_test = now - timedelta(minutes=54) + timedelta(seconds=10)
+    apply(cluster, namespace("shop"), namespace("velero"))
+    apply(cluster,
+          {"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+           "metadata": {"name": "offsite", "namespace": "velero", "labels": {"topology.kubernetes.io/zone": "zone-c"},
+                        "annotations": {"sncguard.io/encryption": "SSE-KMS"}},
+           "spec": {"provider": "aws", "objectStorage": {"bucket": "b"}, "config": {"region": "eu-fr-paris"}}},
+          {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "nightly-1", "namespace": "velero"},
+           "spec": {"includedNamespaces": ["shop"], "storageLocation": "offsite", "ttl": "720h0m0s"},
+           "status": {"phase": "Completed", "startTimestamp": _rfc3339(now - timedelta(hours=2)),
+                      "completionTimestamp": _rfc3339(now - timedelta(hours=2) + timedelta(minutes=1))}},
+          {"apiVersion": "velero.io/v1", "kind": "Restore", "metadata": {"name": "test-1", "namespace": "velero"},
+           "spec": {"backupName": "nightly-1", "namespaceMapping": {"shop": "shop-test"}},
+           "status": {"phase": "Completed", "startTimestamp": _rfc3339(last_test - timedelta(minutes=2)),
+                      "completionTimestamp": _rfc3339(last_test)}},
+          {**backup_policy("shop", "nightly"), "spec": {**backup_policy("shop", "nightly")["spec"],
+                                                       "restoreTestInterval": "1h"}})
+
+    def drills() -> list[dict]:
+        restores = get(cluster, "restores.velero.io", "-n", "velero", "-l", "sncguard.io/drill=true") or {}
+        return restores.get("items") or []
+
+    with running(OperatorProcess(cluster.env, tmp_path / "operator.log")):
+        wait_for(lambda: (get(cluster, "backuppolicy", "nightly", "-n", "shop").get("status") or {}).get(
+            "lastRestoreTest"), timeout=60, message="the first evaluation")
+        assert drills() == [], "no drill while the last test is recent"
+        (drill,) = wait_for(drills, timeout=40, message="the drill its timer starts")
+    started = datetime.fromisoformat(drill["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+    due = last_test + timedelta(minutes=54)
+    assert due - timedelta(seconds=2) <= started <= due + timedelta(seconds=15), (started, due)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -83,16 +83,17 @@ class RbacOperator(OperatorProcess):
     """The operator under the ServiceAccount's kubeconfig (its own liveness and metrics ports)."""
 
     def __init__(self, kubeconfig: Path, log_path: Path) -> None:
-        super().__init__({"KUBECONFIG": str(kubeconfig)}, log_path)
+        # Its Lease in its own namespace, as deploy/ grants it (the session's operator holds one in default).
+        super().__init__({"KUBECONFIG": str(kubeconfig)}, log_path, "--leader-election-namespace", SYSTEM_NAMESPACE)
         assert "--metrics-address" in self.args, "OperatorProcess gives each operator its own metrics port"
 
-    def metrics(self) -> str:
+    def metrics_text(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
             return response.read().decode()
 
     def sample(self, metric: str, /, **labels: str) -> float | None:
         """The value of one series, or None when the operator does not export it."""
-        for line in self.metrics().splitlines():
+        for line in self.metrics_text().splitlines():
             if not line.startswith(metric + "{"):
                 continue
             found = dict(re.findall(r'(\w+)="([^"]*)"', line[: line.rindex("}") + 1]))
@@ -102,7 +103,7 @@ class RbacOperator(OperatorProcess):
 
     def requests(self) -> dict[tuple[str, str], float]:
         out = {}
-        for line in self.metrics().splitlines():
+        for line in self.metrics_text().splitlines():
             if line.startswith("sncguard_api_requests_total{"):
                 labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
                 out[(labels["verb"], labels["outcome"])] = float(line.rsplit(" ", 1)[1])

@@ -116,7 +116,8 @@ def test_kustomize_builds(folder):
 def test_deploy_holds_the_operator_and_nothing_that_needs_extra_crds():
     docs = build("deploy")
     assert kinds(docs) == {"CustomResourceDefinition", "Namespace", "ServiceAccount", "ClusterRole",
-                           "ClusterRoleBinding", "Deployment", "Service"}
+                           "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget",
+                           "Service"}
     assert sorted(d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition") == [
         "backuppolicies.sncguard.io", "tenantpolicies.sncguard.io", "zonespreads.sncguard.io"]
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"} == {"sncguard", "sncguard-view"}
@@ -282,9 +283,16 @@ def test_deployment_is_restricted_v2_compatible(folder):
 
 def test_deployment_runs_the_operator_as_the_cli_expects():
     dep = deployment()
-    assert dep["spec"]["replicas"] == 1
-    assert dep["spec"]["strategy"] == {"type": "Recreate"}, "two standalone kopf operators must not overlap"
+    # Two replicas, one leader (the Lease), spread hard over zones, replaced one at a time.
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
     spec = dep["spec"]["template"]["spec"]
+    (spread,) = spec["topologySpreadConstraints"]
+    assert (spread["topologyKey"], spread["whenUnsatisfiable"], spread["minDomains"]) == (
+        "topology.kubernetes.io/zone", "DoNotSchedule", 2)
+    assert spread["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert spec["serviceAccountName"] == "sncguard"
     (container,) = spec["containers"]
     assert container["image"] == "sncguard:latest"
@@ -520,3 +528,14 @@ def test_informer_metrics_count_the_objects_held_and_the_lists():
     assert 'sncguard_watched_objects{resource="pods"} 2.0' in text
     assert 'sncguard_watched_objects{resource="deployments.apps"} 0.0' in text
     assert 'sncguard_informer_lists_total{resource="pods"} 2.0' in text
+
+
+def test_a_disruption_budget_keeps_one_replica_and_the_lease_is_the_only_thing_in_its_role():
+    objects = build("deploy")
+    (pdb,) = [o for o in objects if o["kind"] == "PodDisruptionBudget"]
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment()["spec"]["selector"]["matchLabels"]
+    (role,) = [o for o in objects if o["kind"] == "Role"]
+    assert role["metadata"]["namespace"] == "sncguard-system"
+    assert {(tuple(r["resources"]), tuple(r.get("resourceNames") or ()), tuple(r["verbs"])) for r in role["rules"]} == {
+        (("leases",), (), ("create",)), (("leases",), ("sncguard-leader",), ("get", "update"))}

@@ -521,3 +521,89 @@ def test_the_surplus_of_an_owned_object_is_what_another_manager_added():
     # ingress goes; podSelector's extra key goes; policyTypes (a list) is the apply's to replace.
     assert surplus(desired, widened) == {"spec": {"ingress": None, "podSelector": {"matchLabels": None}}}
     assert surplus(desired, {"metadata": {}, "spec": desired["spec"]}) == {}
+
+
+# ---- failed evaluations --------------------------------------------------------------------------
+
+
+class _Scripted:
+    """A reconciler whose evaluations raise the scripted exceptions in turn (None: it goes through)."""
+
+    kind = "TenantPolicy"
+    api_version = "sncguard.io/v1alpha1"
+
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+
+    async def reconcile(self, engine, record):
+        outcome = self.outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    async def deleted(self, engine, record):
+        pass
+
+
+def _evaluate_in_turn(outcomes):
+    from sncguard.controller.engine import policy_index_name
+    from sncguard.controller.state import PolicyRecord
+
+    engine = Engine(KubeClient())
+    key = PolicyKey("TenantPolicy", "", "acme")
+    engine.attach({policy_index_name("TenantPolicy"): {"": [PolicyRecord(key, "u", 1, {}, {})]}},
+                  [_Scripted(outcomes)])
+    delays: list[float | None] = []
+
+    def schedule(k, delay):
+        delays[-1] = delay
+
+    engine.schedule = schedule  # type: ignore[method-assign]
+
+    async def scenario():
+        for _ in outcomes:
+            delays.append(None)
+            await engine.reconcile(key)
+
+    asyncio.run(scenario())
+    return engine, key, delays
+
+
+def test_failed_evaluations_back_off_exponentially_with_one_warning_line_each(caplog):
+    """During an outage every evaluation fails: 5 s, 10 s, 20 s... up to 300 s, one WARNING line each
+    with the error's message and no traceback; a successful evaluation starts the sequence afresh."""
+    import logging
+
+    import aiohttp
+
+    from sncguard.controller.kube import ApiError
+
+    refused = ApiError(0, "ConnectionError", "Cannot connect to host 10.96.0.1:443 [Connection refused]")
+    outcomes = [refused, ApiError(503, "ServiceUnavailable", "etcd is down"), OSError("network unreachable"),
+                TimeoutError(), aiohttp.ServerDisconnectedError(), refused, refused, refused, None, refused]
+    with caplog.at_level(logging.INFO, logger="sncguard.engine"):
+        engine, key, delays = _evaluate_in_turn(outcomes)
+    assert delays == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, None, 5.0]
+    lines = [r for r in caplog.records if r.name == "sncguard.engine"]
+    assert len(lines) == 9 and all(r.levelno == logging.WARNING and r.exc_info is None for r in lines), caplog.text
+    assert "Connection refused" in lines[0].getMessage() and "retrying in 5 s" in lines[0].getMessage()
+    assert "etcd is down" in lines[1].getMessage() and "TimeoutError" in lines[3].getMessage()
+    assert engine._retries[key] == 1
+
+
+def test_an_unexpected_failure_has_its_traceback_once_in_a_row(caplog):
+    """A bug: the traceback the first time, then one line per failure while it keeps failing; after an
+    outage's failure or a success, the next bug's traceback again."""
+    import logging
+
+    from sncguard.controller.kube import ApiError
+
+    bug = KeyError("spec")
+    outcomes = [bug, bug, bug, ApiError(0, "ConnectionError", "refused"), bug, bug, None, bug]
+    with caplog.at_level(logging.INFO, logger="sncguard.engine"):
+        _, _, delays = _evaluate_in_turn(outcomes)
+    assert delays == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, None, 5.0]
+    lines = [r for r in caplog.records if r.name == "sncguard.engine"]
+    assert len(lines) == 7, caplog.text
+    assert [r.exc_info is not None for r in lines] == [True, False, False, False, True, False, True]
+    assert [r.levelname for r in lines] == ["ERROR", "WARNING", "WARNING", "WARNING", "ERROR", "WARNING", "ERROR"]
+    assert "KeyError: 'spec'" in lines[1].getMessage()

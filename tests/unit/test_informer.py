@@ -1,11 +1,12 @@
 """The informer: paged list, watch, resourceVersion bookkeeping, 410 recovery, change reporting."""
 
 import asyncio
+import logging
 
 import pytest
 
 from sncguard import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from sncguard.controller.informer import MIN_WATCH_INTERVAL_S, Expired, Informer
+from sncguard.controller.informer import BACKOFF_S, CONNECTION_BACKOFF_S, MIN_WATCH_INTERVAL_S, Expired, Informer
 from sncguard.controller.kinds import BY_KIND, CLUSTER
 from sncguard.controller.kube import ApiError
 
@@ -167,7 +168,8 @@ def test_run_recovers_from_errors_with_backoff_and_relists_after_410():
     kinds = [kind for kind, _ in transport.calls]
     assert kinds == ["list", "list", "watch", "list", "list", "watch", "watch"], transport.calls
     assert transport.calls[-1][1]["resourceVersion"] == "60"
-    assert sleeps and sleeps[0] == 1.0 and all(s >= 1.0 for s in sleeps)
+    # The API server unreachable: half a second; then it answered 500: a second (the list in between reset it).
+    assert sleeps == [0.5, 1.0]
 
 
 def test_a_watch_that_ends_at_once_is_not_reopened_within_a_second():
@@ -213,3 +215,50 @@ def test_run_survives_an_unexpected_error():
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(informer.run())
     assert [kind for kind, _ in transport.calls] == ["list", "watch", "watch"] and sleeps == [1.0]
+
+
+# ---- outages -------------------------------------------------------------------------------------
+
+REFUSED = ApiError(0, "ConnectionError", "Cannot connect to host 10.96.0.1:443 [Connection refused]")
+
+
+def test_a_successful_list_resets_the_backoff():
+    """Refused three times (1, 2, 4 s), then the LIST goes through: the next failure waits 1 s again, not 8."""
+    boom = ApiError(500, "InternalError", "etcdserver: request timed out")
+    transport = FakeTransport([boom, boom, boom, page([pod("a")], rv="10")], [boom, asyncio.CancelledError()])
+    informer, _, sleeps = make("Pod", transport)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(informer.run())
+    assert [kind for kind, _ in transport.calls] == ["list"] * 4 + ["watch"] * 2
+    assert sleeps == [1.0, 2.0, 4.0, 1.0]
+
+
+def test_after_an_outage_the_view_catches_up_within_two_seconds(caplog):
+    """However long the API server was unreachable, the informer asks again at least every 2 s (0.5, 1, 2,
+    2...), so it notices within 2 s that the server is back; then the backoff starts afresh. One WARNING
+    line per failure, no traceback."""
+    outage = [REFUSED] * 12
+    transport = FakeTransport([*outage, page([pod("a")], rv="10")],
+                              [REFUSED, REFUSED, [{"type": "ADDED", "object": pod("b", rv="11")}],
+                               asyncio.CancelledError()])
+    informer, _, sleeps = make("Pod", transport)
+    with caplog.at_level(logging.INFO, logger="sncguard.informer"), pytest.raises(asyncio.CancelledError):
+        asyncio.run(informer.run())
+    assert CONNECTION_BACKOFF_S[-1] <= 2.0 and max(sleeps) <= 2.0
+    assert sleeps[:12] == [0.5, 1.0] + [2.0] * 10, "the outage: never more than 2 s between attempts"
+    # The list went through (reset); the watch was refused twice more (0.5, 1), then streamed and ended.
+    assert sleeps[12:] == [0.5, 1.0, MIN_WATCH_INTERVAL_S]
+    assert sorted(p.name for p in informer.store["shop"]) == ["a", "b"]
+    failures = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(failures) == 14 and all(r.levelno == logging.WARNING and r.exc_info is None for r in failures)
+    assert "Connection refused" in failures[0].getMessage() and "retrying in 0.5 s" in failures[0].getMessage()
+
+
+def test_a_server_answering_errors_after_an_outage_starts_the_error_backoff_afresh():
+    """Unreachable for a long while, then 503s while it starts: the error statuses wait 1, 2... s, not 30."""
+    unready = ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+    transport = FakeTransport([*[REFUSED] * 8, unready, unready, page([pod("a")])], [asyncio.CancelledError()])
+    informer, _, sleeps = make("Pod", transport)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(informer.run())
+    assert sleeps == [0.5, 1.0] + [2.0] * 6 + [BACKOFF_S[0], BACKOFF_S[1]]

@@ -26,7 +26,7 @@ from ..findings import Finding
 from ..loader import parse_policy_spec
 from ..status import differs, invalid_status, status_patch
 from ..view import ClusterView
-from .kube import ApiError, KubeClient
+from .kube import TRANSIENT_ERRORS, ApiError, KubeClient
 from .state import Fingerprints, PolicyKey, PolicyRecord
 
 if TYPE_CHECKING:
@@ -104,9 +104,15 @@ class Engine:
         self._applied: dict[tuple[str, str, str], str] = {}
         # Policies whose last evaluation had a write refused, and how many evaluations in a row did.
         self._failed_writes: set[PolicyKey] = set()
+        # Set while this replica holds the leader Lease (always, without leader election): only the
+        # leader evaluates and writes.
+        self.leading = asyncio.Event()
+        self.leading.set()
         # Run once the indexes are filled (handlers.py wires them): see `sweep`.
         self.sweepers: list[Callable[[Engine], Awaitable[None]]] = []
         self._retries: dict[PolicyKey, int] = {}
+        # Policies whose last failure in a row was unexpected (a bug): its traceback was logged once.
+        self._unexpected_failures: set[PolicyKey] = set()
         # Which object (uid) the memory above and the metrics' series are about, by key. A policy
         # deleted and recreated under its name while a watch was down (no DELETED event) is another
         # object: what was known of the first must not decide for the second (see `_adopt`).
@@ -221,6 +227,7 @@ class Engine:
         """Everything remembered of the object `key` named: last status written, evaluation, timer, spec, series."""
         self._uids.pop(key, None)
         self._retries.pop(key, None)
+        self._unexpected_failures.discard(key)
         self._written.pop(key, None)
         self._evaluated.pop(key, None)
         # Its entries in the deadline heap no longer match a timer: the worker skips them.
@@ -261,9 +268,16 @@ class Engine:
     async def run(self) -> None:
         for gate in (self.indexed, *self.synced):
             await gate.wait()
-        log.info("indexes filled; evaluating")
-        await self.sweep()
+        log.info("indexes filled")
         while True:
+            if not self.leading.is_set():
+                # A standby keeps its caches warm (the informers and kopf run on) and writes nothing.
+                log.info("standing by: another replica leads")
+                await self.leading.wait()
+                log.info("leading: evaluating every policy")
+                for kind in self.reconcilers:
+                    self.mark_kind(kind)
+                await self.sweep()
             timeout = None
             if self._deadlines:
                 timeout = max(0.0, self._deadlines[0][0] - time.monotonic())
@@ -280,7 +294,7 @@ class Engine:
                 continue
             # Let the rest of a burst arrive: one evaluation per policy instead of one per event.
             await asyncio.sleep(self.debounce)
-            while self._dirty:
+            while self._dirty and self.leading.is_set():
                 prompt = self._dirty - self._deferred
                 chunk = sorted(prompt or self._dirty, key=PolicyKey.label)
                 if not prompt:
@@ -324,9 +338,8 @@ class Engine:
                 self._retry_later(key)
             else:
                 self._retries.pop(key, None)
-        except Exception:  # one broken policy must never stop the others
-            log.exception("evaluating %s failed; retrying in %.0f s", key.label(), RETRY_AFTER_ERROR_S)
-            self.schedule(key, RETRY_AFTER_ERROR_S)
+        except Exception as exc:  # one broken policy must never stop the others
+            self._retry_later(key, exc)
         finally:
             _evaluating.reset(token)
             elapsed = time.perf_counter() - started
@@ -335,12 +348,33 @@ class Engine:
             if self.metrics is not None:
                 self.metrics.timed(key.kind, elapsed)
 
-    def _retry_later(self, key: PolicyKey) -> None:
+    def _retry_later(self, key: PolicyKey, failure: Exception | None = None) -> None:
+        """Evaluate `key` again after 5 s, 10 s, 20 s... (RETRY_CAP_S at most) while its evaluations
+        fail or have a write refused; a successful evaluation starts the sequence afresh."""
         attempt = self._retries.get(key, 0)
         self._retries[key] = attempt + 1
         delay = min(RETRY_AFTER_ERROR_S * 2 ** attempt, RETRY_CAP_S)
-        log.info("%s: a write was refused; evaluating again in %.0f s", key.label(), delay)
+        if failure is None:
+            self._unexpected_failures.discard(key)
+            log.info("%s: a write was refused; evaluating again in %.0f s", key.label(), delay)
+        else:
+            self._log_failure(key, failure, delay, first_in_a_row=attempt == 0)
         self.schedule(key, delay)
+
+    def _log_failure(self, key: PolicyKey, failure: Exception, delay: float, *, first_in_a_row: bool) -> None:
+        """One line per failed evaluation. An outage or a refusal (TRANSIENT_ERRORS) is no bug: no
+        traceback. Anything else gets its traceback the first time in a row for the policy only."""
+        message = str(failure) or type(failure).__name__
+        if isinstance(failure, TRANSIENT_ERRORS):
+            self._unexpected_failures.discard(key)
+            log.warning("evaluating %s failed: %s; retrying in %.0f s", key.label(), message, delay)
+            return
+        if first_in_a_row or key not in self._unexpected_failures:
+            log.error("evaluating %s failed; retrying in %.0f s", key.label(), delay, exc_info=failure)
+        else:
+            log.warning("evaluating %s failed again: %s: %s; retrying in %.0f s", key.label(),
+                        type(failure).__name__, message, delay)
+        self._unexpected_failures.add(key)
 
     def _write_failed(self) -> None:
         key = _evaluating.get()

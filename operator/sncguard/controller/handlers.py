@@ -24,6 +24,7 @@ from .engine import Engine, policy_index_name
 from .informer import Informer, OnChange
 from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, owned_copy
 from .kube import KubeClient
+from .leader import LeaderElector, Timing
 from .metrics import Metrics
 from .reports import OWNED_INDEXES as OWNED_REPORT_INDEXES
 from .reports import REPORT_GROUP
@@ -40,10 +41,14 @@ client = KubeClient()
 engine = Engine(client)
 engine.metrics = Metrics(client)
 METRICS_ADDRESS = {"value": "127.0.0.1:9090"}
+# Set by `sncguard run`: None runs without leader election (one replica); else the Lease's namespace,
+# identity and timing (leader.py).
+LEADER_ELECTION: dict[str, Any] = {"namespace": None, "identity": "", "timing": Timing()}
 BACKUPS = BackupPolicyReconciler()
 RECONCILERS = (ZoneSpreadReconciler(), TenantPolicyReconciler(), BACKUPS)
 POLICY_PLURALS = {"ZoneSpread": "zonespreads", "TenantPolicy": "tenantpolicies", "BackupPolicy": "backuppolicies"}
 _tasks: list[asyncio.Task] = []
+_electors: list[LeaderElector] = []
 # The optional APIs kopf watches for us, by group: an API whose group kopf sees only in part is
 # rescanned (kopf_fixes.follow_partial_groups).
 KOPF_RESOURCES: dict[str, set[str]] = {}
@@ -97,6 +102,12 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
         except OSError as exc:
             # Guardrails matter more than their metrics: run on, and say so loudly.
             log.error("cannot serve metrics on %s: %s", METRICS_ADDRESS["value"], exc)
+    if LEADER_ELECTION["namespace"]:
+        elector = LeaderElector(client, LEADER_ELECTION["namespace"], LEADER_ELECTION["identity"],
+                                LEADER_ELECTION["timing"])
+        _electors.append(elector)
+        engine.leading = elector.leading
+        _tasks.append(asyncio.create_task(elector.run(), name="sncguard-leader-election"))
     _tasks.append(asyncio.create_task(engine.run(), name="sncguard-engine"))
     _tasks.append(asyncio.create_task(engine.follow_apis(_apis_changed), name="sncguard-apis"))
     if engine.insights is not None:
@@ -121,6 +132,8 @@ async def cleanup(**_: Any) -> None:
     for task in _tasks:
         task.cancel()
     await asyncio.gather(*_tasks, return_exceptions=True)
+    for elector in _electors:
+        await elector.release()
     await client.close()
 
 

@@ -19,6 +19,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+import aiohttp
+
 from ..view import UNREADABLE
 from .kinds import CLUSTER, Watched, is_managed, owned_copy
 from .kube import ApiError
@@ -29,7 +31,11 @@ PAGE_SIZE = 500
 # A watch is re-opened at least this long after the previous one opened: the platform throttles
 # identical requests to one per second, and a watch re-opened at the same resourceVersion is one.
 MIN_WATCH_INTERVAL_S = 1.0
+# Retries after the API server answered with an error status (it is there, and said no)...
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+# ...and after it could not be reached (an outage, a restart): kept short, so that the view catches
+# up within 2 s of the server answering again. A success (a LIST or a WATCH) starts both afresh.
+CONNECTION_BACKOFF_S = (0.5, 1.0, 2.0)
 
 # (namespace or "", name, projection or None when deleted)
 OnChange = Callable[[str, str, Any], None]
@@ -41,6 +47,13 @@ class Transport(Protocol):
     async def request(self, method: str, path: str, *, params: dict[str, str] | None = None) -> dict[str, Any]: ...
 
     def watch(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]: ...
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The API server could not be reached or stopped answering, as opposed to answering with an error."""
+    if isinstance(exc, ApiError):
+        return exc.status == 0 and exc.reason == "ConnectionError"
+    return isinstance(exc, aiohttp.ClientError | OSError | TimeoutError)
 
 
 class Expired(Exception):
@@ -116,11 +129,14 @@ class Informer:
 
     async def run(self) -> None:
         await self.transport.wait_configured()
-        failures = 0
+        # Failures in a row of one sort (unreachable, or an error status): a change of sort starts afresh,
+        # so that a server answering 503 while it starts after an outage is not waited for 30 s.
+        failures, unreachable_before = 0, False
         while True:
             try:
                 if not self.resource_version:
                     await self.list()
+                    failures = 0
                 await self.watch()
                 failures = 0
             except Expired:
@@ -128,12 +144,18 @@ class Informer:
                 self.resource_version = ""
             # Whatever goes wrong, the informer goes on: one that stopped would leave its store stale for good.
             except Exception as exc:
-                delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+                unreachable = is_connection_error(exc)
+                if unreachable != unreachable_before:
+                    failures, unreachable_before = 0, unreachable
+                backoff = CONNECTION_BACKOFF_S if unreachable else BACKOFF_S
+                delay = backoff[min(failures, len(backoff) - 1)]
                 failures += 1
-                if isinstance(exc, ApiError | ValueError):
-                    log.warning("%s: %s; retrying in %.0f s", self.watched.plural, exc, delay)
+                if unreachable or isinstance(exc, ApiError | ValueError):
+                    # One line per failure: an outage is no bug, and its tracebacks would bury the log.
+                    log.warning("%s: %s; retrying in %g s", self.watched.plural, str(exc) or type(exc).__name__,
+                                delay)
                 else:
-                    log.exception("%s: unexpected error; retrying in %.0f s", self.watched.plural, delay)
+                    log.exception("%s: unexpected error; retrying in %g s", self.watched.plural, delay)
                 if isinstance(exc, ApiError) and exc.status == 410:
                     self.resource_version = ""
                 await self._sleep(delay)

@@ -30,8 +30,9 @@ class ApiRequestCollector(Collector):
         self.client = client
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily("sncguard_api_requests", "API requests sncguard made (writes: it reads by watch)",
-                                     labels=["verb", "outcome"])
+        family = CounterMetricFamily("sncguard_api_requests", "API requests sncguard made, by outcome: ok, throttled "
+                                     "(a 429 or 503 waited out and retried), error (no answer), invalid, or the "
+                                     "HTTP status", labels=["verb", "outcome"])
         for (verb, outcome), count in sorted(self.client.requests.items()):
             family.add_metric([verb, outcome], count)
         yield family

@@ -1,0 +1,79 @@
+"""Two replicas, one leader: the standby writes nothing, takes over within 15 s of the leader's death,
+judges what changed afterwards, and writes no status twice for one change."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import yaml
+
+from .conftest import LocalCluster
+from .helpers import wait_for
+from .operator_process import OperatorProcess, running
+from .test_enforcement import get
+
+LEASE = ("lease", "sncguard-leader", "-n", "default")
+
+
+def holder(cluster: LocalCluster) -> str:
+    lease = get(cluster, *LEASE) or {}
+    return (lease.get("spec") or {}).get("holderIdentity") or ""
+
+
+def identity(process: OperatorProcess) -> str:
+    return f"{socket.gethostname()}_{process.proc.pid}"
+
+
+def test_the_standby_takes_over_within_15_s_and_writes_each_change_once(own_cluster: LocalCluster,
+                                                                        tmp_path: Path) -> None:
+    cluster = own_cluster
+    world = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "c", "image": "registry.example/web:1"}]}}}},
+        {"apiVersion": "sncguard.io/v1alpha1", "kind": "ZoneSpread", "metadata": {"name": "sla", "namespace": "shop"},
+         "spec": {"mode": "Audit", "minZones": 2}},
+        {"apiVersion": "sncguard.io/v1alpha1", "kind": "ZoneSpread", "metadata": {"name": "other",
+                                                                                  "namespace": "shop"},
+         "spec": {"mode": "Audit", "minZones": 2, "selector": {"matchLabels": {"app": "nothing"}}}},
+    ]
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(world))
+    first = OperatorProcess(cluster.env, tmp_path / "operator-1.log")
+    second = OperatorProcess(cluster.env, tmp_path / "operator-2.log")
+    with running(first), running(second):
+        wait_for(lambda: holder(cluster) in (identity(first), identity(second)), timeout=30,
+                 message="a leader")
+        leader, standby = (first, second) if holder(cluster) == identity(first) else (second, first)
+        wait_for(lambda: (get(cluster, "zonespread", "sla", "-n", "shop").get("status") or {}).get("summary"),
+                 timeout=60, message="the leader's verdict")
+        time.sleep(3)
+        assert standby.metric("sncguard_status_writes_total") == 0, "the standby wrote"
+        assert standby.metric("sncguard_evaluation_duration_seconds_count") == 0, "the standby evaluated"
+        other_version = get(cluster, "zonespread", "other", "-n", "shop")["metadata"]["resourceVersion"]
+        sla_version = get(cluster, "zonespread", "sla", "-n", "shop")["metadata"]["resourceVersion"]
+
+        # The leader dies without a word (no release of the Lease).
+        killed = time.monotonic()
+        os.killpg(leader.proc.pid, signal.SIGKILL)
+        leader.proc.wait()
+        wait_for(lambda: holder(cluster) == identity(standby), timeout=20, interval=0.1,
+                 message="the standby to take the Lease over")
+        takeover = time.monotonic() - killed
+        assert takeover <= 15, f"the takeover took {takeover:.1f} s"
+
+        # A change made afterwards is judged by the new leader, written once.
+        cluster.kubectl("scale", "deployment", "web", "-n", "shop", "--replicas=1")
+        wait_for(lambda: any(f["rule"] == "ZS-001" for f in get(cluster, "zonespread", "sla", "-n", "shop")
+                             ["status"].get("findings") or ()), timeout=30, message="ZS-001 after the scale-down")
+        time.sleep(3)
+        assert standby.metric("sncguard_status_writes_total") == 1, "one change, one status write"
+        assert get(cluster, "zonespread", "other", "-n", "shop")["metadata"]["resourceVersion"] == other_version, \
+            "the takeover rewrote an unchanged status"
+        assert get(cluster, "zonespread", "sla", "-n", "shop")["metadata"]["resourceVersion"] != sla_version
+    (tmp_path / "takeover-seconds").write_text(f"{takeover:.2f}\n")
