@@ -1,5 +1,6 @@
-"""Two replicas, one leader: the standby writes nothing, takes over within 15 s of the leader's death,
-judges what changed afterwards, and writes no status twice for one change."""
+"""Resilience on a cluster of the test's own: two replicas and one leader (the standby writes
+nothing, takes over within 15 s of the leader's death, judges what changed afterwards and writes no
+status twice for one change), and an operator that may not list one kind."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from .conftest import LocalCluster
-from .helpers import wait_for
+from .helpers import REPO, wait_for
 from .operator_process import OperatorProcess, running
 from .test_enforcement import get
 
@@ -77,3 +78,48 @@ def test_the_standby_takes_over_within_15_s_and_writes_each_change_once(own_clus
             "the takeover rewrote an unchanged status"
         assert get(cluster, "zonespread", "sla", "-n", "shop")["metadata"]["resourceVersion"] != sla_version
     (tmp_path / "takeover-seconds").write_text(f"{takeover:.2f}\n")
+
+
+def test_a_kind_the_operator_may_not_list_leaves_only_its_readers_unjudged(own_cluster: LocalCluster,
+                                                                         tmp_path: Path) -> None:
+    """The operator's ClusterRole without persistentvolumes: TenantPolicies (LOC-002 reads volumes)
+    say MissingPermission and name them; ZoneSpreads, which never read volumes, are judged."""
+    cluster = own_cluster
+    built = [d for d in yaml.safe_load_all(cluster.kubectl("kustomize", str(REPO / "deploy")).stdout) if d]
+    (role,) = [d for d in built if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "sncguard"]
+    for rule in role["rules"]:
+        if "persistentvolumes" in rule.get("resources", ()):
+            rule["resources"] = [r for r in rule["resources"] if r != "persistentvolumes"]
+    role["metadata"] = {"name": "sncguard-without-volumes"}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": "sncguard-without-volumes"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                           "name": "sncguard-without-volumes"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "limited"}]}
+    kubeconfig = cluster.add_user("limited")
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all([role, binding]))
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"tenant": "acme"}}},
+        {"apiVersion": "sncguard.io/v1alpha1", "kind": "ZoneSpread", "metadata": {"name": "sla", "namespace": "shop"},
+         "spec": {"mode": "Audit"}},
+        {"apiVersion": "sncguard.io/v1alpha1", "kind": "TenantPolicy", "metadata": {"name": "acme"},
+         "spec": {"mode": "Audit", "tenant": "acme", "namespaceSelector": {"matchLabels": {"tenant": "acme"}}}},
+    ]))
+
+    def ready(kind: str, *where: str) -> dict:
+        status = (get(cluster, kind, *where) or {}).get("status") or {}
+        return next((c for c in status.get("conditions") or () if c["type"] == "Ready"), {})
+
+    limited = OperatorProcess({"KUBECONFIG": str(kubeconfig)}, tmp_path / "operator.log", "--no-leader-election")
+    with running(limited):
+        wait_for(lambda: ready("zonespread", "sla", "-n", "shop").get("status") == "True", timeout=60,
+                 message="the ZoneSpread judged")
+        condition = wait_for(lambda: (c := ready("tenantpolicy", "acme")).get("reason") == "MissingPermission" and c,
+                             timeout=60, message="the TenantPolicy unjudged for want of a permission")
+        assert condition["status"] == "False" and "persistentvolumes" in condition["message"]
+
+        # Granted again: the TenantPolicy is judged without a restart.
+        role["rules"].append({"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list", "watch"]})
+        cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(role))
+        wait_for(lambda: ready("tenantpolicy", "acme").get("status") == "True", timeout=60,
+                 message="the TenantPolicy judged once the permission is back")

@@ -262,3 +262,24 @@ def test_a_server_answering_errors_after_an_outage_starts_the_error_backoff_afre
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(informer.run())
     assert sleeps == [0.5, 1.0] + [2.0] * 6 + [BACKOFF_S[0], BACKOFF_S[1]]
+
+
+def test_a_kind_sncguard_may_not_list_holds_nothing_up_and_is_picked_up_once_allowed():
+    """A 403 on the LIST: the informer says so once (the policies that read the kind are reported
+    unjudged), counts as synced so the engine starts for the others, and lists again until allowed."""
+    refused = ApiError(403, "Forbidden", 'persistentvolumes is forbidden: User "sncguard" cannot list')
+    transport = FakeTransport([refused, refused, page([pod("a")], rv="7")],
+                              [asyncio.CancelledError()])
+    informer, changes, _ = make("Pod", transport)
+    seen = []
+    informer.on_availability = lambda: seen.append(informer.forbidden)
+
+    async def scenario():
+        with pytest.raises(asyncio.CancelledError):
+            await informer.run()
+
+    asyncio.run(scenario())
+    assert seen == ['persistentvolumes is forbidden: User "sncguard" cannot list', None]
+    assert informer.synced.is_set() and informer.forbidden is None
+    assert [p.name for p in informer.store["shop"]] == ["a"]
+    assert [(ns, name) for ns, name, _ in changes] == [("shop", "a")], "listed once allowed: a change to judge"

@@ -22,7 +22,7 @@ from ..plans import backuppolicy as plan
 from ..status import build_status, invalid_status
 from ..view import VeleroRestore
 from .engine import Engine
-from .kinds import BY_KIND, index_values, owned_objects, velero_installed
+from .kinds import BY_KIND, index_values, missing_permission, owned_objects, velero_installed
 from .kube import ApiError
 from .state import PolicyKey, PolicyRecord
 
@@ -60,7 +60,7 @@ class BackupPolicyReconciler:
         now = engine.clock()
         previous = engine.previous_status(record)
         spec = await engine.parse_spec(record)
-        if spec is None:
+        if spec is None or await missing_permission(engine, record):
             return
         assert isinstance(spec, BackupPolicySpec)
         if not velero_installed(engine):

@@ -80,6 +80,8 @@ class Engine:
         self.indexes: Mapping[str, Any] = {}
         self.reconcilers: dict[str, Reconciler] = {}
         self.fingerprints = Fingerprints()
+        # Kinds sncguard may not list -> what the API server said (the informers keep it current).
+        self.forbidden: dict[str, str] = {}
         # Objects of the kopf-watched kinds left out as unreadable, by resource (the informers count theirs).
         self.skipped: dict[str, int] = {}
         # kopf invokes non-index handlers only once every index is filled: the first such call opens this.
@@ -269,6 +271,7 @@ class Engine:
         for gate in (self.indexed, *self.synced):
             await gate.wait()
         log.info("indexes filled")
+        swept = False  # in this term of leadership
         while True:
             if not self.leading.is_set():
                 # A standby keeps its caches warm (the informers and kopf run on) and writes nothing.
@@ -277,6 +280,9 @@ class Engine:
                 log.info("leading: evaluating every policy")
                 for kind in self.reconcilers:
                     self.mark_kind(kind)
+                swept = False
+            if not swept:
+                swept = True
                 await self.sweep()
             timeout = None
             if self._deadlines:

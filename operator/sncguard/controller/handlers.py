@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -22,7 +23,7 @@ from . import kopf_fixes
 from .backuppolicy import BackupPolicyReconciler
 from .engine import Engine, policy_index_name
 from .informer import Informer, OnChange
-from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, owned_copy
+from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, owned_copy, readers_of
 from .kube import KubeClient
 from .leader import LeaderElector, Timing
 from .metrics import Metrics
@@ -85,6 +86,8 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     informers = [Informer(w, client, _changed_by(w), server_timeout=SERVER_TIMEOUT_S)
                  for w in WATCHED if w.streamed]
     for informer in informers:
+        informer.on_availability = _availability_of(informer)
+    for informer in informers:
         indexes[informer.watched.index_id] = informer.store
         if informer.watched.owned:
             indexes[informer.watched.owned_index_id] = informer.owned
@@ -143,6 +146,18 @@ async def probe_evaluations(**_: Any) -> int:
 
 
 # ---- watched kinds: index a projection; a real change marks the policies that read it dirty ---
+
+
+def _availability_of(informer: Informer) -> Callable[[], None]:
+    """A kind sncguard may (no longer) list: the policies that read it are judged again, or reported unjudged."""
+    def changed() -> None:
+        if informer.forbidden:
+            engine.forbidden[informer.watched.kind] = informer.forbidden
+        else:
+            engine.forbidden.pop(informer.watched.kind, None)
+        for kind in readers_of(informer.watched.kind):
+            engine.mark_kind(kind)
+    return changed
 
 
 def _changed_by(watched: Watched) -> OnChange:

@@ -105,6 +105,7 @@ class Informer:
     def __init__(self, watched: Watched, transport: Transport, on_change: OnChange, *,
                  page_size: int = PAGE_SIZE, server_timeout: int = 300,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 on_availability: Callable[[], None] = lambda: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.watched = watched
         self.transport = transport
@@ -119,6 +120,10 @@ class Informer:
         self.lists = 0
         # Objects left out because their projection could not read them (sncguard_skipped_objects_total).
         self.skipped = 0
+        # Why sncguard may not list this kind (a 403), None while it may: the policies that read the
+        # kind are then not judged (MissingPermission), and every other policy runs on.
+        self.forbidden: str | None = None
+        self.on_availability = on_availability
         self._sleep = sleep
         self._clock = clock
 
@@ -158,6 +163,8 @@ class Informer:
                     log.exception("%s: unexpected error; retrying in %g s", self.watched.plural, delay)
                 if isinstance(exc, ApiError) and exc.status == 410:
                     self.resource_version = ""
+                if isinstance(exc, ApiError) and exc.status == 403:
+                    self._refused(exc)
                 await self._sleep(delay)
 
     async def list(self) -> None:
@@ -181,6 +188,10 @@ class Informer:
             self._delete(key, name)
         self.resource_version = meta.get("resourceVersion") or ""
         self.lists += 1
+        if self.forbidden is not None:
+            log.info("%s: listing is allowed again", self.watched.plural)
+            self.forbidden = None
+            self.on_availability()
         if not self.synced.is_set():
             log.info("%s: %d listed", self.watched.plural, self.store.count())
         self.synced.set()
@@ -235,6 +246,17 @@ class Informer:
         owned_before = self.owned.put(key, name, None)
         if before is not None or owned_before is not None:
             self._changed("" if key == CLUSTER else key, name, None)
+
+    def _refused(self, exc: ApiError) -> None:
+        """The API refuses to list the kind: say so once, and stop holding up the engine's start."""
+        first = self.forbidden is None
+        self.forbidden = exc.message or str(exc)
+        if first:
+            log.warning("%s: sncguard may not list them (%s): the policies that read them are not judged",
+                        self.watched.plural, self.forbidden)
+            self.on_availability()
+        # Nothing to wait for: the engine starts, and judges what it can.
+        self.synced.set()
 
     def _changed(self, namespace: str, name: str, projection: Any) -> None:
         # The initial list fills the store silently: the engine evaluates every policy once it

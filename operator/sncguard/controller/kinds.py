@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..selectors import label_selector_matches
+from ..status import invalid_status
 from ..view import ClusterView, project
+from .state import PolicyRecord
 from .state import plain as _plain
 
 if TYPE_CHECKING:
@@ -159,6 +161,42 @@ WATCHED: tuple[Watched, ...] = (
             keep=("metadata", "spec", "status")),
 )
 BY_KIND = {w.kind: w for w in WATCHED}
+
+
+# The kinds each policy kind's rules read. A kind sncguard may not list (a 403) leaves the policies
+# that read it unjudged, Ready=False reason MissingPermission, rather than judged on a view that
+# silently lacks it; every other policy runs on.
+READS: dict[str, frozenset[str]] = {
+    "ZoneSpread": frozenset({"Namespace", "Node", "Pod", "Deployment", "StatefulSet", "PodDisruptionBudget"}),
+    "TenantPolicy": frozenset({"Namespace", "Node", "Pod", "Service", "NetworkPolicy", "Ingress", "Route",
+                               "RoleBinding", "ClusterRoleBinding", "PersistentVolume", "PersistentVolumeClaim"}),
+    "BackupPolicy": frozenset({"Namespace", "Node", "Pod", "BackupStorageLocation", "Schedule", "Backup", "Restore"}),
+}
+
+
+def readers_of(kind: str) -> list[str]:
+    """The policy kinds whose verdicts read `kind`."""
+    return [policy for policy, reads in READS.items() if kind in reads]
+
+
+async def missing_permission(engine: Engine, record: PolicyRecord) -> bool:
+    """Report the policy unjudged (Ready=False, MissingPermission, naming the resources) when sncguard
+    may not list a kind it reads; True then. The previous verdict stays, as for an invalid spec."""
+    refused = {w.resource_label: why for w in WATCHED
+               if w.kind in READS[record.key.kind] and (why := engine.forbidden.get(w.kind))}
+    if not refused:
+        return False
+    names = ", ".join(sorted(refused))
+    if engine.language == "fr":
+        message = (f"sncguard n'a pas le droit de lister {names} : cette politique n'est pas évaluée tant que "
+                   f"ce droit manque (les autres le sont)")
+    else:
+        message = (f"sncguard may not list {names}: this policy is not judged until it may (the others are); "
+                   f"the API server said: {'; '.join(sorted(set(refused.values())))}")
+    await engine.write_status(record, invalid_status(
+        generation=record.generation, reason="MissingPermission", message=message,
+        previous=engine.previous_status(record), now=engine.clock()))
+    return True
 
 
 def index_values(engine: Engine, watched: Watched, keys: Iterable[str] | None) -> list[Any]:

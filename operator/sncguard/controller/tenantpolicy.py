@@ -17,7 +17,7 @@ from ..evaluation import evaluate_tenantpolicy, tenant_scope, yielded_namespaces
 from ..plans import tenantpolicy_access, tenantpolicy_network
 from ..status import build_status
 from .engine import Engine
-from .kinds import BY_KIND, index_values, owned_objects
+from .kinds import BY_KIND, index_values, missing_permission, owned_objects
 from .state import PolicyKey, PolicyRecord
 
 log = logging.getLogger("sncguard.tenantpolicy")
@@ -37,7 +37,7 @@ class TenantPolicyReconciler:
         now = engine.clock()
         previous = engine.previous_status(record)
         spec = await engine.parse_spec(record)
-        if spec is None:
+        if spec is None or await missing_permission(engine, record):
             return
         assert isinstance(spec, TenantPolicySpec)
         namespaces = {n.name: n for n in index_values(engine, BY_KIND["Namespace"], None)}

@@ -10,6 +10,7 @@ from ..evaluation import evaluate_zonespread
 from ..plans import zonespread as plan
 from ..status import build_status
 from .engine import Engine
+from .kinds import missing_permission
 from .state import PolicyRecord
 
 
@@ -21,7 +22,7 @@ class ZoneSpreadReconciler:
         now = engine.clock()
         previous = engine.previous_status(record)
         spec = await engine.parse_spec(record)
-        if spec is None:
+        if spec is None or await missing_permission(engine, record):
             return
         assert isinstance(spec, ZoneSpreadSpec)
         namespace = record.key.namespace
