@@ -45,6 +45,19 @@ def pinned_deployment(ns: str, zone: str) -> dict:
                                            "containers": [{"name": "c", "image": "registry.example/app:1"}]}}}}
 
 
+def shop_with_three_web_replicas() -> list[dict]:
+    """Namespace shop, a Deployment web of three replicas, and an Audit ZoneSpread sla over it."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "c", "image": "registry.example/web:1"}]}}}},
+        {"apiVersion": POLICY, "kind": "ZoneSpread", "metadata": {"name": "sla", "namespace": "shop"},
+         "spec": {"mode": "Audit", "minZones": 2}},
+    ]
+
+
 def backup_policy(ns: str, name: str) -> dict:
     return {"apiVersion": POLICY, "kind": "BackupPolicy", "metadata": {"name": name, "namespace": ns},
             "spec": {"mode": "Enforce", "veleroNamespace": "velero", "storageLocation": "offsite", "rpo": "24h"}}

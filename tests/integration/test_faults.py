@@ -15,7 +15,7 @@ import yaml
 from .conftest import LocalCluster
 from .helpers import wait_for
 from .operator_process import OperatorProcess, running
-from .test_enforcement import get
+from .test_enforcement import get, shop_with_three_web_replicas
 
 TENANT_NAMESPACES = [f"acme-{i}" for i in range(6)]
 
@@ -73,14 +73,7 @@ def test_killed_in_the_middle_of_enforcing_it_converges_with_no_duplicate_or_orp
 
 def test_an_etcd_restart_is_survived(own_cluster: LocalCluster, tmp_path: Path) -> None:
     cluster = own_cluster
-    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
-         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-                  "template": {"metadata": {"labels": {"app": "web"}},
-                               "spec": {"containers": [{"name": "c", "image": "registry.example/web:1"}]}}}},
-        {"apiVersion": "sncguard.io/v1alpha1", "kind": "ZoneSpread", "metadata": {"name": "sla", "namespace": "shop"},
-         "spec": {"mode": "Audit", "minZones": 2}}]))
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(shop_with_three_web_replicas()))
 
     def rules() -> set[str]:
         return {f["rule"] for f in (get(cluster, "zonespread", "sla", "-n", "shop").get("status") or {})

@@ -15,7 +15,7 @@ import yaml
 from .conftest import LocalCluster
 from .helpers import REPO, wait_for
 from .operator_process import OperatorProcess, running
-from .test_enforcement import get
+from .test_enforcement import get, shop_with_three_web_replicas
 
 LEASE = ("lease", "sncguard-leader", "-n", "default")
 
@@ -33,13 +33,7 @@ def test_the_standby_takes_over_within_15_s_and_writes_each_change_once(own_clus
                                                                         tmp_path: Path) -> None:
     cluster = own_cluster
     world = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
-         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-                  "template": {"metadata": {"labels": {"app": "web"}},
-                               "spec": {"containers": [{"name": "c", "image": "registry.example/web:1"}]}}}},
-        {"apiVersion": "sncguard.io/v1alpha1", "kind": "ZoneSpread", "metadata": {"name": "sla", "namespace": "shop"},
-         "spec": {"mode": "Audit", "minZones": 2}},
+        *shop_with_three_web_replicas(),
         {"apiVersion": "sncguard.io/v1alpha1", "kind": "ZoneSpread", "metadata": {"name": "other",
                                                                                   "namespace": "shop"},
          "spec": {"mode": "Audit", "minZones": 2, "selector": {"matchLabels": {"app": "nothing"}}}},

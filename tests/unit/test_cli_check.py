@@ -32,6 +32,16 @@ metadata: {name: web, namespace: shop}
 spec: {minAvailable: 2, selector: {matchLabels: {app: web}}}
 """
 
+# A tenant of one namespace, selected by the name label the API server sets on every namespace.
+SHOP_TENANT = """apiVersion: sncguard.io/v1alpha1
+kind: TenantPolicy
+metadata: {name: acme}
+spec:
+  tenant: acme
+  namespaceSelector:
+    matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [shop]}]
+"""
+
 
 def run(capsys, *args):
     code = main(["check", *args])
@@ -135,15 +145,7 @@ def test_a_tenant_selected_by_the_namespace_name_label_covers_namespaces_the_inp
     """No Namespace object in the input: the namespace is inferred as the API server would create
     it, with `kubernetes.io/metadata.name`, so a TenantPolicy selecting by that label covers it and
     an SSH LoadBalancer there fails NET-003 instead of passing."""
-    (tmp_path / "tenant.yaml").write_text("""
-apiVersion: sncguard.io/v1alpha1
-kind: TenantPolicy
-metadata: {name: acme}
-spec:
-  tenant: acme
-  namespaceSelector:
-    matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [shop]}]
----
+    (tmp_path / "tenant.yaml").write_text(SHOP_TENANT + """---
 apiVersion: v1
 kind: Service
 metadata: {name: sftp, namespace: shop}
@@ -275,14 +277,7 @@ def test_json_findings_name_the_file_and_line_of_their_object(tmp_path, capsys):
 def test_a_finding_about_an_object_not_in_the_input_has_no_source(tmp_path, capsys):
     """The tenant's namespace is only mentioned (inferred): NET-001 about it has no source; the
     Service's finding points at its document, in a JSON `List` too."""
-    (tmp_path / "tenant.yaml").write_text("""apiVersion: sncguard.io/v1alpha1
-kind: TenantPolicy
-metadata: {name: acme}
-spec:
-  tenant: acme
-  namespaceSelector:
-    matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [shop]}]
-""")
+    (tmp_path / "tenant.yaml").write_text(SHOP_TENANT)
     (tmp_path / "svc.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "sftp", "namespace": "shop"},
          "spec": {"type": "LoadBalancer", "ports": [{"port": 22}]}}]}, indent=2))

@@ -162,12 +162,13 @@ def test_without_compliance_events_each_change_is_one_write():
     assert calls == ["status", "status", "status"]
 
 
-def test_a_drill_not_yet_in_the_restore_index_is_not_started_twice():
-    from datetime import UTC, datetime, timedelta
+def _drill_setup():
+    """An engine whose client records what it applies, a BackupPolicy reconciler, the Restore index it
+    reads, and `drill(uid, at)`: one call of its drill logic for a policy with a 720h interval."""
     from types import SimpleNamespace
 
     from sncguard.api import BackupPolicySpec
-    from sncguard.controller.backuppolicy import UNSEEN_DRILL_GRACE, BackupPolicyReconciler, _policy_label
+    from sncguard.controller.backuppolicy import BackupPolicyReconciler
     from sncguard.controller.kinds import BY_KIND
     from sncguard.controller.state import PolicyRecord
     from sncguard.view import VeleroBackup
@@ -183,15 +184,30 @@ def test_a_drill_not_yet_in_the_restore_index_is_not_started_twice():
     restores: dict[str, list] = {}
     engine.attach({BY_KIND["Restore"].owned_index_id: restores}, [])
     reconciler = BackupPolicyReconciler()
-    record = PolicyRecord(PolicyKey("BackupPolicy", "shop", "nightly"), "uid-1", 1, {}, {})
     spec = BackupPolicySpec.model_validate({"restoreTestInterval": "720h"})
     latest = VeleroBackup.from_obj({"metadata": {"name": "b-1", "namespace": spec.velero_namespace},
                                     "spec": {"includedNamespaces": ["shop"]}, "status": {"phase": "Completed"}})
     result = SimpleNamespace(latest_backup=latest)
+
+    def drill(uid: str, at) -> dict:
+        record = PolicyRecord(PolicyKey("BackupPolicy", "shop", "nightly"), uid, 1, {}, {})
+        return asyncio.run(reconciler._drills(engine, record, spec, result, {}, at, []))
+
+    return engine, reconciler, restores, applied, spec, drill
+
+
+def test_a_drill_not_yet_in_the_restore_index_is_not_started_twice():
+    from datetime import UTC, datetime, timedelta
+
+    from sncguard.controller.backuppolicy import UNSEEN_DRILL_GRACE, _policy_label
+    from sncguard.controller.state import PolicyRecord
+
+    _, reconciler, restores, applied, spec, drill_of = _drill_setup()
+    record = PolicyRecord(PolicyKey("BackupPolicy", "shop", "nightly"), "uid-1", 1, {}, {})
     start = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
     def drill(at: datetime) -> dict:
-        return asyncio.run(reconciler._drills(engine, record, spec, result, {}, at, []))
+        return drill_of("uid-1", at)
 
     first = drill(start)
     assert first["phase"] == "New" and applied == [first["restore"]]
@@ -390,34 +406,9 @@ def test_a_recreated_policy_with_an_invalid_spec_keeps_no_verdict_of_the_previou
 
 def test_a_drill_of_a_previous_policy_of_the_same_name_is_not_taken_for_this_ones():
     from datetime import UTC, datetime, timedelta
-    from types import SimpleNamespace
 
-    from sncguard.api import BackupPolicySpec
-    from sncguard.controller.backuppolicy import BackupPolicyReconciler
-    from sncguard.controller.kinds import BY_KIND
-    from sncguard.controller.state import PolicyRecord
-    from sncguard.view import VeleroBackup
-
-    applied: list[str] = []
-
-    class ApplyingClient(KubeClient):
-        async def apply(self, obj, *, force=False):
-            applied.append(obj["metadata"]["name"])
-            return obj
-
-    engine = Engine(ApplyingClient())
-    engine.attach({BY_KIND["Restore"].owned_index_id: {}}, [])
-    reconciler = BackupPolicyReconciler()
-    key = PolicyKey("BackupPolicy", "shop", "nightly")
-    spec = BackupPolicySpec.model_validate({"restoreTestInterval": "720h"})
-    latest = VeleroBackup.from_obj({"metadata": {"name": "b-1", "namespace": spec.velero_namespace},
-                                    "spec": {"includedNamespaces": ["shop"]}, "status": {"phase": "Completed"}})
-    result = SimpleNamespace(latest_backup=latest)
+    _, _, _, applied, _, drill = _drill_setup()
     start = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-
-    def drill(uid: str, at: datetime) -> dict:
-        record = PolicyRecord(key, uid, 1, {}, {})
-        return asyncio.run(reconciler._drills(engine, record, spec, result, {}, at, []))
 
     first = drill("uid-1", start)
     assert drill("uid-1", start + timedelta(seconds=4)) == first
