@@ -209,7 +209,10 @@ class Operator:
             self.env["BENCH_TRACEMALLOC"] = str(Path(tracemalloc_out).resolve())
         self.argv = [sys.executable, *entry, "run",
                      "--liveness", f"http://127.0.0.1:{self.port}/healthz",
-                     "--metrics-address", f"127.0.0.1:{self.metrics_port}", *extra]
+                     "--metrics-address", f"127.0.0.1:{self.metrics_port}",
+                     # One replica measured alone: a leader's Lease renewals (one write every 2 s) are
+                     # the price of high availability, not of the guardrails.
+                     "--no-leader-election", *extra]
         self.proc: subprocess.Popen | None = None
         self.started_at = 0.0
         self.rss_samples: list[tuple[float, int]] = []

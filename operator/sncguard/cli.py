@@ -147,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="namespace of the Lease sncguard-leader (default: the service account's, else default)")
     run.add_argument("--leader-election-lease-duration", type=float, default=12.0,
                      help="seconds without renewal after which a standby takes over (default %(default)s)")
-    run.add_argument("--qps", type=float, default=100.0,
+    run.add_argument("--qps", type=float, default=200.0,
                      help="sncguard's own API requests per second on average, 0 for no limit (default %(default)s)")
-    run.add_argument("--burst", type=int, default=400,
+    run.add_argument("--burst", type=int, default=1000,
                      help="API requests sncguard may make at once above --qps (default %(default)s)")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=cmd_run)

@@ -60,8 +60,8 @@ DEFAULT_RETRY_AFTER_S = 1.0
 MAX_RETRY_AFTER_S = 60.0
 # The client-side rate limit (`sncguard run --qps/--burst`): a token bucket over every request,
 # watches included until their stream is open.
-DEFAULT_QPS = 100.0
-DEFAULT_BURST = 400
+DEFAULT_QPS = 200.0
+DEFAULT_BURST = 1000
 # Identical requests (verb, path, query, body) go at most once per this many seconds: a repeat is
 # delayed to the mark, never dropped.
 IDENTICAL_INTERVAL_S = 1.0
