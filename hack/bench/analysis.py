@@ -20,7 +20,7 @@ import itertools
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -224,6 +224,22 @@ def redundant_status_writes(timelines: Mapping[PolicyRef, list[tuple[float, dict
     """Status patches that left the status as it was: what "one write per effective change" forbids."""
     return sum(1 for line in timelines.values()
                for (_, before), (_, after) in itertools.pairwise(line) if before == after)
+
+
+def wrong_at_rest(timelines: Mapping[PolicyRef, list[tuple[float, dict[str, Any]]]], until: float,
+                  expected: Callable[[PolicyRef], str]) -> dict[str, list[str]]:
+    """Policies whose last status before `until` does not say what the world states (`expected`:
+    "True" for Compliant) -> the rules they fail, or why they are wrong: a fast wrong answer fails."""
+    wrong: dict[str, list[str]] = {}
+    for ref, line in sorted(timelines.items()):
+        at_rest = [status for moment, status in line if moment <= until]
+        status = at_rest[-1] if at_rest else {}
+        got = next((c.get("status") for c in status.get("conditions") or () if c.get("type") == "Compliant"),
+                   "no status")
+        if got != expected(ref):
+            failing = sorted({f.get("rule", "?") for f in status.get("findings") or () if f.get("result") == "fail"})
+            wrong["/".join(x for x in ref if x)] = failing or [f"Compliant={got}"]
+    return wrong
 
 
 def first_status_times(timelines: Mapping[PolicyRef, list[tuple[float, dict[str, Any]]]]) -> dict[PolicyRef, float]:

@@ -583,6 +583,7 @@ def analyse(cluster: LocalCluster, marks: dict[str, float], changes: list[dict[s
                      if c.get("type") == "Compliant"), "none")
         compliant[cond] = compliant.get(cond, 0) + 1
 
+    wrong = analysis.wrong_at_rest(timelines, marks["cold_settled"], world.expected_at_rest)
     change_objs = [analysis.Change(c["tag"], c["type"], tuple(c["target"]), c["expect"]) for c in changes]
     results = analysis.pair_changes(change_objs, requests, OPERATOR_USER)
     received = [r.received for r in results if r.received is not None]
@@ -605,6 +606,11 @@ def analyse(cluster: LocalCluster, marks: dict[str, float], changes: list[dict[s
         "steady_state_requests": len(quiet_requests),
         "identical_requests_within_1s": identical_all.count,
         "identical_requests_within_1s_steady_state": identical_quiet.count,
+        # Every policy's verdict at rest, and every change's expected finding, checked.
+        "verdicts_checked": policies + len(changes),
+        "verdicts_wrong": len(wrong) + (policies - len(firsts)) + len(summary["not_reflected"]),
+        "wrong_verdicts": {"at_rest": wrong, "without_status": policies - len(firsts),
+                           "changes_not_reflected": summary["not_reflected"]},
         "details": {
             "audit_events": len(requests),
             "operator_requests": len(mine),
@@ -755,6 +761,8 @@ def main(argv: list[str] | None = None) -> int:
             "steady_state_requests": figures["steady_state_requests"],
             "identical_requests_within_1s": figures["identical_requests_within_1s"],
             "identical_requests_within_1s_steady_state": figures["identical_requests_within_1s_steady_state"],
+            "verdicts_checked": figures["verdicts_checked"],
+            "verdicts_wrong": figures["verdicts_wrong"],
             "operator_peak_rss_mb": round(status.get("VmHWM", 0) / 1024, 1),
             "operator_cpu_s": round(cpu_end or 0, 2),
             "check_objects_per_s": check["objects_per_s"],
@@ -767,6 +775,7 @@ def main(argv: list[str] | None = None) -> int:
                      "change_interval_s": args.change_interval, "quiet_seconds": args.quiet_seconds},
             "details": {
                 **figures["details"],
+                "wrong_verdicts": figures["wrong_verdicts"],
                 "cold_start_polled_s": round(marks["cold_polled"] - marks["operator_start"], 2),
                 "policies_with_status": figures["policies_with_status"],
                 "operator_cpu_s_by_phase": {
@@ -790,6 +799,10 @@ def main(argv: list[str] | None = None) -> int:
         write_results(Path(args.output), results)
         print(json.dumps(results, indent=2))
         log(f"done in {time.monotonic() - t_begin:.0f} s; results in {args.output}")
+        if results["verdicts_wrong"]:
+            # A fast wrong answer is a failure: the figures are written, and the run fails.
+            log(f"{results['verdicts_wrong']} wrong verdicts: {json.dumps(figures['wrong_verdicts'])[:2000]}")
+            return 1
         return 0
     finally:
         if profiler is not None:
@@ -839,6 +852,7 @@ def bar(results: dict[str, Any]) -> dict[str, bool | None]:
         "at_most_one_write_per_change": le(results["writes_per_change"], 1.0),
         "no_redundant_status_write": results["redundant_status_writes"] == 0,
         "no_write_at_steady_state": results["steady_state_writes"] == 0,
+        "no_wrong_verdict": results["verdicts_wrong"] == 0,
         "no_identical_request_at_steady_state": results["identical_requests_within_1s_steady_state"] == 0,
         "peak_rss_at_most_250mb": le(results["operator_peak_rss_mb"], 250),
     }

@@ -4,8 +4,10 @@ One generator feeds both the live benchmark (objects created on the local contro
 offline one (`sncguard check` on a folder of manifests, where Nodes and Pods are synthesised
 instead of being created by the scheduler and the fake kubelet).
 
-The world is meant to be *compliant at rest*, like a tenant that did its homework, so that every
-change the benchmark makes flips a verdict (an effective change) and nothing else fails:
+The world is *compliant at rest*, like a tenant that did its homework, so that every change the
+benchmark makes flips a verdict (an effective change) and nothing else fails. The benchmark holds
+the operator to it: every policy's verdict at rest must be `expected_at_rest` (Compliant), and every
+change must produce the finding it names; a wrong verdict fails `make bench`, however fast.
 
 - every tenant has ``namespaces / tenants`` namespaces, the first ``dmz``, the others ``lan``;
 - every namespace holds ``deployments`` Deployments (``replicas`` each, hard zone spread, a PDB, a
@@ -29,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sncguard.netpol import CLUSTER_ADDRESS_SPACE
 
 REGION = "eu-fr-paris"
 ZONES = ("zone-a", "zone-b", "zone-c")
@@ -160,9 +164,12 @@ def network_policies(ns: str, netzone: str, dmz: list[str], lan: list[str]) -> l
     ]
     app_ports = [{"protocol": "TCP", "port": APP_PORT}]
     if netzone == "dmz":
+        # The Internet as Enforce mode writes it: 0.0.0.0/0 less the cluster's private address space,
+        # since an ipBlock also admits the pods whose address it holds (other tenants', NET-004).
+        internet = {"cidr": "0.0.0.0/0", "except": [str(n) for n in CLUSTER_ADDRESS_SPACE if n.version == 4]}
         out.append(_netpol(ns, "flow-internet-to-web", {
             "podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": app_ports}]}))
+            "ingress": [{"from": [{"ipBlock": internet}], "ports": app_ports}]}))
         if lan:
             out.append(_netpol(ns, "flow-web-to-api-egress", {
                 "podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"],
@@ -229,8 +236,13 @@ def tenantpolicy(tenant: str) -> dict[str, Any]:
             }}
 
 
+def expected_at_rest(policy: tuple[str, str, str]) -> str:
+    """The verdict (the Compliant condition) every policy of this world must reach before any change."""
+    return "True"
+
+
 def velero_objects(now: datetime) -> list[dict[str, Any]]:
-    """Velero's side (its CRDs are the integration tests' stand-ins): location, schedule, a backup."""
+    """Velero's side (Velero's own CRDs, no Velero running): location, schedule, a backup."""
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": VELERO_NS, "labels": {RUN_LABEL: "1"}}},
         {"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",

@@ -269,3 +269,15 @@ def test_windows_writes_and_breakdown():
     assert A.breakdown(requests) == {"list pods": 1, "watch pods": 1, "patch zonespreads/status": 1,
                                      "create events": 1}
     assert A.describe(requests[2]) == "patch zonespreads/status"
+
+
+def test_a_policy_at_rest_with_another_verdict_than_the_world_states_is_a_wrong_verdict():
+    compliant = {"conditions": [{"type": "Compliant", "status": "True"}]}
+    failing = {"conditions": [{"type": "Compliant", "status": "False"}],
+               "findings": [{"rule": "NET-004", "result": "fail"}, {"rule": "NET-005", "result": "warn"}]}
+    timelines = {("ZoneSpread", "ns1", "sla"): [(1.0, compliant)],
+                 ("TenantPolicy", "", "t01"): [(1.0, compliant), (2.0, failing)],
+                 ("TenantPolicy", "", "t02"): [(1.0, failing), (9.0, compliant)]}
+    wrong = A.wrong_at_rest(timelines, until=5.0, expected=lambda ref: "True")
+    # t02 became compliant only after the cold start settled: at rest it was wrong too.
+    assert wrong == {"TenantPolicy/t01": ["NET-004"], "TenantPolicy/t02": ["NET-004"]}
