@@ -4,6 +4,12 @@ Built with the cluster's own kubectl (`kubectl kustomize`), the pinned one hack/
 compiles into its cache. A unit test does not compile: without that kubectl it fails and says
 to run `make binaries`.
 
+deploy/ passes its own checks: `sncguard check` (the built-in baseline), kube-linter, and for the
+monitoring, dashboard-linter's rules and `promtool check rules` / `promtool test rules`. The
+linters come from hack/tools.sh (`make binaries`), promtool from Debian's `prometheus` package.
+A linter that was never built fails its test with the command to build it; one the Go module
+proxy refused (hack/tools.sh then leaves `<tool>.unavailable` beside the binary) skips, saying so.
+
 The ClusterRole is checked against the code both ways: every kind the operator watches
 (controller/kinds.py) is readable, every kind it writes (controller/kube.py) writable, and no
 verb is granted that the table below does not list, with the reason in deploy/base/clusterrole.yaml.
@@ -15,7 +21,9 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 import textwrap
 from functools import cache
 from pathlib import Path
@@ -34,6 +42,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 ARGOCD = REPO / "argocd"
 BUILD_SH = REPO / "hack" / "cluster" / "build.sh"
+TOOLS_SH = REPO / "hack" / "tools.sh"
+DASHBOARD = DEPLOY / "monitoring" / "sncguard-dashboard.json"
+CONSOLE_DASHBOARD = DEPLOY / "openshift" / "sncguard-console-dashboard.json"
 
 READ = frozenset({"get", "list", "watch"})
 OWNED = READ | {"create", "patch", "delete"}
@@ -74,25 +85,67 @@ EXPECTED_RBAC: dict[tuple[str, str], frozenset[str]] = {
 # --------------------------------------------------------------------------- building
 
 
+def cache_dir() -> Path:
+    return Path(os.environ.get("SNCGUARD_CACHE", Path.home() / ".cache" / "sncguard"))
+
+
+def pinned(script: Path, variable: str) -> str:
+    """The version a build script pins, read the way it sets it: VAR="${VAR:-default}"."""
+    default = re.search(rf'{variable}="\$\{{{variable}:-([^}}]+)\}}"', script.read_text())
+    assert default, f"{script.relative_to(REPO)} no longer sets {variable} the way this test reads it"
+    return os.environ.get(variable, default.group(1))
+
+
 def kubectl_path() -> Path:
     """The kubectl build.sh caches, found the way build.sh computes its path, never built here."""
-    text = BUILD_SH.read_text()
-    default = re.search(r'K8S_VERSION="\$\{K8S_VERSION:-([^}]+)\}"', text)
-    assert default, "hack/cluster/build.sh no longer sets K8S_VERSION the way this test reads it"
-    version = os.environ.get("K8S_VERSION", default.group(1))
-    cache_dir = Path(os.environ.get("SNCGUARD_CACHE", Path.home() / ".cache" / "sncguard"))
-    path = cache_dir / f"k8s-{version}" / "bin" / "kubectl"
+    path = cache_dir() / f"k8s-{pinned(BUILD_SH, 'K8S_VERSION')}" / "bin" / "kubectl"
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} is missing: run `make binaries` (hack/cluster/build.sh) once, then the tests again")
     return path
 
 
+def tool_path(name: str, variable: str) -> Path:
+    """A linter hack/tools.sh caches, never built here.
+
+    Missing: the test fails and says how to build it. Refused by the Go module proxy (tools.sh wrote
+    `<name>-<version>.unavailable`): the test skips with that reason, since no command of ours can
+    bring it.
+    """
+    version = pinned(TOOLS_SH, variable)
+    path = cache_dir() / "tools" / "bin" / f"{name}-{version}"
+    if os.access(path, os.X_OK):
+        return path
+    refused = path.with_name(f"{path.name}.unavailable")
+    if refused.is_file():
+        reason = " ".join(refused.read_text().split())
+        pytest.skip(f"{name} {version} cannot be installed on this machine ({reason}); "
+                    f"`TOOLS_RETRY=1 bash hack/tools.sh` asks the proxy again")
+    pytest.fail(f"{path} is missing: run `make binaries` (bash hack/tools.sh) once, then the tests again")
+
+
+def promtool_path() -> str:
+    """Debian's promtool (package `prometheus`, which .ci/run installs), or the one hack/tools.sh built."""
+    found = shutil.which("promtool")
+    if found:
+        return found
+    built = cache_dir() / "tools" / "bin" / f"promtool-{pinned(TOOLS_SH, 'PROMETHEUS_VERSION')}"
+    if os.access(built, os.X_OK):
+        return str(built)
+    pytest.fail("promtool is missing: `apt-get install prometheus` (Debian's package provides it; .ci/run "
+                "installs it), or `bash hack/tools.sh` to build it from the Go module proxy")
+
+
 @cache
-def build(folder: str) -> tuple[dict[str, Any], ...]:
+def build_text(folder: str) -> str:
     res = subprocess.run([str(kubectl_path()), "kustomize", str(REPO / folder)],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, f"kubectl kustomize {folder} failed:\n{res.stderr}"
-    return tuple(doc for doc in yaml.safe_load_all(res.stdout) if doc)
+    return res.stdout
+
+
+@cache
+def build(folder: str) -> tuple[dict[str, Any], ...]:
+    return tuple(doc for doc in yaml.safe_load_all(build_text(folder)) if doc)
 
 
 def one(docs: tuple[dict[str, Any], ...], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -117,7 +170,7 @@ def test_deploy_holds_the_operator_and_nothing_that_needs_extra_crds():
     docs = build("deploy")
     assert kinds(docs) == {"CustomResourceDefinition", "Namespace", "ServiceAccount", "ClusterRole",
                            "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget",
-                           "Service"}
+                           "NetworkPolicy", "Service"}
     assert sorted(d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition") == [
         "backuppolicies.sncguard.io", "tenantpolicies.sncguard.io", "zonespreads.sncguard.io"]
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"} == {"sncguard", "sncguard-view"}
@@ -136,6 +189,82 @@ def test_nothing_of_ours_carries_sncguards_managed_by_label():
     for folder in ("deploy", "deploy/openshift"):
         for doc in build(folder):
             assert (doc["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") != "sncguard", doc["kind"]
+
+
+# --------------------------------------------------------------------------- deploy/ passes its own checks
+
+
+@pytest.mark.parametrize("folder", ["deploy", "deploy/openshift"])
+def test_sncguard_check_passes_on_what_deploy_installs(folder):
+    """`kubectl kustomize deploy/ | sncguard check -`: no policy in the input, so the baseline judges it."""
+    docs = build(folder)
+    assert not {"ZoneSpread", "TenantPolicy", "BackupPolicy"} & kinds(docs), "the baseline is what is checked"
+    sncguard = Path(sys.executable).with_name("sncguard")  # the virtualenv's, beside its python
+    if not sncguard.is_file():
+        sncguard = Path(shutil.which("sncguard") or "sncguard: run `make install`")
+    res = subprocess.run([str(sncguard), "check", "-", "--output", "json"], input=build_text(folder),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, f"sncguard check fails on {folder}:\n{res.stdout}\n{res.stderr}"
+    findings = json.loads(res.stdout)
+    passed = {(f["rule"], f["resource"]["kind"], f["resource"]["name"]) for f in findings if f["result"] == "pass"}
+    # The baseline did judge the operator: zone spread, its disruption budget, the forbidden ports.
+    for rule in ("ZS-001", "ZS-002", "ZS-003", "ZS-005", "ZS-006"):
+        assert (rule, "Deployment", "sncguard") in passed, rule
+    assert ("NET-003", "Namespace", "sncguard-system") in passed
+
+
+@pytest.mark.parametrize("folder", ["deploy", "deploy/openshift", "deploy/monitoring"])
+def test_kube_linter_passes_with_its_default_checks(folder):
+    kube_linter = tool_path("kube-linter", "KUBE_LINTER_VERSION")
+    config = DEPLOY / ".kube-linter.yaml"
+    res = subprocess.run([str(kube_linter), "lint", "--config", str(config), "-"], input=build_text(folder),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, f"kube-linter on {folder}:\n{res.stdout}\n{res.stderr}"
+
+
+def test_kube_linter_excludes_no_default_check_without_a_reason():
+    text = (DEPLOY / ".kube-linter.yaml").read_text()
+    checks = yaml.safe_load(text)["checks"]
+    assert set(checks) <= {"include", "exclude"}, "no addAllBuiltIn or doNotAutoAddDefaults: the defaults apply"
+    assert checks["exclude"] == ["latest-tag"], "a new exclusion needs its reason in deploy/.kube-linter.yaml"
+    assert "non-isolated-pod" in checks["include"]
+    for check in checks["exclude"]:  # each preceded by its comment
+        assert re.search(rf"#[^\n]*\n(?:\s*#[^\n]*\n)*\s*- {check}\n", text), check
+
+
+def network_policy(folder: str = "deploy") -> dict[str, Any]:
+    return one(build(folder), "NetworkPolicy", "sncguard")
+
+
+def rule_ports(rule: dict[str, Any]) -> set[tuple[int, str]]:
+    return {(p["port"], p["protocol"]) for p in rule["ports"]}
+
+
+def test_the_operator_is_closed_by_default_but_for_the_api_server_dns_metrics_and_probes():
+    policy = network_policy()
+    assert policy["metadata"]["namespace"] == "sncguard-system"
+    pod_labels = deployment()["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    ingress = {frozenset(rule_ports(r)): r.get("from") for r in policy["spec"]["ingress"]}
+    assert ingress == {frozenset({(9090, "TCP")}): [{"namespaceSelector": {}}],  # Prometheus, from any pod
+                       frozenset({(8080, "TCP")}): None}  # the kubelet's probes, from the node
+    container = deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert {p["containerPort"] for p in container["ports"]} == {9090, 8080}
+    api, dns = policy["spec"]["egress"]
+    assert "to" not in api and rule_ports(api) == {(443, "TCP"), (6443, "TCP")}
+    assert rule_ports(dns) == {(53, "UDP"), (53, "TCP")}
+    assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                          "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
+
+
+def test_on_openshift_dns_is_openshift_dns_on_its_pods_port():
+    policy = network_policy("deploy/openshift")
+    api, dns = policy["spec"]["egress"]
+    assert api == network_policy()["spec"]["egress"][0]
+    assert dns["to"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}}
+    assert rule_ports(dns) == {(53, "UDP"), (53, "TCP"), (5353, "UDP"), (5353, "TCP")}
+    assert policy["spec"]["ingress"] == network_policy()["spec"]["ingress"]
 
 
 # --------------------------------------------------------------------------- RBAC
@@ -291,6 +420,9 @@ def test_deployment_runs_the_operator_as_the_cli_expects():
     assert (spread["topologyKey"], spread["whenUnsatisfiable"], spread["minDomains"]) == (
         "topology.kubernetes.io/zone", "DoNotSchedule", 2)
     assert spread["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    (apart,) = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert apart["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert apart["podAffinityTerm"]["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
     env = {e["name"]: e for e in spec["containers"][0]["env"]}
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert spec["serviceAccountName"] == "sncguard"
@@ -357,8 +489,12 @@ def test_servicemonitor_scrapes_the_metrics_service():
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["sncguard-system"]}
 
 
+def prometheus_rule() -> dict[str, Any]:
+    return one(build("deploy/monitoring"), "PrometheusRule", "sncguard")
+
+
 def test_alerts_cover_findings_sla_and_the_operator_and_use_real_metrics():
-    rule = one(build("deploy/monitoring"), "PrometheusRule", "sncguard")
+    rule = prometheus_rule()
     alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
     assert alerts["SncguardCriticalFinding"]["expr"] == 'sncguard_findings{severity="critical"} > 0'
     assert alerts["SncguardCriticalFinding"]["labels"]["severity"] == "critical"
@@ -369,22 +505,176 @@ def test_alerts_cover_findings_sla_and_the_operator_and_use_real_metrics():
     for name, alert in alerts.items():
         assert metric_names_in(alert["expr"]) <= exported, f"{name} uses a metric sncguard does not export"
         assert alert["annotations"]["summary"]
+        if name != "SncguardZoneSpreadNotSLAEligible":  # a ZoneSpread always has a namespace, a TenantPolicy none
+            for text in alert["annotations"].values():
+                assert "{{ $labels.exported_namespace }}/" not in text, f'{name} would read "TenantPolicy /acme"'
+
+
+def test_alerts_pass_promtool_check_and_their_unit_tests(tmp_path):
+    """promtool reads plain rule files: the PrometheusRule's groups go to the file the tests name."""
+    promtool = promtool_path()
+    tests = DEPLOY / "monitoring" / "prometheusrule.test.yaml"
+    (rules_file,) = yaml.safe_load(tests.read_text())["rule_files"]
+    (tmp_path / rules_file).write_text(yaml.safe_dump({"groups": prometheus_rule()["spec"]["groups"]}))
+    shutil.copy(tests, tmp_path / tests.name)
+    for command in (["check", "rules", rules_file], ["test", "rules", tests.name]):
+        res = subprocess.run([promtool, *command], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, f"promtool {' '.join(command)}:\n{res.stdout}\n{res.stderr}"
+    tested = {t["alertname"] for case in yaml.safe_load(tests.read_text())["tests"] for t in case["alert_rule_test"]
+              if t["exp_alerts"]}
+    alerts = {r["alert"] for group in prometheus_rule()["spec"]["groups"] for r in group["rules"]}
+    assert tested == alerts, f"alerts without a test that fires them: {sorted(alerts - tested)}"
+
+
+def dashboard() -> dict[str, Any]:
+    cm = one(build("deploy/monitoring"), "ConfigMap", "sncguard-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    return json.loads(cm["data"]["sncguard-dashboard.json"])
+
+
+def targets(board: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(p, t) for p in board["panels"] for t in p.get("targets") or ()]
 
 
 def test_dashboard_shows_what_the_brief_asks_with_real_metrics():
-    cm = one(build("deploy/monitoring"), "ConfigMap", "sncguard-dashboard")
-    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    dashboard = json.loads(cm["data"]["sncguard-dashboard.json"])
-    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    board = dashboard()
+    exprs = [t["expr"] for _, t in targets(board)]
     assert metric_names_in(" ".join(exprs)) <= exported_metric_names()
     joined = " ".join(exprs)
     for needed in ("sncguard_policy_compliant", "sncguard_findings", "sncguard_zonespread_sla_eligible",
                    "histogram_quantile(0.99", "sncguard_api_requests_total"):
         assert needed in joined, needed
     assert any("by (verb, outcome)" in e for e in exprs) and any("by (severity)" in e for e in exprs)
-    # The OpenShift console draws these panel types only; Grafana migrates graph and singlestat itself.
-    assert {p["type"] for p in dashboard["panels"]} <= {"graph", "singlestat", "table", "gauge"}
-    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    # Current panel types: Grafana only migrates graph and singlestat, and will drop them.
+    assert {p["type"] for p in board["panels"]} <= {"timeseries", "stat", "table", "gauge", "bargauge"}
+    assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+
+
+@pytest.mark.parametrize("path", [DASHBOARD, CONSOLE_DASHBOARD], ids=["grafana", "openshift-console"])
+def test_dashboards_show_tenant_policies_whatever_namespace_is_chosen(path):
+    # A TenantPolicy's series have no exported_namespace: `=~"$namespace"` alone would hide them.
+    board = json.loads(path.read_text())
+    for panel, target in targets(board):
+        for matcher in re.findall(r'exported_namespace\s*(?:=~|=|!=|!~)\s*"[^"]*"', target["expr"]):
+            assert matcher == 'exported_namespace=~"$namespace|"', (panel["title"], matcher)
+    assert sum("exported_namespace" in t["expr"] for _, t in targets(board)) >= 6
+
+
+# dashboard-linter's rules (github.com/grafana/dashboard-linter, lint/rule_*.go), checked here too:
+# CI machines whose Go module proxy does not serve dashboard-linter still hold the dashboard to them.
+LINTED_PANEL_TYPES = {"stat", "singlestat", "graph", "table", "timeseries", "gauge"}
+# Units of dashboard-linter's panel-units-rule list that a dashboard of this kind may use.
+GRAFANA_UNITS = {"none", "short", "percent", "percentunit", "s", "ms", "reqps", "ops", "wps", "cps",
+                 "bool", "bool_yes_no", "bool_on_off", "bytes", "dtdurations"}
+MATCHER = re.compile(r'([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def dashboard_linter_problems(board: dict[str, Any]) -> list[str]:
+    problems = []
+    templates = {t["name"]: t for t in board["templating"]["list"]}
+    sources = [t for t in templates.values() if t["type"] == "datasource"]
+    if [(t["name"], t.get("label"), t.get("query")) for t in sources] != [("datasource", "Data source", "prometheus")]:
+        problems.append("template-datasource-rule: one Prometheus data source variable, `datasource`")
+    uses_datasource = {"$datasource", "${datasource}"}
+    for name in ("job", "instance"):
+        t = templates.get(name)
+        if not t or (t["type"], t.get("label"), t.get("multi"), t.get("allValue")) != ("query", name.title(), True,
+                                                                                     ".+"):
+            problems.append(f"template-{name}-rule: a multi-select query variable `{name}`, label "
+                            f"{name.title()}, allValue .+")
+        elif (t.get("datasource") or {}).get("uid") not in uses_datasource:
+            problems.append(f"template-{name}-rule: the {name} variable uses $datasource")
+    for t in templates.values():
+        if t["type"] != "query":
+            continue
+        query = t["query"]["query"] if isinstance(t["query"], dict) else t["query"]
+        call = re.search(r"([a-z_]+)\((.+)\)", query)
+        if not call or call.group(1) not in ("label_names", "label_values", "metrics", "query_result"):
+            problems.append(f"template-label-promql-rule: {t['name']}: {query}")
+        if t.get("refresh") != 2:
+            problems.append(f"template-on-time-change-reload-rule: {t['name']} must refresh on time range change")
+    if board.get("editable"):
+        problems.append("uneditable-dashboard: editable must be false")
+    for panel in board["panels"]:
+        if panel["type"] not in LINTED_PANEL_TYPES:
+            continue
+        title = panel.get("title")
+        if not title or not panel.get("description"):
+            problems.append(f"panel-title-description-rule: {title}")
+        if (panel.get("datasource") or {}).get("uid") not in uses_datasource:
+            problems.append(f"panel-datasource-rule: {title}")
+        defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
+        units = [p["value"] for o in (panel.get("fieldConfig") or {}).get("overrides") or ()
+                 for p in o.get("properties") or () if p["id"] == "unit"]
+        if (units[-1] if units else defaults.get("unit")) not in GRAFANA_UNITS:
+            problems.append(f"panel-units-rule: {title}")
+        if not panel.get("targets"):
+            problems.append(f"panel-no-targets-rule: {title}")
+        for target in panel.get("targets") or ():
+            expr = target["expr"]
+            for metric, selector in re.findall(r"\b(sncguard_\w+|up)\b\s*(\{[^}]*\})?", expr):
+                matchers = set(MATCHER.findall(selector))
+                for label in ("job", "instance"):
+                    if (label, "=~", f"${label}") not in matchers:
+                        problems.append(f"target-{label}-rule: {title}: {metric} has no {label}=~\"${label}\"")
+            for interval in re.findall(r"\[([^\]]+)\]", expr):
+                if interval != "$__rate_interval":
+                    problems.append(f"target-rate-interval-rule: {title}: [{interval}]")
+            for counter in re.finditer(r"\b\w+_total\b", expr):
+                if not re.search(r"\b(rate|irate|increase)\(\s*$", expr[:counter.start()]):
+                    problems.append(f"target-counter-agg-rule: {title}: {counter.group()}")
+    return problems
+
+
+def test_dashboard_follows_dashboard_linters_rules():
+    assert dashboard_linter_problems(json.loads(DASHBOARD.read_text())) == []
+    exclusions = DASHBOARD.with_name(".lint")
+    if exclusions.exists():  # the linter's own exclusion file: a reason for every rule left out
+        config = yaml.safe_load(exclusions.read_text()) or {}
+        for kind in ("exclusions", "warnings"):
+            for rule, entry in (config.get(kind) or {}).items():
+                assert (entry or {}).get("reason"), f"{rule} in {exclusions.name} needs a reason"
+
+
+def test_the_rules_mirror_catches_what_the_old_dashboard_did_wrong():
+    old = {"editable": True, "templating": {"list": [
+        {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus"}]},
+        "panels": [{"type": "graph", "title": "API", "datasource": {"uid": "${datasource}"}, "targets": [
+            {"expr": "sum by (verb) (rate(sncguard_api_requests_total[5m]))"}]}]}
+    rules = {problem.partition(":")[0] for problem in dashboard_linter_problems(old)}
+    assert rules == {"template-job-rule", "template-instance-rule", "uneditable-dashboard",
+                     "panel-title-description-rule", "panel-units-rule", "target-job-rule", "target-instance-rule",
+                     "target-rate-interval-rule"}
+
+
+def test_dashboard_passes_dashboard_linter_strict():
+    linter = tool_path("dashboard-linter", "DASHBOARD_LINTER_VERSION")
+    # The linter reads the .lint beside the dashboard, if any.
+    res = subprocess.run([str(linter), "lint", "--strict", str(DASHBOARD)], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, f"dashboard-linter lint --strict:\n{res.stdout}\n{res.stderr}"
+
+
+def expanded(expr: str) -> str:
+    """Grafana's interval variables replaced by a duration, outside quoted strings, as dashboard-linter does."""
+    parts = expr.split('"')
+    parts[::2] = [re.sub(r"\$\{?__(rate_interval|interval|range)\}?", "5m", part) for part in parts[::2]]
+    return '"'.join(parts)
+
+
+@pytest.mark.parametrize("path", [DASHBOARD, CONSOLE_DASHBOARD], ids=["grafana", "openshift-console"])
+def test_dashboard_queries_are_valid_promql(path, tmp_path):
+    board = json.loads(path.read_text())
+    exprs = [t["expr"] for _, t in targets(board)]
+    for t in board["templating"]["list"]:
+        if t["type"] == "query":
+            query = t["query"]["query"] if isinstance(t["query"], dict) else t["query"]
+            exprs.append(re.fullmatch(r"label_values\((.+),\s*\w+\)", query).group(1))
+    rules = [{"record": f"dashboard:query_{i}", "expr": expanded(e)} for i, e in enumerate(exprs)]
+    (tmp_path / "queries.yaml").write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    res = subprocess.run([promtool_path(), "check", "rules", "queries.yaml"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, f"{path.name} holds invalid PromQL:\n{res.stdout}\n{res.stderr}"
 
 
 def test_openshift_overlay_adds_user_workload_monitoring_and_the_console_dashboard():
@@ -399,7 +689,19 @@ def test_openshift_overlay_adds_user_workload_monitoring_and_the_console_dashboa
     cm = one(docs, "ConfigMap", "sncguard-dashboard")
     assert cm["metadata"]["namespace"] == "openshift-config-managed"
     assert cm["metadata"]["labels"]["console.openshift.io/dashboard"] == "true"
+    assert "grafana_dashboard" not in cm["metadata"]["labels"]
     assert one(docs, "ClusterRole", "sncguard") == cluster_role(), "OpenShift needs no other permission"
+    # The console draws graph, singlestat, gauge, table and piechart panels and nothing else: it gets the
+    # console variant of the dashboard, with the same panels on the same metrics.
+    console = json.loads(cm["data"]["sncguard-dashboard.json"])
+    assert console == json.loads(CONSOLE_DASHBOARD.read_text())
+    assert {p["type"] for p in console["panels"]} <= {"graph", "singlestat", "table", "gauge"}
+    grafana = json.loads(DASHBOARD.read_text())
+
+    def metrics(board):
+        return {p["id"]: metric_names_in(" ".join(t["expr"] for t in p["targets"])) for p in board["panels"]}
+
+    assert metrics(console) == metrics(grafana), "the console's dashboard and Grafana's show the same metrics"
 
 
 # --------------------------------------------------------------------------- Argo CD
@@ -534,6 +836,7 @@ def test_a_disruption_budget_keeps_one_replica_and_the_lease_is_the_only_thing_i
     objects = build("deploy")
     (pdb,) = [o for o in objects if o["kind"] == "PodDisruptionBudget"]
     assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"  # a drain never waits on a broken replica
     assert pdb["spec"]["selector"]["matchLabels"] == deployment()["spec"]["selector"]["matchLabels"]
     (role,) = [o for o in objects if o["kind"] == "Role"]
     assert role["metadata"]["namespace"] == "sncguard-system"
