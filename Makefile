@@ -45,6 +45,11 @@ SEEDS ?= 10
 test-differential: $(STAMP) binaries ## the operator against `sncguard check` on SEEDS random worlds (default 10)
 	SNCGUARD_DIFF_SEEDS=$$(seq -s, 1 $(SEEDS)) $(BIN)/pytest tests/integration/test_differential.py -q -ra $(PYTEST_ARGS)
 
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP) binaries ## the property-based tests, FUZZ_EXAMPLES examples each (10000: ~2 h; `make test`: 300 and 60)
+	SNCGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit/test_fuzz_check.py tests/integration/test_fuzz_api.py \
+		-q -ra --timeout=0 --hypothesis-show-statistics $(PYTEST_ARGS)
+
 cluster-up: $(STAMP) ## start the local control plane; then: source $(CLUSTER_DIR)/env
 	$(BIN)/python hack/cluster/localcluster.py up --dir $(CLUSTER_DIR) --name sncguard-demo
 
@@ -77,4 +82,4 @@ bench: $(STAMP) binaries ## the benchmark on its own local control plane (~15 mi
 clean: cluster-down ## stop everything and remove local state
 	rm -rf $(CLUSTER_DIR)
 
-.PHONY: help install binaries crds lint unit test test-e2e test-differential cluster-up cluster-down install-crds run demo kind-up bench clean image argocd
+.PHONY: help install binaries crds lint unit test test-e2e test-differential fuzz cluster-up cluster-down install-crds run demo kind-up bench clean image argocd

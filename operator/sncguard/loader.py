@@ -9,6 +9,7 @@ Inputs.errors, so that the other policies are still evaluated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -160,10 +161,21 @@ class _Lines:
 _Parsed = tuple[Any, int, list[int]]
 
 
+class _KubeYamlLoader(yaml.SafeLoader):
+    """SafeLoader less the implicit timestamps: `creationTimestamp: 2026-11-20T10:00:00Z` and
+    `name: 2024-01-01` stay strings, as kubectl reads them (YAML to JSON, where a time is a string)."""
+
+
+_KubeYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _yaml_documents(text: str) -> list[_Parsed]:
     """yaml.safe_load_all(text), with the line where each document's node starts: the composer's
     marks, from the same single parse (this is what safe_load_all does, node by node)."""
-    loader = yaml.SafeLoader(text)
+    loader = _KubeYamlLoader(text)
     parsed: list[_Parsed] = []
     try:
         while loader.check_node():
@@ -182,6 +194,7 @@ def _yaml_documents(text: str) -> list[_Parsed]:
 
 
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_SURROGATE_ESCAPE = re.compile(r"\\(u|U0000)[dD][89a-fA-F]")
 
 
 def _json_document(text: str) -> _Parsed:
@@ -252,18 +265,29 @@ def _walk_json_object(text: str, start: int) -> tuple[dict, list[int]]:
 def _parse(name: str, text: str, language: str) -> list[_Parsed]:
     """The documents of one input; `language` is "JSON", "YAML", or "sniff" for a stream with no
     suffix to go by (JSON when it reads as JSON, YAML otherwise: JSON is YAML too, mostly)."""
+    parsed: list[_Parsed] | None = None
     if language == "sniff":
         if text.lstrip().startswith("{"):
-            try:
-                return [_json_document(text)]
-            except json.JSONDecodeError:
-                pass
-        language = "YAML"
+            with contextlib.suppress(json.JSONDecodeError, RecursionError):
+                parsed = [_json_document(text)]
+        language = "JSON" if parsed is not None else "YAML"
     try:
-        return [_json_document(text)] if language == "JSON" else _yaml_documents(text)
+        if parsed is None:
+            parsed = [_json_document(text)] if language == "JSON" else _yaml_documents(text)
+        if _SURROGATE_ESCAPE.search(text):
+            # "\ud800" in JSON or a double-quoted YAML scalar: half a UTF-16 pair, no character.
+            # Nothing could print it (UTF-8 has no encoding for it): refuse it here, with the file.
+            json.dumps([doc for doc, _, _ in parsed], ensure_ascii=False, default=str).encode()
+        return parsed
+    except UnicodeEncodeError as exc:
+        raise InputError(f"{name}: not valid {language}: {exc.object[exc.start:exc.end]!a} "
+                         "is half a UTF-16 surrogate pair, no character") from None
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         problem = str(exc).replace("\n", " ")
         raise InputError(f"{name}: not valid {language}: {problem}") from None
+    except RecursionError:
+        # Both parsers recurse once per level: nesting deeper than Python's stack is no manifest.
+        raise InputError(f"{name}: not valid {language}: nested too deeply") from None
 
 
 def _documents(name: str, parsed: list[_Parsed]) -> Iterator[tuple[dict, int]]:
@@ -320,6 +344,120 @@ def load(paths: list[str | Path], namespace: str = DEFAULT_NAMESPACE,
     return inputs
 
 
+# The types of the fields the projections and the rules read, per kind: what the API server's typed
+# decoding guarantees to the operator, and a manifest read offline must show too (a list where an
+# object belongs, a number where a label value belongs). "str", "int" (any scalar: the projection
+# converts it), "intstr" (an int or a string), "bool"; {field: shape} an object (other fields are
+# not read); [shape] a list; ("map", shape) an object of string keys. null is absent everywhere.
+_Shape = Any
+_SELECTOR: _Shape = {"matchLabels": ("map", "str"),
+                     "matchExpressions": [{"key": "str", "operator": "str", "values": ["str"]}]}
+_NODE_TERM: _Shape = {"matchExpressions": [{"key": "str", "operator": "str", "values": ["str"]}],
+                      "matchFields": [{"key": "str", "operator": "str", "values": ["str"]}]}
+_AFFINITY_TERM: _Shape = {"topologyKey": "str", "labelSelector": _SELECTOR, "mismatchLabelKeys": ["str"],
+                          "matchLabelKeys": ["str"]}
+_POD_SPEC: _Shape = {
+    "containers": [{"ports": [{"containerPort": "int", "protocol": "str", "name": "str"}]}],
+    "initContainers": [{"ports": [{"containerPort": "int", "protocol": "str", "name": "str"}]}],
+    "nodeName": "str", "nodeSelector": ("map", "str"), "hostNetwork": "bool",
+    "topologySpreadConstraints": [{"maxSkew": "int", "topologyKey": "str", "whenUnsatisfiable": "str",
+                                   "labelSelector": _SELECTOR, "minDomains": "int", "matchLabelKeys": ["str"]}],
+    "affinity": {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [_NODE_TERM]},
+                         "preferredDuringSchedulingIgnoredDuringExecution": [{"preference": _NODE_TERM}]},
+        "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [_AFFINITY_TERM],
+                            "preferredDuringSchedulingIgnoredDuringExecution": [
+                                {"weight": "int", "podAffinityTerm": _AFFINITY_TERM}]},
+    },
+}
+_META: _Shape = {"name": "str", "namespace": "str", "labels": ("map", "str"), "annotations": ("map", "str"),
+                 "uid": "str", "deletionTimestamp": "str", "ownerReferences": [{"uid": "str"}]}
+_PEER: _Shape = {"podSelector": _SELECTOR, "namespaceSelector": _SELECTOR,
+                 "ipBlock": {"cidr": "str", "except": ["str"]}}
+_NP_PORT: _Shape = {"protocol": "str", "port": "intstr", "endPort": "int"}
+_VELERO_BACKUP_SPEC: _Shape = {"includedNamespaces": ["str"], "excludedNamespaces": ["str"],
+                               "storageLocation": "str", "ttl": "str"}
+_VELERO_STATUS: _Shape = {"phase": "str", "startTimestamp": "str", "completionTimestamp": "str"}
+_BINDING: _Shape = {"metadata": _META, "roleRef": {"kind": "str", "name": "str", "apiGroup": "str"},
+                    "subjects": [{"kind": "str", "name": "str", "namespace": "str", "apiGroup": "str"}]}
+SHAPES: dict[str, _Shape] = {
+    "Namespace": {"metadata": _META},
+    "Node": {"metadata": _META},
+    "Pod": {"metadata": _META, "spec": _POD_SPEC,
+            "status": {"phase": "str", "podIP": "str", "conditions": [{"type": "str", "status": "str"}]}},
+    "Deployment": {"metadata": _META, "spec": {"replicas": "int", "selector": _SELECTOR,
+                                               "template": {"metadata": _META, "spec": _POD_SPEC}}},
+    "PodDisruptionBudget": {"metadata": _META, "spec": {"selector": _SELECTOR, "minAvailable": "intstr",
+                                                        "maxUnavailable": "intstr"}},
+    "Service": {"metadata": _META, "spec": {
+        "type": "str", "selector": ("map", "str"), "loadBalancerSourceRanges": ["str"], "externalIPs": ["str"],
+        "ports": [{"port": "int", "protocol": "str", "targetPort": "intstr", "nodePort": "int", "name": "str"}]}},
+    "NetworkPolicy": {"metadata": _META, "spec": {
+        "podSelector": _SELECTOR, "policyTypes": ["str"],
+        "ingress": [{"from": [_PEER], "ports": [_NP_PORT]}], "egress": [{"to": [_PEER], "ports": [_NP_PORT]}]}},
+    "Ingress": {"metadata": _META, "spec": {"rules": [{"host": "str"}], "tls": [{"hosts": ["str"]}]}},
+    "Route": {"metadata": _META, "spec": {"host": "str", "to": {"name": "str"},
+                                          "tls": {"termination": "str", "insecureEdgeTerminationPolicy": "str"}}},
+    "RoleBinding": _BINDING,
+    "ClusterRoleBinding": _BINDING,
+    "PersistentVolume": {"metadata": _META, "spec": {
+        "claimRef": {"namespace": "str", "name": "str"},
+        "nodeAffinity": {"required": {"nodeSelectorTerms": [_NODE_TERM]}}}},
+    "PersistentVolumeClaim": {"metadata": _META, "spec": {"volumeName": "str"}},
+    "BackupStorageLocation": {"metadata": _META, "status": {"phase": "str"}, "spec": {
+        "provider": "str", "objectStorage": {"bucket": "str"}, "config": ("map", "str")}},
+    "Schedule": {"metadata": _META, "status": {"phase": "str"}, "spec": {
+        "schedule": "str", "paused": "bool", "template": _VELERO_BACKUP_SPEC}},
+    "Backup": {"metadata": _META, "spec": _VELERO_BACKUP_SPEC, "status": _VELERO_STATUS},
+    "Restore": {"metadata": _META, "status": _VELERO_STATUS,
+                "spec": {"backupName": "str", "namespaceMapping": ("map", "str")}},
+}
+SHAPES["StatefulSet"] = SHAPES["Deployment"]
+
+_SCALARS = (str, int, float, bool)
+_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number"}
+
+
+def _shape_problem(value: Any, shape: _Shape, path: str) -> str | None:
+    """Where `value` does not fit `shape`, and how ("spec.ports[0].port must be ..."); None when it fits."""
+    if value is None:
+        return None
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"{path} must be an object, not {_type_name(value)}"
+        for key, inner in shape.items():
+            if (problem := _shape_problem(value.get(key), inner, f"{path}.{key}" if path else key)) is not None:
+                return problem
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{path} must be a list, not {_type_name(value)}"
+        for i, item in enumerate(value):
+            if (problem := _shape_problem(item, shape[0], f"{path}[{i}]")) is not None:
+                return problem
+        return None
+    if isinstance(shape, tuple):  # ("map", values)
+        if not isinstance(value, dict):
+            return f"{path} must be an object, not {_type_name(value)}"
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} has a key that is {_type_name(key)}, not a string"
+            if (problem := _shape_problem(item, shape[1], f"{path}.{key}")) is not None:
+                return problem
+        return None
+    expected = {"str": (str,), "bool": (bool,), "intstr": (int, str), "int": _SCALARS}[shape]
+    if not isinstance(value, expected) or (shape == "intstr" and isinstance(value, bool)):
+        what = {"str": "a string", "bool": "a boolean", "intstr": "a number or a string", "int": "a number"}[shape]
+        return f"{path} must be {what}, not {_type_name(value)}"
+    return None
+
+
+def _type_name(value: Any) -> str:
+    return next((name for t, name in _TYPE_NAMES.items() if isinstance(value, t) and not
+                 (t is int and isinstance(value, bool))), type(value).__name__)
+
+
 def _add(inputs: Inputs, view: ClusterView, doc: dict, source: Source, default_namespace: str) -> None:
     file = source.file
     kind = doc.get("kind")
@@ -328,6 +466,14 @@ def _add(inputs: Inputs, view: ClusterView, doc: dict, source: Source, default_n
     meta = doc.get("metadata") or {}
     if not isinstance(meta, dict):
         raise InputError(f"{file}: {kind}: metadata must be an object")
+    if None in meta.values():
+        # As the API server decodes JSON: a null is an absent field (`name: null` is no name).
+        meta = {k: v for k, v in meta.items() if v is not None}
+        doc = {**doc, "metadata": meta}
+    for key in ("name", "namespace"):
+        # YAML reads `name: 2024-01-01` as a date and `name: 1` as a number; Kubernetes takes strings only.
+        if key in meta and not isinstance(meta[key], str):
+            raise InputError(f"{file}: {kind}: metadata.{key} must be a string, not {type(meta[key]).__name__}")
     name = meta.get("name") or ""
     if kind not in CLUSTER_SCOPED and not meta.get("namespace"):
         # kubectl apply puts an object without a namespace into "default", or the one of -n.
@@ -338,6 +484,8 @@ def _add(inputs: Inputs, view: ClusterView, doc: dict, source: Source, default_n
     try:
         if kind in PROJECTIONS and (kind not in VELERO_KINDS
                                     or str(doc.get("apiVersion", "")).startswith("velero.io/")):
+            if (problem := _shape_problem(doc, SHAPES[kind], "")) is not None:
+                raise InputError(f"{file}: {kind} {name}: malformed object: {problem}")
             view.add(kind, [project(kind, doc)])
             view.pods_observed |= kind == "Pod"
             view.nodes_observed |= kind == "Node"

@@ -644,13 +644,13 @@ def project(kind: str, body: Obj) -> Any:
     """The projection of `body`, an object of `kind` as the API or a manifest gives it.
 
     Raises one of UNREADABLE when the body cannot be read (a port that is not a number, a list
-    where an object belongs): the caller leaves such an object out and says so.
+    where an object belongs, an infinite replica count): the caller leaves such an object out and says so.
     """
     return PROJECTIONS[kind][1](body)
 
 
 # What a projection raises on a body it cannot read.
-UNREADABLE = (KeyError, TypeError, ValueError, AttributeError)
+UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
 
 
 # Kinds whose names are Velero's only under its API group (a "Backup" elsewhere is someone else's).
