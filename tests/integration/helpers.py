@@ -15,15 +15,16 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_reference():
-    """hack/cluster/reference.py: where the real Velero and PolicyReport CRDs come from."""
-    spec = importlib.util.spec_from_file_location("sncguard_reference", REPO / "hack/cluster/reference.py")
+def load_module(name: str, relative_path: str):
+    """A module of the repository that is no package (hack/, a test helper), loaded from its path."""
+    spec = importlib.util.spec_from_file_location(name, REPO / relative_path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-reference = _load_reference()
+# Where the real Velero and PolicyReport CRDs come from.
+reference = load_module("sncguard_reference", "hack/cluster/reference.py")
 
 
 class WaitTimeout(AssertionError):

@@ -20,7 +20,6 @@ SNCGUARD_FUZZ_EXAMPLES sets the number of examples per kind (default 60).
 
 from __future__ import annotations
 
-import importlib.util
 import time
 import uuid
 from collections import Counter
@@ -32,17 +31,9 @@ from hypothesis import strategies as st
 
 from sncguard.loader import parse_policy_spec
 
-from .helpers import REPO, reference, wait_for
+from .helpers import load_module, reference, wait_for
 
-
-def _load_strategies():
-    spec = importlib.util.spec_from_file_location("sncguard_fuzz_strategies", REPO / "tests/unit/fuzz_strategies.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load_strategies()
+fuzz = load_module("sncguard_fuzz_strategies", "tests/unit/fuzz_strategies.py")
 
 EXAMPLES = fuzz.examples(60)
 STATUS_WAIT = 30.0
