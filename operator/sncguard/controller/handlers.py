@@ -87,7 +87,6 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
                  for w in WATCHED if w.streamed]
     for informer in informers:
         informer.on_availability = _availability_of(informer)
-    for informer in informers:
         indexes[informer.watched.index_id] = informer.store
         if informer.watched.owned:
             indexes[informer.watched.owned_index_id] = informer.owned

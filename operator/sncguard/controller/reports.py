@@ -33,8 +33,11 @@ def reports_installed(engine: Engine) -> bool:
 
 
 def _owned_reports(engine: Engine) -> list[tuple[str, dict[str, Any]]]:
-    return [(kind, obj) for kind, index_id in OWNED_INDEXES.items()
-            for key in list(engine.index(index_id) or ()) for obj in engine.index(index_id)[key]]
+    out = []
+    for kind, index_id in OWNED_INDEXES.items():
+        index = engine.index(index_id)
+        out.extend((kind, obj) for key in list(index or ()) for obj in index[key])
+    return out
 
 
 def _existing(engine: Engine, label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
