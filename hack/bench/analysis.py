@@ -383,3 +383,134 @@ def summarize_changes(results: Sequence[ChangeResult], phase_writes: Sequence[Re
 
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
+
+
+# --------------------------------------------------------------------------- scaling (1x -> 10x)
+
+MIB = 1024 * 1024
+
+
+def growth_exponent(size_a: float, cost_a: float | None, size_b: float, cost_b: float | None) -> float | None:
+    """k in cost ∝ size^k through two points: log(cost_b / cost_a) / log(size_b / size_a). None when a cost
+    is missing or not positive, or the sizes are equal (no slope to read)."""
+    if cost_a is None or cost_b is None or cost_a <= 0 or cost_b <= 0 or size_a <= 0 or size_b <= 0:
+        return None
+    if size_a == size_b:
+        return None
+    return round(math.log(cost_b / cost_a) / math.log(size_b / size_a), 3)
+
+
+def deep_size(obj: Any, seen: set[int] | None = None) -> int:
+    """Bytes an object holds in CPython: sys.getsizeof of it and of everything it reaches (containers,
+    dataclass and __slots__ attributes), each object counted once. Interned or shared objects reached
+    from several roots count once per `seen` set: pass one set across objects to count sharing."""
+    import sys
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if obj is None or (isinstance(obj, bool | int) and -5 <= obj <= 256):
+        return 0  # CPython's shared singletons and small ints belong to nobody
+    size = sys.getsizeof(obj)
+    if isinstance(obj, str | bytes | int | float):
+        return size
+    if isinstance(obj, Mapping):
+        return size + sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
+    if isinstance(obj, list | tuple | set | frozenset):
+        return size + sum(deep_size(v, seen) for v in obj)
+    if hasattr(obj, "__dict__"):
+        size += deep_size(vars(obj), seen)
+    for cls in type(obj).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            if hasattr(obj, slot):
+                size += deep_size(getattr(obj, slot), seen)
+    return size
+
+
+def _get(results: Mapping[str, Any], *path: str) -> Any:
+    value: Any = results
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def memory_per_object(marginal_bytes_per_namespace: float | None, per_namespace: Mapping[str, float],
+                      unit_bytes: Mapping[str, float]) -> dict[str, float | None]:
+    """Apportion what one more namespace costs (with everything in it) to the kinds it holds, in proportion
+    to their projections' sizes: kind -> bytes per object. `per_namespace`: objects of each kind per
+    namespace; `unit_bytes`: the deep size of one projection of each kind."""
+    weights = {kind: per_namespace[kind] * unit_bytes[kind] for kind in per_namespace if kind in unit_bytes}
+    total = sum(weights.values())
+    if marginal_bytes_per_namespace is None or total <= 0:
+        return {kind: None for kind in per_namespace}
+    return {kind: round(marginal_bytes_per_namespace * unit_bytes[kind] / total) if kind in unit_bytes else None
+            for kind in per_namespace}
+
+
+RSS_METHOD = (
+    "RSS exponent on VmHWM (peak RSS over the whole life) less the empty operator's RSS (details."
+    "operator_rss_mb_baseline: `sncguard run` on the cluster before the world exists, VmRSS 5 s after it is "
+    "live) when a run measured it, else raw.")
+MEMORY_METHOD = (
+    "Marginal RSS: (RSS after the cold start at 10x - at 1x) / (namespaces at 10x - at 1x) is what one more "
+    "namespace costs with everything in it (its Deployments, pods, PDBs, Services, NetworkPolicies, "
+    "RoleBindings, Backups, policies); it is shared out to the kinds in proportion to the deep size "
+    "(sys.getsizeof, recursively) of one projection of each, measured by the benchmark with the operator's "
+    "own `view.project` on the world's objects (details.projection_bytes). The projection sizes alone are "
+    "what the stores hold; the RSS shares add the store's dicts, the indexes, the policies' state and the "
+    "allocator's slack, in the same proportion.")
+
+
+def scaling(base: Mapping[str, Any], scaled: Mapping[str, Any]) -> dict[str, Any]:
+    """The growth from one run (1x) to a bigger one (10x): cost ∝ size^k for cold start, RSS and CPU, with
+    size the number of pods (every kind of the world grows with it), and the memory per object."""
+    size_a, size_b = _get(base, "size", "pods"), _get(scaled, "size", "pods")
+    if not size_a or not size_b:
+        raise ValueError("both results need size.pods")
+    baseline = _get(scaled, "details", "operator_rss_mb_baseline") or _get(base, "details", "operator_rss_mb_baseline")
+
+    def above(results: Mapping[str, Any]) -> float | None:
+        peak = results.get("operator_peak_rss_mb")
+        return None if peak is None or baseline is None else peak - baseline
+
+    def k(cost: Callable[[Mapping[str, Any]], Any]) -> float | None:
+        return growth_exponent(size_a, cost(base), size_b, cost(scaled))
+
+    rss_key = "above_baseline" if baseline is not None else "raw"
+    exponents = {
+        "cold_start_s": k(lambda r: r.get("cold_start_s")),
+        "operator_peak_rss_mb": k(above) if baseline is not None else k(lambda r: r.get("operator_peak_rss_mb")),
+        "operator_peak_rss_mb_raw": k(lambda r: r.get("operator_peak_rss_mb")),
+        "operator_cpu_s": k(lambda r: r.get("operator_cpu_s")),
+        "operator_cpu_s_cold_start": k(lambda r: _get(r, "details", "operator_cpu_s_by_phase", "cold_start")),
+        "operator_cpu_s_changes": k(lambda r: _get(r, "details", "operator_cpu_s_by_phase", "changes")),
+    }
+    ns_a, ns_b = _get(base, "size", "namespaces"), _get(scaled, "size", "namespaces")
+    rss_a = _get(base, "details", "operator_rss_mb_after_cold_start") or base.get("operator_peak_rss_mb")
+    rss_b = _get(scaled, "details", "operator_rss_mb_after_cold_start") or scaled.get("operator_peak_rss_mb")
+    marginal = None
+    if ns_a and ns_b and ns_b != ns_a and rss_a is not None and rss_b is not None:
+        marginal = (rss_b - rss_a) * MIB / (ns_b - ns_a)
+    per_namespace = _get(scaled, "details", "objects_per_namespace") or {}
+    unit = _get(scaled, "details", "projection_bytes") or {}
+    per_object = memory_per_object(marginal, per_namespace, unit)
+    return {
+        "size_measure": "pods",
+        "from": {"pods": size_a, "namespaces": ns_a, "deployments": _get(base, "size", "deployments"),
+                 "git": _get(base, "machine", "git")},
+        "to": {"pods": size_b, "namespaces": ns_b, "deployments": _get(scaled, "size", "deployments"),
+               "git": _get(scaled, "machine", "git")},
+        "size_ratio": round(size_b / size_a, 3),
+        "exponents": exponents,
+        "rss": rss_key,
+        "rss_baseline_mb": baseline,
+        "rss_method": RSS_METHOD,
+        "marginal_rss_bytes_per_namespace": None if marginal is None else round(marginal),
+        "memory_per_object_bytes": {kind: per_object.get(kind) for kind in ("Pod", "Deployment", "Namespace")},
+        "memory_per_object_bytes_all": per_object,
+        "projection_bytes": dict(unit),
+        "memory_method": MEMORY_METHOD,
+    }

@@ -19,7 +19,10 @@ change must produce the finding it names; a wrong verdict fails `make bench`, ho
 - the operator's own identity (``OPERATOR_USER``, bound to cluster-admin for the bench) is on every
   tenant's authorised list, as a platform's operator would be;
 - one Velero BackupStorageLocation ``offsite`` in a vault zone, encrypted, one Schedule for ``*``
-  and one Completed Backup of ``*`` two hours old.
+  and one Completed Backup of ``*`` two hours old;
+- with ``backups_per_namespace`` (``make bench-scale``: 5), that many Completed Backups of each
+  namespace alone, in ``offsite``, older than the Backup of ``*`` (3 h, then a day apart): the
+  thousands of Backups a cluster keeps, which move no verdict and no status.
 
 Nothing here names an image registry: images are bare names (``app:1``), the fake kubelet never
 pulls.
@@ -53,6 +56,7 @@ class Size:
     deployments_per_namespace: int = 10
     replicas: int = 2
     nodes_per_zone: int = 8
+    backups_per_namespace: int = 0
 
     def __post_init__(self) -> None:
         if self.tenants < 1 or self.namespaces < self.tenants:
@@ -67,6 +71,11 @@ class Size:
     @property
     def deployments(self) -> int:
         return self.namespaces * self.deployments_per_namespace
+
+    @property
+    def backups(self) -> int:
+        """Velero Backups beyond the one of ``*``."""
+        return self.namespaces * self.backups_per_namespace
 
 
 def tenant_name(t: int) -> str:
@@ -260,6 +269,23 @@ def velero_objects(now: datetime) -> list[dict[str, Any]]:
 def backup(now: datetime) -> dict[str, Any]:
     return {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "all-nightly", "namespace": VELERO_NS},
             "spec": {"includedNamespaces": ["*"], "storageLocation": "offsite", "ttl": "720h0m0s"}}
+
+
+def namespace_backups(size: Size, now: datetime) -> list[dict[str, Any]]:
+    """``backups_per_namespace`` Completed Backups of each namespace alone, status included (Velero's
+    CRDs have no status subresource: the create stores it). All older than the Backup of ``*``, so
+    every BackupPolicy's last backup, status and verdict stay what they are without them."""
+    out = []
+    for ns, _, _ in namespace_plan(size):
+        for k in range(size.backups_per_namespace):
+            done = now - timedelta(hours=3 + 24 * k)
+            out.append({"apiVersion": "velero.io/v1", "kind": "Backup",
+                        "metadata": {"name": f"{ns}-{k}", "namespace": VELERO_NS,
+                                     "labels": {"velero.io/storage-location": "offsite"}},
+                        "spec": {"includedNamespaces": [ns], "storageLocation": "offsite", "ttl": "720h0m0s"},
+                        "status": {"phase": "Completed", "startTimestamp": rfc3339(done - timedelta(minutes=5)),
+                                   "completionTimestamp": rfc3339(done)}})
+    return out
 
 
 def backup_status(now: datetime) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from typing import Any, TextIO
 
 from .api import LabelSelector, TenantPolicySpec, ZoneSpreadSpec
 from .evaluation import (
+    Outcome,
     evaluate_backuppolicy,
     evaluate_tenantpolicy,
     evaluate_zonespread,
     policy_label,
     tenant_scope,
+    with_waivers,
 )
 from .findings import Finding, ResourceRef, Result, Summary, most_severe_first
 from .loader import Inputs, PolicyDocument, PolicyError, Source
@@ -31,6 +33,8 @@ class CheckReport:
     errors: list[PolicyError] = field(default_factory=list)
     # (kind, namespace, name) -> where the object starts in the input (see loader.Inputs.sources).
     sources: dict[tuple[str, str, str], Source] = field(default_factory=dict)
+    # Waivers that name no rule of the catalogue (waivers.py): ignored, and said so.
+    waiver_errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -54,19 +58,22 @@ def baseline_zonespreads(inputs: Inputs) -> list[PolicyDocument]:
             for ns in namespaces]
 
 
-def baseline_exposure(view: ClusterView) -> list[Finding]:
+def baseline_exposure(view: ClusterView, now: datetime) -> Outcome:
     """With no TenantPolicy in the input, the default forbidden and cleartext port lists still apply,
-    to every namespace: SSH, RDP, SMB and NFS open to the Internet are never acceptable (R7, S1)."""
+    to every namespace: SSH, RDP, SMB and NFS open to the Internet are never acceptable (R7, S1).
+    The objects' waiver annotations apply as under any policy."""
     spec = TenantPolicySpec(tenant=BASELINE_NAME, namespace_selector=LabelSelector())
     namespaces = sorted(view.namespaces)
     label = policy_label("TenantPolicy", "", BASELINE_NAME)
     findings = [*network.check_forbidden_ports_exposed(spec, namespaces, view),
                 *network.check_cleartext_exposure(spec, namespaces, view)]
-    return [replace(f, policy=label) for f in findings]
+    return with_waivers(Outcome([replace(f, policy=label) for f in findings], {}), spec, "TenantPolicy", "",
+                        BASELINE_NAME, view, now)
 
 
 def run_check(inputs: Inputs, now: datetime) -> CheckReport:
     view = inputs.view
+    view.index_by_namespace()  # the view is complete: the rules look namespaces up
     # A policy the input declares but that cannot be used does not bring the baseline back: it
     # is an error of its own (the exit status says so), not an absence.
     declared = {e.kind for e in inputs.errors}
@@ -75,19 +82,21 @@ def run_check(inputs: Inputs, now: datetime) -> CheckReport:
         zonespreads = baseline_zonespreads(inputs)
     tenants = inputs.policies_of("TenantPolicy")
     backups = inputs.policies_of("BackupPolicy")
-    findings: list[Finding] = []
+    outcomes: list[Outcome] = []
     for policy in zonespreads:
-        findings.extend(evaluate_zonespread(policy.spec, policy.namespace, policy.name, view).findings)
+        outcomes.append(evaluate_zonespread(policy.spec, policy.namespace, policy.name, view, now))
     for policy in tenants:
         others = [p.spec for p in tenants if p is not policy]
         scope = tenant_scope(policy.spec, view.namespaces, others)
-        findings.extend(evaluate_tenantpolicy(policy.spec, policy.name, scope, view, now).findings)
+        outcomes.append(evaluate_tenantpolicy(policy.spec, policy.name, scope, view, now))
     for policy in backups:
-        findings.extend(evaluate_backuppolicy(policy.spec, policy.namespace, policy.name, view, now).findings)
+        outcomes.append(evaluate_backuppolicy(policy.spec, policy.namespace, policy.name, view, now))
     if not tenants and "TenantPolicy" not in declared:
-        findings.extend(baseline_exposure(view))
+        outcomes.append(baseline_exposure(view, now))
+    findings = [f for outcome in outcomes for f in outcome.findings]
+    waiver_errors = sorted({e for outcome in outcomes for e in outcome.status_fields.get("waiverErrors", ())})
     return CheckReport(findings=most_severe_first(findings), policies=[*zonespreads, *tenants, *backups],
-                       errors=list(inputs.errors), sources=dict(inputs.sources))
+                       errors=list(inputs.errors), sources=dict(inputs.sources), waiver_errors=waiver_errors)
 
 
 def finding_dict(report: CheckReport, finding: Finding, language: str) -> dict[str, Any]:
@@ -100,20 +109,89 @@ def finding_dict(report: CheckReport, finding: Finding, language: str) -> dict[s
 
 
 def write_json(report: CheckReport, out: TextIO, language: str) -> None:
-    json.dump([finding_dict(report, f, language) for f in report.findings], out, ensure_ascii=False, indent=2)
+    findings = [finding_dict(report, f, language) for f in report.findings]
+    parts: list[str] = []
+    try:
+        _indented_json(findings, "\n", parts)
+        text = "".join(parts)
+    except _NotPlainJson:
+        text = json.dumps(findings, ensure_ascii=False, indent=2)
+    out.write(text)
     out.write("\n")
+
+
+class _NotPlainJson(Exception):
+    pass
+
+
+_JSON_STRING = json.encoder.encode_basestring  # what ensure_ascii=False encodes strings with
+
+
+def _indented_json(value: Any, newline: str, parts: list[str]) -> None:
+    """json.dumps(value, ensure_ascii=False, indent=2) appended to `parts`, several times faster for
+    the values findings are made of (the standard encoder has no C code for an indented output);
+    _NotPlainJson for any other (a float that is not finite, a key that is not a string), which
+    the caller leaves to json.dumps. The type tests are json's own, in its order."""
+    if isinstance(value, str):
+        parts.append(_JSON_STRING(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, float) and value - value == 0:
+        parts.append(float.__repr__(value))
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        parts.append("[")
+        for i, item in enumerate(value):
+            parts.append("," + inner if i else inner)
+            if item.__class__ is str:
+                parts.append(_JSON_STRING(item))
+            else:
+                _indented_json(item, inner, parts)
+        parts.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        parts.append("{")
+        first = True
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlainJson
+            parts.append(inner if first else "," + inner)
+            first = False
+            parts.append(_JSON_STRING(key))
+            parts.append(": ")
+            if item.__class__ is str:
+                parts.append(_JSON_STRING(item))
+            else:
+                _indented_json(item, inner, parts)
+        parts.append(newline + "}")
+    else:
+        raise _NotPlainJson
 
 
 def write_errors(report: CheckReport, err: TextIO) -> None:
     for error in report.errors:
         err.write(f"sncguard check: {error} (policy not evaluated)\n")
+    for error in report.waiver_errors:
+        err.write(f"sncguard check: {error}\n")
 
 
 def write_text(report: CheckReport, out: TextIO, language: str, verbose: bool = False) -> None:
-    shown = [f for f in report.findings if verbose or f.result in (Result.FAIL, Result.WARN)]
+    shown = [f for f in report.findings if verbose or f.result in (Result.FAIL, Result.WARN) or f.waived]
     for f in shown:
         where = f" {f.field}" if f.field else ""
-        out.write(f"{f.result.value.upper():4}  {f.severity.value:8}  {f.rule.id}  "
+        out.write(f"{'WAIVED' if f.waived else f.result.value.upper():4}  {f.severity.value:8}  {f.rule.id}  "
                   f"{f.resource.display()}{where}\n      {f.message(language)}\n")
     s = Summary.of(report.findings)
     label = "résultats" if language == "fr" else "results"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -64,6 +65,18 @@ def emit(write: Callable[[], None]) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    # One pass over tens of thousands of small objects, all kept to the end: the cyclic collector
+    # would scan them again and again for cycles they do not form (a quarter of the time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _check(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _check(args: argparse.Namespace) -> int:
     from .check import run_check, write_errors, write_json, write_text
     from .loader import InputError, load
 

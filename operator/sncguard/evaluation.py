@@ -7,12 +7,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from . import API_VERSION
 from .api import BackupPolicySpec, TenantPolicySpec, ZoneSpreadSpec
-from .findings import Finding
-from .rules import access, backup, location, network, zonespread
+from .findings import Finding, ResourceRef
+from .rules import access, backup, location, network, termination, zonespread
 from .selectors import label_selector_matches
 from .status import rfc3339
 from .view import ClusterView, Namespace
+from .waivers import apply_waivers, spec_waivers
 
 
 @dataclass(frozen=True)
@@ -20,17 +22,46 @@ class Outcome:
     findings: list[Finding]
     status_fields: dict[str, Any]
     detail: Any = None
+    # When a waiver lapses and the verdict may change with no object changing: a timer's due time.
+    wake_at: datetime | None = None
 
 
 def policy_label(kind: str, namespace: str, name: str) -> str:
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
-def evaluate_zonespread(spec: ZoneSpreadSpec, namespace: str, name: str, view: ClusterView) -> Outcome:
+WAIVED_SHOWN = 20
+
+
+def with_waivers(outcome: Outcome, spec: Any, kind: str, namespace: str, name: str, view: ClusterView,
+                  now: datetime) -> Outcome:
+    """The outcome with the waivers of its objects and of the policy applied (waivers.py), and the
+    status fields that show them: `waived` (what is accepted, until when, why) and `waiverErrors`."""
+    policy = ResourceRef(kind=kind, namespace=namespace, name=name, api_version=API_VERSION)
+    waived = apply_waivers(outcome.findings, view, spec_waivers(spec.waivers), policy, now)
+    fields = dict(outcome.status_fields)
+    accepted = [f for f in waived.findings if f.waived]
+    if accepted:
+        fields["waived"] = [{**f.waiver.as_dict(), "resource": _resource_entry(f.resource)}  # type: ignore[union-attr]
+                            for f in sorted(accepted, key=lambda f: (f.rule.id, f.resource))[:WAIVED_SHOWN]]
+    if waived.errors:
+        fields["waiverErrors"] = waived.errors[:WAIVED_SHOWN]
+    return replace(outcome, findings=waived.findings, status_fields=fields, wake_at=waived.next_expiry)
+
+
+def _resource_entry(resource: ResourceRef) -> dict[str, str]:
+    entry = {"kind": resource.kind, "name": resource.name}
+    if resource.namespace:
+        entry["namespace"] = resource.namespace
+    return entry
+
+
+def evaluate_zonespread(spec: ZoneSpreadSpec, namespace: str, name: str, view: ClusterView,
+                        now: datetime) -> Outcome:
     result = zonespread.evaluate(spec, namespace, view)
     label = policy_label("ZoneSpread", namespace, name)
     zones = sorted(result.observed_zones)
-    return Outcome(
+    return with_waivers(Outcome(
         findings=[replace(f, policy=label) for f in result.findings],
         status_fields={
             "slaEligible": result.sla_eligible,
@@ -39,7 +70,7 @@ def evaluate_zonespread(spec: ZoneSpreadSpec, namespace: str, name: str, view: C
             "workloads": len(result.assessments),
         },
         detail=result,
-    )
+    ), spec, "ZoneSpread", namespace, name, view, now)
 
 
 # ---- TenantPolicy -----------------------------------------------------------------------------
@@ -89,24 +120,34 @@ def yielded_namespaces(name: str, namespaces: list[str], all_namespaces: Mapping
 
 
 def evaluate_tenantpolicy(spec: TenantPolicySpec, name: str, scope: TenantScope, view: ClusterView,
-                          now: datetime) -> Outcome:
+                          now: datetime, previous_status: Mapping[str, Any] | None = None) -> Outcome:
+    """`previous_status` (the policy's last status, if any) carries the termination evidence over: the
+    namespaces remembered once deleted, the erasure certificate's checkedAt. `detail` is the next moment
+    a verdict changes by time alone: a grant's expiry or a termination deadline, whichever comes first."""
     label = policy_label("TenantPolicy", "", name)
+    ended = termination.evaluate_termination(spec, name, scope.namespaces, view, now, previous_status)
     findings = [
         *network.evaluate_network(spec, scope.namespaces, scope.zone_of_namespace,
                                   scope.other_tenant_namespaces, view),
         *access.evaluate_access(spec, name, scope.namespaces, view, now),
         *location.evaluate_location(spec, name, scope.namespaces, view),
+        *ended.findings,
     ]
     grants = access.grant_states(spec, now)
     next_expiry = access.next_grant_expiry(spec, now)
+    timers = [d for d in (next_expiry, termination.next_deadline(spec, now)) if d is not None]
     fields: dict[str, Any] = {
         "namespaces": len(scope.namespaces),
         "tenantNamespaces": scope.namespaces[:TENANT_NAMESPACES_SHOWN],
         "grants": grants or None,
         "nextGrantExpiry": rfc3339(next_expiry) if next_expiry else None,
+        **ended.status_fields,
+        # Always present, an empty register too: its digest tells the next evaluation what changed.
+        **access.register_status(access.access_register(spec, scope.namespaces, view, now)),
     }
-    return Outcome(findings=[replace(f, policy=label) for f in findings],
-                   status_fields={k: v for k, v in fields.items() if v is not None}, detail=next_expiry)
+    return with_waivers(Outcome(findings=[replace(f, policy=label) for f in findings],
+                                 status_fields={k: v for k, v in fields.items() if v is not None},
+                                 detail=min(timers) if timers else None), spec, "TenantPolicy", "", name, view, now)
 
 
 TENANT_NAMESPACES_SHOWN = 50
@@ -119,5 +160,6 @@ def evaluate_backuppolicy(spec: BackupPolicySpec, namespace: str, name: str, vie
                           now: datetime) -> Outcome:
     result = backup.evaluate_backup(spec, namespace, name, view, now)
     label = policy_label("BackupPolicy", namespace, name)
-    return Outcome(findings=[replace(f, policy=label) for f in result.findings],
-                   status_fields=dict(result.status_fields), detail=result)
+    return with_waivers(Outcome(findings=[replace(f, policy=label) for f in result.findings],
+                                 status_fields=dict(result.status_fields), detail=result),
+                         spec, "BackupPolicy", namespace, name, view, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
 
 class Result(enum.StrEnum):
@@ -57,6 +58,38 @@ class ResourceRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiver:
+    """A known risk accepted for `rule` until the end of the day `until` (UTC), and why.
+
+    From an object's annotation (it covers that object) or from a policy's spec (it covers the
+    objects its kind, namespace and name select, each absent one matching any).
+    """
+
+    rule: str
+    until: date
+    reason: str
+    origin: str  # "annotation" or "policy"
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.combine(self.until + timedelta(days=1), time(), UTC)
+
+    def active(self, now: datetime) -> bool:
+        return now < self.expires_at
+
+    def selects(self, resource: ResourceRef) -> bool:
+        return ((self.kind is None or self.kind == resource.kind)
+                and (self.namespace is None or self.namespace == resource.namespace)
+                and (self.name is None or self.name == resource.name))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "until": self.until.isoformat(), "reason": self.reason, "origin": self.origin}
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule: RuleInfo
     result: Result
@@ -67,6 +100,12 @@ class Finding:
     field: str = ""
     # The policy that produced the finding, "Kind/namespace/name" or "Kind/name".
     policy: str = ""
+    # The waiver that made this finding `skip`, or the lapsed one a failing finding still names.
+    waiver: Waiver | None = None
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver is not None and self.result is Result.SKIP
 
     @property
     def rule_id(self) -> str:
@@ -96,6 +135,8 @@ class Finding:
             out["field"] = self.field
         if self.policy:
             out["policy"] = self.policy
+        if self.waiver is not None:
+            out["waiver"] = self.waiver.as_dict()
         return out
 
 

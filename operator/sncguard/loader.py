@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import pickle
 import re
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TextIO
@@ -172,15 +175,152 @@ _KubeYamlLoader.yaml_implicit_resolvers = {
 }
 
 
+_CKubeYamlLoader: type | None = None
+if getattr(yaml, "__with_libyaml__", False):
+    class _CKubeYamlLoader(yaml.CSafeLoader):  # type: ignore[no-redef]
+        """_KubeYamlLoader with libyaml's scanner, parser and composer (C), the same constructor
+        and resolvers (Python): the same values and marks, several times faster."""
+
+    _CKubeYamlLoader.yaml_implicit_resolvers = _KubeYamlLoader.yaml_implicit_resolvers
+
+    if None not in _KubeYamlLoader.yaml_implicit_resolvers and not _KubeYamlLoader.yaml_path_resolvers:
+        _RESOLVER_FIRSTS = frozenset(_KubeYamlLoader.yaml_implicit_resolvers)
+
+        _RESOLVED: dict[tuple[str, Any], str] = {}
+
+        def _resolve(self: Any, kind: type, value: Any, implicit: Any,
+                     _resolve: Callable[..., str] = yaml.CSafeLoader.resolve) -> str:
+            """Resolver.resolve, less its work for the many plain scalars that begin with a
+            character no implicit resolver starts with (strings), and remembered for the others
+            (a plain scalar's tag depends on its text alone)."""
+            if kind is yaml.ScalarNode and implicit[0] and value:
+                if value[0] not in _RESOLVER_FIRSTS:
+                    return "tag:yaml.org,2002:str"
+                key = (value, implicit)
+                tag = _RESOLVED.get(key)
+                if tag is None:
+                    if len(_RESOLVED) > 100_000:
+                        _RESOLVED.clear()
+                    tag = _RESOLVED[key] = _resolve(self, kind, value, implicit)
+                return tag
+            return _resolve(self, kind, value, implicit)
+
+        def _no_path_resolver(self: Any, *_: Any) -> None:
+            """Resolver.descend_resolver and ascend_resolver with no path resolver: nothing to do."""
+
+        _CKubeYamlLoader.resolve = _resolve  # type: ignore[method-assign]
+        _CKubeYamlLoader.descend_resolver = _no_path_resolver  # type: ignore[method-assign]
+        _CKubeYamlLoader.ascend_resolver = _no_path_resolver  # type: ignore[method-assign]
+
+# Nesting the pure-Python composer surely reaches (it recurses twice a level, within Python's
+# recursion limit of 1000 frames); deeper input is left to it, for its own result or error.
+_SAFE_DEPTH = 150
+
+
+def _may_nest_deeper(text: str, limit: int) -> bool:
+    """False when no document of `text` can nest deeper than `limit`: block levels need at most
+    two a column of indentation, flow levels an opening bracket each."""
+    brackets = text.count("[") + text.count("{")
+    if brackets > limit:
+        return True
+    longest = max(map(len, text.split("\n")), default=0)
+    return 2 * (longest + 1) + brackets > limit
+
+
+def _deeper_than(node: yaml.Node, limit: int) -> bool:
+    """Whether the tree of `node` nests deeper than `limit`; True too for a node met twice (an
+    alias), which this walk does not measure."""
+    stack = [(node, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit or id(node) in seen:
+            return True
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+    return False
+
+
 def _yaml_documents(text: str) -> list[_Parsed]:
     """yaml.safe_load_all(text), with the line where each document's node starts: the composer's
-    marks, from the same single parse (this is what safe_load_all does, node by node)."""
-    loader = _KubeYamlLoader(text)
+    marks, from the same single parse (this is what safe_load_all does, node by node).
+
+    libyaml parses when it can; whatever it refuses (with its own messages), and any nesting deep
+    enough for the pure-Python parser to give up on, is parsed again by the pure-Python parser,
+    whose values, lines and errors are the reference."""
+    if _CKubeYamlLoader is not None:
+        check_depth = _may_nest_deeper(text, _SAFE_DEPTH)
+        # Anything libyaml refuses, or too deep: the reference parser decides, and says why.
+        with contextlib.suppress(Exception):
+            return _load_yaml_documents(_CKubeYamlLoader, text, _SAFE_DEPTH if check_depth else 0)
+    return _load_yaml_documents(_KubeYamlLoader, text, 0)
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _Unusual(Exception):
+    """A node _construct leaves to the loader's own constructor."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_PLAIN_SCALAR_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+                      "tag:yaml.org,2002:null"}
+
+
+def _construct(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
+    """loader.construct_document(node) for the nodes of plain manifests (maps, lists, strings,
+    numbers, booleans, nulls), in one recursive pass; _Unusual for anything else (an alias, a merge
+    key, a key that is a collection, another tag), which the caller leaves to the loader."""
+    tag = node.tag
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        if tag == _STR_TAG:
+            return node.value
+        if tag in _PLAIN_SCALAR_TAGS:
+            return loader.yaml_constructors[tag](loader, node)
+        raise _Unusual
+    if id(node) in seen:
+        raise _Unusual  # an alias: the loader constructs it once, shared
+    seen.add(id(node))
+    if cls is yaml.MappingNode and tag == _MAP_TAG:
+        mapping = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not yaml.ScalarNode or key_node.tag not in _KEY_TAGS:
+                raise _Unusual  # a merge key `<<`, a `=` key, a collection as a key
+            mapping[_construct(loader, key_node, seen)] = _construct(loader, value_node, seen)
+        return mapping
+    if cls is yaml.SequenceNode and tag == _SEQ_TAG:
+        return [_construct(loader, child, seen) for child in node.value]
+    raise _Unusual
+
+
+_KEY_TAGS = {_STR_TAG} | _PLAIN_SCALAR_TAGS
+
+
+def _load_yaml_documents(loader_class: type, text: str, depth_limit: int) -> list[_Parsed]:
+    loader = loader_class(text)
     parsed: list[_Parsed] = []
     try:
         while loader.check_node():
             node = loader.get_node()
-            doc = loader.construct_document(node)
+            if depth_limit and _deeper_than(node, depth_limit):
+                raise _TooDeep
+            if loader_class is _KubeYamlLoader:
+                doc = loader.construct_document(node)
+            else:
+                try:
+                    doc = _construct(loader, node, set())
+                except _Unusual:
+                    doc = loader.construct_document(node)
             item_lines: list[int] = []
             if _is_list(doc) and isinstance(node, yaml.MappingNode):
                 items = next((v for k, v in node.value if getattr(k, "value", None) == "items"
@@ -321,14 +461,108 @@ def _inputs(paths: list[str | Path], stdin: TextIO | BinaryIO | None) -> Iterato
                 stdin_read = True
                 yield STDIN_NAME, _parse(STDIN_NAME, _read_stdin(stdin), "sniff")
             continue
-        for file in _manifest_files(Path(raw)):
-            if file.suffix == ".json":
-                language = "JSON"
-            elif file.suffix in MANIFEST_SUFFIXES or file.is_file():
-                language = "YAML"
-            else:
-                language = "sniff"
-            yield str(file), _parse(str(file), _read(file), language)
+        yield from _parse_files(list(_manifest_files(Path(raw))))
+
+
+def _parse_file(file: Path) -> tuple[str, list[_Parsed]]:
+    if file.suffix == ".json":
+        language = "JSON"
+    elif file.suffix in MANIFEST_SUFFIXES or file.is_file():
+        language = "YAML"
+    else:
+        language = "sniff"
+    return str(file), _parse(str(file), _read(file), language)
+
+
+# Below this much input, a second process costs more than it saves.
+PARALLEL_MIN_BYTES = 1 << 20
+
+
+def _parse_files(files: list[Path]) -> Iterator[tuple[str, list[_Parsed]]]:
+    """Each file parsed, in order. For a large folder, a forked helper parses the files of its
+    second half (by size) meanwhile, on the second core: the same results in the same order, and
+    the same first error (a file after an error is never looked at). Without a helper (one core,
+    no fork, a helper that failed), this process parses every file itself."""
+    helper = _start_helper(files)
+    if helper is None:
+        for file in files:
+            yield _parse_file(file)
+        return
+    pid, fd, split = helper
+    try:
+        for file in files[:split]:
+            yield _parse_file(file)
+        results = _helper_results(fd)
+        for i, file in enumerate(files[split:]):
+            if results is None or i >= len(results):
+                yield _parse_file(file)
+                continue
+            ok, value = results[i]
+            if not ok:
+                raise value
+            yield value
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _start_helper(files: list[Path]) -> tuple[int, int, int] | None:
+    """(pid, read end of its pipe, index of its first file), or None when not worth it."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not hasattr(os, "fork") or len(files) < 2 or cores < 2:
+        return None
+    try:
+        if not all(file.is_file() for file in files):  # a FIFO is read once, by this process
+            return None
+        sizes = [file.stat().st_size for file in files]
+    except OSError:
+        return None
+    total = sum(sizes)
+    if total < PARALLEL_MIN_BYTES:
+        return None
+    split, seen = 0, 0
+    while split < len(files) and seen < total / 2:
+        seen += sizes[split]
+        split += 1
+    if split >= len(files):
+        return None
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the helper: parse, send, and leave without any of the parent's exit work
+        status = 1
+        try:
+            os.close(read_end)
+            results: list[tuple[bool, Any]] = []
+            for file in files[split:]:
+                try:
+                    results.append((True, _parse_file(file)))
+                except Exception as exc:  # the parent raises it, in its turn
+                    results.append((False, exc))
+                    break
+            data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end, split
+
+
+def _helper_results(fd: int) -> list[tuple[bool, Any]] | None:
+    try:
+        with os.fdopen(os.dup(fd), "rb") as pipe:
+            data = pipe.read()
+        return pickle.loads(data) if data else None
+    except Exception:  # a helper that failed: the files are parsed here instead
+        return None
 
 
 def load(paths: list[str | Path], namespace: str = DEFAULT_NAMESPACE,
@@ -453,6 +687,34 @@ def _shape_problem(value: Any, shape: _Shape, path: str) -> str | None:
     return None
 
 
+_EXPECTED = {"str": (str,), "bool": (bool,), "intstr": (int, str), "int": _SCALARS}
+
+
+def _fits(value: Any, shape: _Shape) -> bool:
+    """_shape_problem(value, shape, ...) is None, without making the paths it would name."""
+    if value is None:
+        return True
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return False
+        for key, inner in shape.items():
+            item = value.get(key)
+            if item is not None and not _fits(item, inner):
+                return False
+        return True
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return False
+        inner = shape[0]
+        return all(_fits(item, inner) for item in value)
+    if isinstance(shape, tuple):
+        if not isinstance(value, dict):
+            return False
+        inner = shape[1]
+        return all(isinstance(key, str) and _fits(item, inner) for key, item in value.items())
+    return isinstance(value, _EXPECTED[shape]) and not (shape == "intstr" and isinstance(value, bool))
+
+
 def _type_name(value: Any) -> str:
     return next((name for t, name in _TYPE_NAMES.items() if isinstance(value, t) and not
                  (t is int and isinstance(value, bool))), type(value).__name__)
@@ -484,7 +746,7 @@ def _add(inputs: Inputs, view: ClusterView, doc: dict, source: Source, default_n
     try:
         if kind in PROJECTIONS and (kind not in VELERO_KINDS
                                     or str(doc.get("apiVersion", "")).startswith("velero.io/")):
-            if (problem := _shape_problem(doc, SHAPES[kind], "")) is not None:
+            if not _fits(doc, SHAPES[kind]) and (problem := _shape_problem(doc, SHAPES[kind], "")) is not None:
                 raise InputError(f"{file}: {kind} {name}: malformed object: {problem}")
             view.add(kind, [project(kind, doc)])
             view.pods_observed |= kind == "Pod"

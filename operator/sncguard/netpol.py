@@ -63,6 +63,7 @@ __all__ = [
     "NAMESPACE_NAME_LABEL",
     "Admission",
     "Direction",
+    "ForeignPodReach",
     "IPAddress",
     "IPBlock",
     "IPNetwork",
@@ -76,6 +77,7 @@ __all__ = [
     "Verdict",
     "admits",
     "allows",
+    "foreign_pod_reach",
     "internet_covered",
     "is_default_deny",
     "pod_address",
@@ -730,6 +732,49 @@ class NetworkPolicyEngine:
             if pc.peer is not None and pc.kind in (PeerKind.NAMESPACES, PeerKind.PODS, PeerKind.IP_BLOCK):
                 pods.update((p.namespace, p.name) for p in self.peer_pods(pc.peer))
         return False
+
+
+# --------------------------------------------------------------------------------------------
+# Other namespaces' pods that some policies can name
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignPodReach:
+    """Which pods outside their own namespaces some NetworkPolicies can name: every pod of the
+    namespaces a namespaceSelector of theirs matches, and, whatever its namespace, a pod whose address
+    (status.podIP, its node's for a hostNetwork pod) one of their ipBlocks holds. Whatever they say
+    of other namespaces' pods, they say of these only: a view may leave the others out."""
+
+    ip_blocks: tuple[IPBlock, ...] = ()
+    namespaces: frozenset[str] = frozenset()
+
+    def block_holds(self, pod: Pod) -> bool:
+        if not self.ip_blocks:
+            return False
+        address = pod_address(pod)
+        return address is not None and any(b.contains(address) for b in self.ip_blocks)
+
+    def names(self, pod: Pod) -> bool:
+        return pod.namespace in self.namespaces or self.block_holds(pod)
+
+
+def foreign_pod_reach(policies: Iterable[NetworkPolicy],
+                      other_namespaces: Mapping[str, Mapping[str, str]]) -> ForeignPodReach:
+    """The ForeignPodReach of `policies` (those of one tenant's namespaces), among `other_namespaces`
+    (name -> labels). Only the rules that take effect count, and a peer the API server would reject
+    names nothing, as in NetworkPolicyEngine."""
+    blocks: dict[IPBlock, None] = {}  # in order, once each
+    named: set[str] = set()
+    for policy in policies:
+        for direction in Direction:
+            for rule in policy_rules(policy, direction):
+                for peer in rule.peers:
+                    if peer.kind is PeerKind.IP_BLOCK and peer.ip_block is not None:
+                        blocks[peer.ip_block] = None
+                    elif peer.kind in (PeerKind.NAMESPACES, PeerKind.PODS) and peer.namespace_selector is not None:
+                        named.update(n for n, labels in other_namespaces.items() if n not in named and _selects(
+                            peer.namespace_selector, {**labels, NAMESPACE_NAME_LABEL: n}))
+    return ForeignPodReach(tuple(blocks), frozenset(named))
 
 
 # --------------------------------------------------------------------------------------------

@@ -62,8 +62,13 @@ def _result(f: Finding, language: str, seconds: int) -> dict[str, Any]:
         "scored": True,
         "timestamp": {"seconds": seconds, "nanos": 0},
     }
-    if f.field:
-        out["properties"] = {"field": f.field}
+    properties = {"field": f.field} if f.field else {}
+    if f.waiver is not None:
+        # wg-policy properties are strings: a waived result is a skip that says why and until when.
+        properties.update({"waiverReason": f.waiver.reason, "waiverUntil": f.waiver.until.isoformat(),
+                           "waiverOrigin": f.waiver.origin, "waiverLapsed": str(not f.waived).lower()})
+    if properties:
+        out["properties"] = properties
     return out
 
 

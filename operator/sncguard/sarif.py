@@ -3,8 +3,8 @@ the other readers of the OASIS format.
 
 Pure functions: a CheckReport in, a dict ready for json.dump out. One reportingDescriptor per rule
 of the catalogue, whether or not it produced a result; one result per failing or warning finding
-(passes and skips are not problems to show); the policies that could not be used are error
-notifications of the run's invocation.
+(passes and skips are not problems to show), and one per waived finding, marked suppressed; the
+policies that could not be used, and waivers naming no rule, are notifications of the run's invocation.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from . import __version__
 from .check import CheckReport
-from .findings import Finding, Result, RuleInfo, Severity
+from .findings import Finding, Result, RuleInfo, Severity, Waiver
 from .loader import STDIN_NAME, PolicyError, Source
 from .rules.catalogue import CATALOGUE
 
@@ -44,8 +44,8 @@ def rule_level(rule: RuleInfo) -> str:
 
 
 def result_level(finding: Finding) -> str:
-    """A failure takes its rule's level; a warning is a warning, whatever the rule's severity."""
-    return rule_level(finding.rule) if finding.result is Result.FAIL else "warning"
+    """A failure, waived or not, takes its rule's level; a warning is a warning, whatever the rule's severity."""
+    return rule_level(finding.rule) if finding.result is Result.FAIL or finding.waived else "warning"
 
 
 def rule_name(rule: RuleInfo) -> str:
@@ -131,7 +131,7 @@ def sarif_result(report: CheckReport, finding: Finding, rule_index: int, languag
         properties["field"] = finding.field
     if finding.policy:
         properties["policy"] = finding.policy
-    return {
+    out = {
         "ruleId": finding.rule.id,
         "ruleIndex": rule_index,
         "level": result_level(finding),
@@ -139,6 +139,20 @@ def sarif_result(report: CheckReport, finding: Finding, rule_index: int, languag
         "locations": [location],
         "partialFingerprints": {"sncguardFinding/v1": fingerprint(finding)},
         "properties": properties,
+    }
+    if finding.waived:
+        out["suppressions"] = [suppression(finding.waiver)]  # type: ignore[arg-type]
+    return out
+
+
+def suppression(waiver: Waiver) -> dict[str, Any]:
+    """A waiver as SARIF states an accepted risk: in the source for an annotation on the object,
+    external for a policy's spec.waivers; code scanning shows such a result as dismissed."""
+    return {
+        "kind": "inSource" if waiver.origin == "annotation" else "external",
+        "status": "accepted",
+        "justification": f"{waiver.reason} (until {waiver.until})",
+        "properties": {"until": waiver.until.isoformat(), "origin": waiver.origin},
     }
 
 
@@ -171,10 +185,12 @@ def to_sarif(report: CheckReport, language: str = "en", base: Path | None = None
     if information_uri:
         driver["informationUri"] = information_uri
     invocation: dict[str, Any] = {"executionSuccessful": not report.errors}
-    if report.errors:
-        invocation["toolExecutionNotifications"] = [notification(e, base) for e in report.errors]
+    notifications = [*(notification(e, base) for e in report.errors),
+                     *({"level": "warning", "message": {"text": e}} for e in report.waiver_errors)]
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
     results = [sarif_result(report, f, index[f.rule.id], language, base)
-               for f in report.findings if f.result in REPORTED]
+               for f in report.findings if f.result in REPORTED or f.waived]
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,

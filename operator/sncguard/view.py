@@ -25,6 +25,7 @@ __all__ = [
     "REGION_LABEL",
     "UNREADABLE",
     "VELERO_KINDS",
+    "WAIVE_ANNOTATION",
     "ZONE_LABEL",
     "BackupStorageLocation",
     "ClusterView",
@@ -61,15 +62,26 @@ def _labels(obj: Obj) -> dict[str, str]:
     return dict(_meta(obj).get("labels") or {})
 
 
+WAIVE_ANNOTATION = "sncguard.io/waive"
+
+
+def _waive(obj: Obj) -> str:
+    """The waiver annotation's text. A value that is not a string (a YAML date left unquoted) is
+    kept as text, so that it is reported as a malformed waiver instead of vanishing."""
+    value = (_meta(obj).get("annotations") or {}).get(WAIVE_ANNOTATION)
+    return "" if value is None else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Namespace:
     name: str
     labels: dict[str, str]
+    waive: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj) -> Namespace:
         obj = apply_defaults("Namespace", obj)
-        return cls(name=_meta(obj).get("name", ""), labels=_labels(obj))
+        return cls(waive=_waive(obj), name=_meta(obj).get("name", ""), labels=_labels(obj))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +125,7 @@ class Pod:
     pod_ip: str = ""
     # A hostNetwork pod has its node's address: network policies treat its traffic as the node's.
     host_network: bool = False
+    waive: str = ""
 
     @property
     def running(self) -> bool:
@@ -133,6 +146,7 @@ class Pod:
             if "containerPort" in p
         )
         return cls(
+            waive=_waive(obj),
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             labels=dict(meta.get("labels") or {}),
@@ -182,6 +196,7 @@ class Workload:
     replicas: int
     selector: dict
     template: PodTemplate
+    waive: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj, kind: str) -> Workload:
@@ -190,6 +205,7 @@ class Workload:
         meta = _meta(obj)
         spec = obj.get("spec") or {}
         return cls(
+            waive=_waive(obj),
             kind=kind,
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
@@ -208,12 +224,14 @@ class PodDisruptionBudget:
     selector: dict | None
     min_available: int | str | None
     max_unavailable: int | str | None
+    waive: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj) -> PodDisruptionBudget:
         meta = _meta(obj)
         spec = obj.get("spec") or {}
         return cls(
+            waive=_waive(obj),
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             selector=spec.get("selector"),
@@ -244,6 +262,7 @@ class Service:
     selector: dict[str, str] | None
     load_balancer_source_ranges: tuple[str, ...] = ()
     external_ips: tuple[str, ...] = ()
+    waive: str = ""
 
     @property
     def exposed(self) -> bool:
@@ -255,6 +274,7 @@ class Service:
         meta = _meta(obj)
         spec = obj.get("spec") or {}
         return cls(
+            waive=_waive(obj),
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             type=spec["type"],
@@ -283,6 +303,7 @@ class NetworkPolicy:
     ingress: tuple[dict, ...]
     egress: tuple[dict, ...]
     owner_uids: tuple[str, ...] = ()
+    waive: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj) -> NetworkPolicy:
@@ -292,6 +313,7 @@ class NetworkPolicy:
         ingress = spec.get("ingress")
         egress = spec.get("egress")
         return cls(
+            waive=_waive(obj),
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             labels=_labels(obj),
@@ -310,6 +332,7 @@ class Ingress:
     hosts: tuple[str, ...]
     tls_hosts: tuple[str, ...]
     has_tls: bool
+    waive: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj) -> Ingress:
@@ -317,6 +340,7 @@ class Ingress:
         spec = obj.get("spec") or {}
         tls = spec.get("tls") or ()
         return cls(
+            waive=_waive(obj),
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             hosts=tuple(r.get("host", "") for r in spec.get("rules") or ()),
@@ -335,6 +359,7 @@ class Route:
     termination: str  # "" when the route has no tls: plain HTTP
     insecure_edge_termination_policy: str
     service: str
+    waive: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj) -> Route:
@@ -342,6 +367,7 @@ class Route:
         spec = obj.get("spec") or {}
         tls = spec.get("tls") or {}
         return cls(
+            waive=_waive(obj),
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             host=spec.get("host", ""),
@@ -370,6 +396,7 @@ class RoleBinding:
     subjects: tuple[Subject, ...]
     labels: dict[str, str]
     owner_uids: tuple[str, ...] = ()
+    waive: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj, kind: str) -> RoleBinding:
@@ -377,6 +404,7 @@ class RoleBinding:
         meta = _meta(obj)
         ref = obj.get("roleRef") or {}
         return cls(
+            waive=_waive(obj),
             kind=kind,
             namespace=meta.get("namespace", "") if kind == "RoleBinding" else "",
             name=meta.get("name", ""),
@@ -396,6 +424,7 @@ class PersistentVolume:
     claim_namespace: str
     claim_name: str
     node_affinity: dict = field(default_factory=dict)
+    waive: str = ""
 
     @property
     def region(self) -> str | None:
@@ -406,6 +435,7 @@ class PersistentVolume:
         spec = obj.get("spec") or {}
         claim = spec.get("claimRef") or {}
         return cls(
+            waive=_waive(obj),
             name=_meta(obj).get("name", ""),
             labels=_labels(obj),
             claim_namespace=claim.get("namespace", ""),
@@ -419,11 +449,12 @@ class PersistentVolumeClaim:
     namespace: str
     name: str
     volume_name: str
+    waive: str = ""
 
     @classmethod
     def from_obj(cls, obj: Obj) -> PersistentVolumeClaim:
         meta = _meta(obj)
-        return cls(namespace=meta.get("namespace", ""), name=meta.get("name", ""),
+        return cls(waive=_waive(obj), namespace=meta.get("namespace", ""), name=meta.get("name", ""),
                    volume_name=(obj.get("spec") or {}).get("volumeName") or "")
 
 
@@ -442,6 +473,7 @@ class BackupStorageLocation:
     bucket: str
     encryption_attested: str | None  # the sncguard.io/encryption annotation, when present
     phase: str = ""
+    waive: str = ""
 
     @property
     def zone(self) -> str | None:
@@ -456,6 +488,7 @@ class BackupStorageLocation:
         meta = _meta(obj)
         spec = obj.get("spec") or {}
         return cls(
+            waive=_waive(obj),
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
             labels=_labels(obj),
@@ -589,6 +622,31 @@ class ClusterView:
     nodes_observed: bool = False
     # Whether Velero's API exists at all: without it, the backup rules cannot judge.
     velero_installed: bool = True
+    # pods, workloads and pdbs by namespace (index_by_namespace): (list, its length, groups) each.
+    _by_namespace: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    # (kind, namespace, name) -> waiver annotation, filled once by waivers.annotated: a view is
+    # complete before the rules read it, and `check` judges every policy on one view.
+    waive_index: dict[tuple[str, str, str], str] | None = field(default=None, init=False, repr=False,
+                                                                compare=False)
+
+    def index_by_namespace(self) -> None:
+        """Index pods, workloads and PDBs by namespace, for a view that is no longer changed (the
+        offline check): pods_in, workloads_in and pdbs_in then look up instead of scanning. A list
+        replaced or grown since is noticed, and scanned as before."""
+        indexes = []
+        for items in (self.pods, self.workloads, self.pdbs):
+            groups: dict[str, list[Any]] = {}
+            for item in items:
+                groups.setdefault(item.namespace, []).append(item)
+            indexes.append((items, len(items), groups))
+        self._by_namespace = tuple(indexes)
+
+    def _in(self, which: int, items: list[Any], namespace: str) -> list[Any]:
+        if self._by_namespace is not None:
+            indexed, length, groups = self._by_namespace[which]
+            if indexed is items and length == len(items):
+                return list(groups.get(namespace, ()))
+        return [x for x in items if x.namespace == namespace]
 
     def add(self, kind: str, projections: Iterable[Any]) -> None:
         """Add projections of one kind (see PROJECTIONS); name-keyed attributes keep the last of a name."""
@@ -600,13 +658,13 @@ class ClusterView:
             target.extend(projections)
 
     def pods_in(self, namespace: str) -> list[Pod]:
-        return [p for p in self.pods if p.namespace == namespace]
+        return self._in(0, self.pods, namespace)
 
     def workloads_in(self, namespace: str) -> list[Workload]:
-        return [w for w in self.workloads if w.namespace == namespace]
+        return self._in(1, self.workloads, namespace)
 
     def pdbs_in(self, namespace: str) -> list[PodDisruptionBudget]:
-        return [b for b in self.pdbs if b.namespace == namespace]
+        return self._in(2, self.pdbs, namespace)
 
     def zone_of_node(self, node_name: str, topology_key: str = ZONE_LABEL) -> str | None:
         node = self.nodes.get(node_name)

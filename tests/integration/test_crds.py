@@ -88,6 +88,13 @@ def test_valid_objects_are_accepted_and_defaulted(cluster, crds, namespace):
     (TP, "{namespaceSelector: {}}", "spec.tenant: Required value"),
     (BP, "{schedule: 'every night'}", "spec.schedule in body should match"),
     (BP, "{rpo: 26hours}", "spec.rpo in body should match"),
+    (ZS, "{waivers: [{rule: ZS-005, until: '2027-01-31'}]}", "spec.waivers[0].reason: Required value"),
+    (ZS, "{waivers: [{rule: ZS-005, until: '2027-01-31', reason: '  '}]}",
+     "spec.waivers[0].reason in body should match"),
+    (ZS, "{waivers: [{rule: ZS-005, reason: r}]}", "spec.waivers[0].until: Required value"),
+    (ZS, "{waivers: [{rule: ZS-005, until: 'end of January', reason: r}]}",
+     'spec.waivers[0].until in body must be of type date'),
+    (BP, "{waivers: [{rule: zs5, until: '2027-01-31', reason: r}]}", "spec.waivers[0].rule in body should match"),
 ])
 def test_invalid_objects_are_refused_with_a_clear_message(cluster, crds, namespace, template, spec, expected):
     result = apply(cluster, template.format(name="bad", ns=namespace, spec=spec))

@@ -255,3 +255,104 @@ def test_two_enforcing_tenants_over_one_namespace_do_not_fight(cluster, tenants)
         assert "sncguard-default-deny" in second.owned_policies(second.lan)
     finally:
         delete_namespace(cluster, shared)
+
+
+def test_the_access_register_lists_who_reaches_the_tenant_and_announces_a_change(cluster, tenants):
+    acme = tenants("register")
+    # alice's binding first: the policy's first evaluation finds her, and a first evaluation announces nothing.
+    cluster.kubectl("create", "rolebinding", "alice-edit", "-n", acme.lan, "--clusterrole=edit", "--user=alice")
+    acme.apply(mode="Audit")
+
+    def register() -> dict[str, dict]:
+        return {e["name"]: e for e in acme.status().get("accessRegister") or ()}
+
+    alice = wait_for(lambda: register().get("alice"), timeout=30,
+                     message=lambda: f"alice in the access register; {acme.status()}")
+    assert alice["kind"] == "User" and alice["authorised"] is False
+    assert alice["access"] == [{"role": {"kind": "ClusterRole", "name": "edit"},
+                                "binding": {"kind": "RoleBinding", "namespace": acme.lan, "name": "alice-edit"},
+                                "namespaces": [acme.lan], "authorised": False}]
+    digest = acme.status()["accessRegisterDigest"]
+    assert len(digest) == 64 and acme.status()["accessRegisterTruncated"] == 0
+
+    def changes() -> list[dict]:
+        return [e for e in cluster.kubectl_json("get", "events", "-n", "default")["items"]
+                if e["reason"] == "AccessRegisterChanged" and e["involvedObject"]["name"] == acme.name]
+
+    cluster.kubectl("create", "rolebinding", "bob-view", "-n", acme.dmz, "--clusterrole=view", "--user=bob")
+    wait_for(lambda: "bob" in register(), timeout=30, message=lambda: f"bob in the access register; {acme.status()}")
+    assert acme.status()["accessRegisterDigest"] != digest
+    (event,) = wait_for(lambda: [e for e in changes() if "bob" in e["message"]], timeout=15,
+                        message=lambda: f"an AccessRegisterChanged event naming bob; {changes()}")
+    assert event["message"] == "Access register changed: added: User bob (not authorised)"
+    assert event["involvedObject"]["kind"] == "TenantPolicy"
+    # Another evaluation that moves nothing in the register announces nothing.
+    acme.apply(mode="Audit", flows=" []")
+    wait_for(lambda: acme.status().get("observedGeneration") == 2, timeout=30, message="the edit evaluated")
+    time.sleep(2)
+    assert [e["message"] for e in changes() if "bob" in e["message"]] == [event["message"]], (
+        "exactly one Event for that change")
+
+
+def test_termination_names_what_remains_then_certifies_the_erasure(cluster, tenants):
+    acme = tenants("ended")
+    now = datetime.now(UTC).replace(microsecond=0)
+    ended, notice = now - timedelta(days=60), now - timedelta(days=35)
+    volume = f"{acme.name}-data"
+    # A Retain volume bound to a claim of the tenant: it outlives the tenant's namespaces.
+    cluster.kubectl("apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: {volume}}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {{path: /tmp/{volume}}}
+  claimRef: {{kind: PersistentVolumeClaim, namespace: {acme.lan}, name: data}}
+""")
+    try:
+        # The API server refuses a notice before the contract's end (CEL).
+        bad = cluster.kubectl("apply", "-f", "-", check=False, input=acme.policy(mode="Audit", grants=f"""  termination:
+    contractEndedAt: "{rfc3339(notice)}"
+    erasureNoticeAt: "{rfc3339(ended)}"
+"""))
+        assert bad.returncode != 0 and "cannot be before" in bad.stderr
+        acme.apply(mode="Audit", grants=f"""  termination:
+    contractEndedAt: "{rfc3339(ended)}"
+    erasureNoticeAt: "{rfc3339(notice)}"
+""")
+
+        def remaining() -> set[tuple[str, str]]:
+            return {(f["resource"]["kind"], f["resource"]["name"])
+                    for f in findings(acme, "TERM-002") if f["result"] == "fail"}
+
+        wait_for(lambda: remaining() == {("Namespace", acme.dmz), ("Namespace", acme.lan),
+                                         ("PersistentVolume", volume)},
+                 timeout=30, message=lambda: f"TERM-002 naming the namespaces and the volume; {acme.status()}")
+        st = acme.status()
+        assert "erasureCertificate" not in st and sorted(st["erasureNamespaces"]) == sorted([acme.dmz, acme.lan])
+        assert all(f["severity"] == "critical" for f in findings(acme, "TERM-002"))
+
+        for ns in (acme.dmz, acme.lan):
+            delete_namespace(cluster, ns)
+        # The namespaces are gone, but the volume of one of them remains: remembered, still named.
+        wait_for(lambda: remaining() == {("PersistentVolume", volume)}, timeout=90,
+                 message=lambda: f"only the volume left; {acme.status()}")
+        cluster.kubectl("delete", "persistentvolume", volume, "--wait=false")
+        certificate = wait_for(lambda: acme.status().get("erasureCertificate"), timeout=60,
+                               message=lambda: f"an erasure certificate; {acme.status()}")
+        assert acme.compliant() == "True" and not remaining()
+        assert certificate["inventory"] == {"Namespace": 0, "PersistentVolume": 0, "Backup": 0}
+        assert certificate["deadline"] == rfc3339(notice + timedelta(days=30))
+        assert sorted(certificate["namespaces"]) == sorted([acme.dmz, acme.lan])
+        assert len(certificate["digest"]) == 64
+        # Another evaluation keeps the certificate as it was.
+        acme.apply(mode="Audit", flows=" []", grants=f"""  termination:
+    contractEndedAt: "{rfc3339(ended)}"
+    erasureNoticeAt: "{rfc3339(notice)}"
+""")
+        wait_for(lambda: acme.status().get("observedGeneration") == 2, timeout=30, message="the edit evaluated")
+        assert acme.status()["erasureCertificate"] == certificate
+    finally:
+        cluster.kubectl("delete", "persistentvolume", volume, "--ignore-not-found", "--wait=false")

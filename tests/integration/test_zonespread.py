@@ -191,3 +191,53 @@ def test_a_spec_the_operator_cannot_use_gets_invalid_spec_and_keeps_the_operator
     cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
     st = wait_for(evaluated(cluster, ns, generation=3), timeout=30)
     assert condition(st, "Ready")["status"] == "True"
+
+
+def test_a_waiver_accepts_a_finding_until_it_lapses_whichever_way_it_is_declared(cluster, live_operator, namespace):
+    """Annotation and spec waivers arrive by WATCH; each flips the verdict once, and a lapsed or
+    malformed one never waives."""
+    ns = namespace
+    cluster.kubectl("apply", "-f", "-", input=deployment("ledger", ns, 3, spread="DoNotSchedule"))
+    wait_for(lambda: len(running_zones(cluster, ns, "ledger")) == 3, timeout=60, message="3 running pods")
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
+
+    def verdict(compliant: str, predicate=lambda st: True):
+        def check():
+            st = status(cluster, ns)
+            return st if condition(st, "Compliant").get("status") == compliant and predicate(st) else None
+        return wait_for(check, timeout=30, message=lambda: f"Compliant={compliant}; have {status(cluster, ns)}")
+
+    st = verdict("False")
+    assert {(f["rule"], f["result"]) for f in st["findings"]} == {("ZS-005", "fail")}
+
+    future = (time.gmtime(time.time() + 30 * 86400))
+    until = time.strftime("%Y-%m-%d", future)
+    cluster.kubectl("annotate", "deployment", "ledger", "-n", ns,
+                    f"sncguard.io/waive=ZS-005 until {until}: batch ledger, no PDB (ticket OPS-12)")
+    st = verdict("True")
+    assert st["waived"] == [{"rule": "ZS-005", "resource": {"kind": "Deployment", "namespace": ns, "name": "ledger"},
+                             "until": until, "reason": "batch ledger, no PDB (ticket OPS-12)", "origin": "annotation"}]
+    assert st["findings"] == [] and st["summary"]["fail"] == 0 and st["summary"]["skip"] >= 1
+    version = cluster.kubectl_json("get", "zonespread", "sla", "-n", ns)["metadata"]["resourceVersion"]
+    time.sleep(3)
+    assert cluster.kubectl_json("get", "zonespread", "sla", "-n", ns)["metadata"]["resourceVersion"] == version, \
+        "a waived verdict is written once"
+
+    cluster.kubectl("annotate", "--overwrite", "deployment", "ledger", "-n", ns,
+                    "sncguard.io/waive=ZS-005 until 2020-01-31: the old exception")
+    st = verdict("False")
+    (lapsed,) = st["findings"]
+    assert lapsed["rule"] == "ZS-005" and "has lapsed: the old exception" in lapsed["message"]
+    assert "waived" not in st
+
+    cluster.kubectl("annotate", "--overwrite", "deployment", "ledger", "-n", ns,
+                    f"sncguard.io/waive=ZS-05 until {until}: a typo waives nothing")
+    st = verdict("False", lambda st: "waiverErrors" in st)
+    assert "ZS-05 is no rule of the catalogue" in st["waiverErrors"][0]
+
+    cluster.kubectl("annotate", "deployment", "ledger", "-n", ns, "sncguard.io/waive-")
+    cluster.kubectl("apply", "-f", "-", input=zonespread(
+        ns, extra=f", waivers: [{{rule: ZS-005, kind: Deployment, name: ledger, until: '{until}',"
+                  f" reason: accepted by the CISO}}]"))
+    st = verdict("True", lambda st: "waiverErrors" not in st)
+    assert [w["origin"] for w in st["waived"]] == ["policy"]

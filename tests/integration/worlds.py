@@ -319,7 +319,35 @@ def generate(seed: int, now: datetime) -> World:
         world.put(zone_spread(rng, namespaces[0]))
     if not world.of("BackupPolicy"):
         world.put(backup_policy(rng, namespaces[0], locations))
+    add_waivers(rng, world, now)
     return world
+
+
+# The rules a waiver annotation on each kind may name; dates days away from now, so that the
+# operator (live clock) and the check (`--now`) agree whichever second each judges at.
+WAIVABLE = {"Deployment": ("ZS-001", "ZS-002", "ZS-005", "ZS-006"), "StatefulSet": ("ZS-002", "ZS-005"),
+            "Service": ("NET-003", "NET-006", "NET-007"), "RoleBinding": ("ACC-001",),
+            "BackupStorageLocation": ("BK-002", "BK-003", "BK-004"), "Namespace": ("NET-001", "NET-002")}
+
+
+def add_waivers(rng: random.Random, world: World, now: datetime) -> None:
+    """Waivers on some objects and in some ZoneSpreads: active, lapsed, and malformed ones."""
+    for kind, rules in WAIVABLE.items():
+        for obj in world.of(kind):
+            if rng.random() >= 0.3:
+                continue
+            lines = []
+            for rule in rng.sample(rules, k=min(len(rules), rng.randint(1, 2))):
+                until = (now + timedelta(days=rng.choice((-10, -3, 3, 30)))).date().isoformat()
+                lines.append(rng.choice((f"{rule} until {until}: accepted, ticket {rng.randint(1, 99)}",
+                                         f"{rule} until {until}: accepted", f"{rule} until {until}:",
+                                         f"{rule[:-1]} until {until}: typo")))
+            obj["metadata"].setdefault("annotations", {})["sncguard.io/waive"] = "\n".join(lines)
+    for policy in world.of("ZoneSpread"):
+        if rng.random() < 0.3:
+            until = (now + timedelta(days=rng.choice((-3, 30)))).date().isoformat()
+            policy["spec"]["waivers"] = [{"rule": rng.choice(("ZS-001", "ZS-002", "ZS-005")), "until": until,
+                                          "reason": "accepted by the tenant's CISO"}]
 
 
 def everyone_can_read() -> dict[str, Any]:

@@ -281,3 +281,87 @@ def test_a_policy_at_rest_with_another_verdict_than_the_world_states_is_a_wrong_
     wrong = A.wrong_at_rest(timelines, until=5.0, expected=lambda ref: "True")
     # t02 became compliant only after the cold start settled: at rest it was wrong too.
     assert wrong == {"TenantPolicy/t01": ["NET-004"], "TenantPolicy/t02": ["NET-004"]}
+
+
+# ---- scaling: 1x -> 10x ----------------------------------------------------------------------------
+
+
+def test_growth_exponent_reads_the_slope_on_log_log_axes():
+    assert A.growth_exponent(4000, 10.0, 40000, 100.0) == 1.0  # linear
+    assert A.growth_exponent(4000, 10.0, 40000, 1000.0) == 2.0  # quadratic
+    assert A.growth_exponent(4000, 10.0, 40000, 10.0) == 0.0  # flat
+    assert A.growth_exponent(4000, 10.0, 40000, 31.623) == pytest.approx(0.5, abs=1e-3)
+    assert A.growth_exponent(4000, None, 40000, 10.0) is None
+    assert A.growth_exponent(4000, 0.0, 40000, 10.0) is None, "no ratio to take from nothing"
+    assert A.growth_exponent(4000, 10.0, 4000, 12.0) is None, "equal sizes: no slope"
+
+
+def test_deep_size_counts_what_an_object_reaches_once():
+    from dataclasses import dataclass
+
+    @dataclass(slots=True)
+    class Slotted:
+        name: str
+        labels: dict
+
+    shared = "x" * 1000
+    one = A.deep_size(Slotted("a", {"k": shared}))
+    assert one > 1000
+    two = A.deep_size([Slotted("a", {"k": shared}), Slotted("b", {"k": shared})])
+    assert two < 2 * one, "the shared string counts once"
+    assert A.deep_size(None) == 0 and A.deep_size(7) == 0, "singletons and small ints belong to nobody"
+    assert A.deep_size({"a": [1, 2, "abc"]}) > A.deep_size({})
+
+
+def test_memory_per_object_shares_the_marginal_cost_by_projection_size():
+    per_ns = {"Namespace": 1, "Deployment": 10, "Pod": 20}
+    unit = {"Namespace": 1000, "Deployment": 2000, "Pod": 1000}
+    # weights 1000 + 20000 + 20000 = 41000 bytes of projections per namespace; 82000 bytes of RSS each.
+    out = A.memory_per_object(82000, per_ns, unit)
+    assert out == {"Namespace": 2000, "Deployment": 4000, "Pod": 2000}
+    assert sum(out[k] * per_ns[k] for k in per_ns) == 82000
+    assert A.memory_per_object(None, per_ns, unit) == {"Namespace": None, "Deployment": None, "Pod": None}
+    assert A.memory_per_object(100, {"Pod": 1, "Other": 1}, {"Pod": 10})["Other"] is None
+
+
+def _results(namespaces, cold, peak, cpu, after_cold, baseline=None, git="abc"):
+    return {"cold_start_s": cold, "operator_peak_rss_mb": peak, "operator_cpu_s": cpu,
+            "size": {"namespaces": namespaces, "pods": namespaces * 20, "deployments": namespaces * 10},
+            "machine": {"git": git},
+            "details": {"operator_rss_mb_after_cold_start": after_cold, "operator_rss_mb_baseline": baseline,
+                        "operator_cpu_s_by_phase": {"cold_start": cpu / 2, "changes": cpu / 2},
+                        "objects_per_namespace": {"Namespace": 1, "Deployment": 10, "Pod": 20},
+                        "projection_bytes": {"Namespace": 1000, "Deployment": 2000, "Pod": 1000}}}
+
+
+def test_scaling_from_1x_to_10x():
+    base = _results(200, cold=10.0, peak=120.0, cpu=20.0, after_cold=110.0)
+    scaled = _results(2000, cold=100.0, peak=570.0, cpu=2000.0, after_cold=560.0, baseline=70.0)
+    out = A.scaling(base, scaled)
+    assert out["size_ratio"] == 10.0 and out["size_measure"] == "pods"
+    ex = out["exponents"]
+    assert ex["cold_start_s"] == 1.0
+    assert ex["operator_cpu_s"] == 2.0 and ex["operator_cpu_s_cold_start"] == 2.0
+    # Above the empty operator's 70 MB: 50 MB -> 500 MB, linear; raw 120 -> 570 looks sublinear.
+    assert out["rss"] == "above_baseline" and out["rss_baseline_mb"] == 70.0
+    assert ex["operator_peak_rss_mb"] == 1.0
+    assert ex["operator_peak_rss_mb_raw"] == pytest.approx(0.677, abs=1e-3)
+    # (560 - 110) MiB over 1,800 more namespaces: 262,144 bytes each, shared out by projection size.
+    assert out["marginal_rss_bytes_per_namespace"] == 262144
+    per = out["memory_per_object_bytes"]
+    assert per == {"Namespace": round(262144 * 1000 / 41000), "Deployment": round(262144 * 2000 / 41000),
+                   "Pod": round(262144 * 1000 / 41000)}
+    assert out["from"]["pods"] == 4000 and out["to"]["pods"] == 40000
+    assert out["rss_method"] and out["memory_method"]
+
+
+def test_scaling_without_a_baseline_uses_raw_rss():
+    base = _results(200, cold=10.0, peak=100.0, cpu=20.0, after_cold=None)
+    scaled = _results(2000, cold=100.0, peak=1000.0, cpu=200.0, after_cold=None)
+    out = A.scaling(base, scaled)
+    assert out["rss"] == "raw" and out["rss_baseline_mb"] is None
+    assert out["exponents"]["operator_peak_rss_mb"] == 1.0
+    # No RSS after the cold start: the peaks stand in.
+    assert out["marginal_rss_bytes_per_namespace"] == round(900 * 1024 * 1024 / 1800)
+    with pytest.raises(ValueError):
+        A.scaling({"size": {}}, scaled)

@@ -325,8 +325,7 @@ def kopf_resources() -> set[tuple[str, str]]:
 
 def test_every_resource_kopf_watches_is_readable():
     resources = kopf_resources()
-    assert {(w.group, w.plural) for w in WATCHED if not w.streamed} <= resources
-    assert not {(w.group, w.plural) for w in WATCHED if w.streamed} & resources, "streamed kinds are the informers'"
+    assert not {(w.group, w.plural) for w in WATCHED} & resources, "watched kinds are the informers'"
     grants = granted(cluster_role())
     unreadable = sorted(r for r in resources if not grants.get(r, set()) >= READ)
     assert not unreadable, f"handlers.py watches these, deploy/base/clusterrole.yaml does not let it: {unreadable}"
@@ -822,8 +821,8 @@ def test_informer_metrics_count_the_objects_held_and_the_lists():
     pods.put("web", "b", object())
     metrics = Metrics(KubeClient(), registry=CollectorRegistry())
     metrics.follow_informers([SimpleNamespace(watched=BY_KIND["Pod"], store=pods, lists=2, skipped=0),
-                              SimpleNamespace(watched=BY_KIND["Deployment"], store=deployments, lists=1, skipped=3)],
-                             {"routes.route.openshift.io": 1})
+                              SimpleNamespace(watched=BY_KIND["Deployment"], store=deployments, lists=1, skipped=3),
+                              SimpleNamespace(watched=BY_KIND["Route"], store=ProjectionStore(), lists=0, skipped=1)])
     text = generate_latest(metrics.registry).decode()
     assert 'sncguard_skipped_objects_total{resource="deployments.apps"} 3.0' in text
     assert 'sncguard_skipped_objects_total{resource="routes.route.openshift.io"} 1.0' in text

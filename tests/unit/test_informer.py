@@ -283,3 +283,159 @@ def test_a_kind_sncguard_may_not_list_holds_nothing_up_and_is_picked_up_once_all
     assert informer.synced.is_set() and informer.forbidden is None
     assert [p.name for p in informer.store["shop"]] == ["a"]
     assert [(ns, name) for ns, name, _ in changes] == [("shop", "a")], "listed once allowed: a change to judge"
+
+
+# ---- optional APIs (Velero, Routes): absent is synced and empty, found again on a revision of the APIs ----
+
+NOT_FOUND = ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+def backup(name, namespace="velero", rv="1", phase="Completed"):
+    return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": rv},
+            "spec": {"includedNamespaces": ["shop"], "storageLocation": "offsite"},
+            "status": {"phase": phase, "completionTimestamp": "2026-11-22T08:00:00Z"}}
+
+
+def schedule(name, namespace="velero", rv="1", managed=False):
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE} if managed else {}
+    return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": rv, "labels": labels},
+            "spec": {"schedule": "0 2 * * *", "template": {"includedNamespaces": ["shop"],
+                                                           "storageLocation": "offsite"}}}
+
+
+def test_every_watched_kind_goes_through_the_informer():
+    from sncguard.controller import handlers
+    from sncguard.controller.kinds import WATCHED
+
+    assert not any(h.id == w.index_id for w in WATCHED for h in handlers.registry._indexing.get_all_handlers())
+    assert {w.kind for w in WATCHED if w.optional} >= {"Backup", "Schedule", "Restore", "BackupStorageLocation",
+                                                       "Route"}
+
+
+def test_an_absent_api_is_synced_and_empty_and_asks_nothing_until_the_apis_change():
+    """A 404 (Velero's CRDs not installed): synced at once so the engine starts, no request until kopf's
+    discovery revises the APIs; then listed, reported available, its objects judged."""
+    transport = FakeTransport([NOT_FOUND, page([backup("b1")], rv="9")], [asyncio.CancelledError()])
+    informer, changes, sleeps = make("Backup", transport)
+    flips = []
+    informer.on_availability = lambda: flips.append(informer.present)
+
+    async def scenario():
+        task = asyncio.create_task(informer.run())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert informer.synced.is_set() and informer.present is False and len(informer.store) == 0
+        assert transport.calls == [("list", {"limit": "2"})], "nothing asked while the API is absent"
+        informer.api_revisions.bump()  # a CRD was created
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert flips == [False, True]
+    assert informer.present is True and [b.name for b in informer.store["velero"]] == ["b1"]
+    assert [name for _, name, _ in changes] == ["b1"], "found after the start: a change to judge"
+    assert [kind for kind, _ in transport.calls] == ["list", "list", "watch"]
+    assert sleeps == [1.0], "listed a second after the revision, never within a second of the last LIST"
+
+
+def test_a_revision_that_lost_the_race_with_discovery_is_followed_by_a_few_tries():
+    """The CRD's event can come a moment before the API serves it: after a revision the LIST is tried
+    1 s later, then after 2, 4 and 8 s more, then the informer waits for the next revision."""
+    from sncguard.controller.informer import ABSENT_RETRY_S
+
+    transport = FakeTransport([NOT_FOUND] * (1 + len(ABSENT_RETRY_S)))
+    informer, _, sleeps = make("Backup", transport)
+
+    async def scenario():
+        task = asyncio.create_task(informer.run())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        informer.api_revisions.bump()
+        for _ in range(50):
+            await asyncio.sleep(0)
+        calls = len(transport.calls)
+        assert calls == 1 + len(ABSENT_RETRY_S), "the first, then one per delay after the revision"
+        assert not task.done(), "waiting for the next revision, asking nothing"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert sleeps == list(ABSENT_RETRY_S)
+
+
+def test_a_revision_between_the_request_and_the_wait_is_not_lost():
+    revisions_seen = []
+    from sncguard.controller.informer import ApiRevisions
+
+    async def scenario():
+        revisions = ApiRevisions()
+        seen = revisions.count
+        revisions.bump()  # before anyone waits
+        await asyncio.wait_for(revisions.wait_past(seen), 1)
+        revisions_seen.append(revisions.count)
+
+    asyncio.run(scenario())
+    assert revisions_seen == [1]
+
+
+def test_an_api_removed_empties_the_kind_and_reports_each_object_gone():
+    """Velero uninstalled: the watch ends, the LIST says 404; every Backup is reported deleted."""
+    transport = FakeTransport([page([backup("b1"), backup("b2")], rv="5"), NOT_FOUND],
+                              [[{"type": "ERROR", "object": {"code": 410}}]])
+    informer, changes, _ = make("Backup", transport)
+    flips = []
+    informer.on_availability = lambda: flips.append(informer.present)
+
+    async def scenario():
+        task = asyncio.create_task(informer.run())
+        for _ in range(50):
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert flips == [True, False]
+    assert len(informer.store) == 0 and informer.present is False
+    assert sorted((name, p) for _, name, p in changes) == [("b1", None), ("b2", None)]
+
+
+def test_a_built_in_kind_answering_404_is_an_error_retried_with_backoff():
+    transport = FakeTransport([NOT_FOUND, page([pod("a")])], [asyncio.CancelledError()])
+    informer, _, sleeps = make("Pod", transport)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(informer.run())
+    assert sleeps == [BACKOFF_S[0]] and informer.present is None
+
+
+def test_an_optional_kind_sncguard_may_not_list_is_reported_as_before():
+    """RBAC, not absence: a 403 sets `forbidden` (MissingPermission for the readers) and is retried."""
+    refused = ApiError(403, "Forbidden", 'backups.velero.io is forbidden: User "sncguard" cannot list')
+    transport = FakeTransport([refused, page([backup("b1")], rv="3")], [asyncio.CancelledError()])
+    informer, _, sleeps = make("Backup", transport)
+    seen = []
+    informer.on_availability = lambda: seen.append((informer.forbidden, informer.present))
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(informer.run())
+    assert seen == [('backups.velero.io is forbidden: User "sncguard" cannot list', None), (None, True)]
+    assert sleeps == [BACKOFF_S[0]]
+
+
+def test_owned_velero_kinds_keep_the_owned_index():
+    """Schedules sncguard owns (managed-by label) are kept whole in the owned store, as NetworkPolicies are."""
+    transport = FakeTransport([page([schedule("mine", managed=True), schedule("users")], rv="4")])
+    informer, _, _ = make("Schedule", transport)
+    asyncio.run(informer.list())
+    assert sorted(s.name for s in informer.store["velero"]) == ["mine", "users"]
+    (owned,) = informer.owned["velero"]
+    assert owned["metadata"]["name"] == "mine" and owned["spec"]["schedule"] == "0 2 * * *"
+
+
+def test_an_unreadable_velero_object_is_left_out_and_counted():
+    broken = schedule("broken")
+    broken["spec"]["template"]["includedNamespaces"] = 42
+    transport = FakeTransport([page([schedule("good"), broken], rv="4")])
+    informer, _, _ = make("Schedule", transport)
+    asyncio.run(informer.list())
+    assert [s.name for s in informer.store["velero"]] == ["good"] and informer.skipped == 1

@@ -655,3 +655,161 @@ def test_evaluate_access_runs_every_rule():
 def test_module_reads_no_clock():
     source = Path(access.__file__).read_text(encoding="utf-8")
     assert "datetime.now" not in source and "utcnow" not in source and "time.time" not in source
+
+
+# --------------------------------------------------------------------------------------------
+# The access register (R9, R14)
+
+
+def register(s: TenantPolicySpec, *bindings: RoleBinding, now: datetime = NOW) -> list[dict]:
+    return access.access_register(s, TENANT, view(*bindings), now)
+
+
+def by_name(entries: list[dict]) -> dict[str, dict]:
+    return {e["name"]: e for e in entries}
+
+
+def test_register_lists_a_rolebinding_subject_with_role_binding_and_namespace():
+    (alice,) = register(spec(), rb("devs", "shop", "edit", user("alice")),
+                        rb("elsewhere", "other", "admin", user("mallory")))
+    assert alice == {
+        "kind": "User", "name": "alice", "authorised": False,
+        "access": [{"role": {"kind": "ClusterRole", "name": "edit"},
+                    "binding": {"kind": "RoleBinding", "namespace": "shop", "name": "devs"},
+                    "namespaces": ["shop"], "authorised": False}],
+    }
+
+
+def test_register_lists_a_clusterrolebinding_as_reaching_all_namespaces():
+    (ops,) = register(spec(authorizedSubjects=[group("ops")]), crb("ops-admin", "admin", group("ops")))
+    assert ops["kind"] == "Group" and ops["authorised"] is True and "grant" not in ops
+    assert ops["access"] == [{"role": {"kind": "ClusterRole", "name": "admin"},
+                              "binding": {"kind": "ClusterRoleBinding", "name": "ops-admin"},
+                              "namespaces": "all", "authorised": True}]
+
+
+def test_register_merges_one_subjects_bindings_clusterrolebindings_first():
+    (alice,) = register(spec(), rb("b", "shop-db", "view", user("alice")), rb("a", "shop", "edit", user("alice")),
+                        crb("c", "view", user("alice")), rb("role", "shop", "reader", user("alice"), role_kind="Role"))
+    assert [(a["binding"]["name"], a["role"]["kind"], a["namespaces"]) for a in alice["access"]] == [
+        ("c", "ClusterRole", "all"), ("a", "ClusterRole", ["shop"]), ("role", "Role", ["shop"]),
+        ("b", "ClusterRole", ["shop-db"])]
+
+
+def test_register_lists_service_accounts_of_other_namespaces_and_leaves_implicit_ones_out():
+    entries = register(spec(),
+                       rb("ci", "shop", "edit", sa("deployer", "ci"), sa("app"), sa("db", "shop-db"),
+                          group("system:serviceaccounts:shop"), group("system:serviceaccounts:ci"),
+                          user("system:serviceaccount:ci:deployer"), user("system:kube-controller-manager"),
+                          sa("operator", "openshift-monitoring"), user("system:anonymous")))
+    assert [(e["kind"], e.get("namespace"), e["name"]) for e in entries] == [
+        ("Group", None, "system:serviceaccounts:ci"),
+        ("ServiceAccount", "ci", "deployer"),  # written twice: as a ServiceAccount and as its user name
+        ("User", None, "system:anonymous"),
+    ]
+    assert len(entries[1]["access"]) == 1 and not any(e["authorised"] for e in entries)
+
+
+def test_register_leaves_harmless_cluster_bindings_out_but_lists_broad_groups():
+    entries = register(spec(), crb("system:discovery", "system:discovery", group("system:authenticated")),
+                       rb("everyone", "shop", "view", group("system:authenticated")))
+    assert [(e["name"], [a["binding"]["name"] for a in e["access"]]) for e in entries] == [
+        ("system:authenticated", ["everyone"])]
+
+
+def test_register_shows_the_grant_that_authorises():
+    s = spec(accessGrants=[grant(user("ops"), "view", LATER, "ticket 4711"),
+                           grant(user("ops"), "edit", NOW + timedelta(days=2), "ticket 4712")])
+    (ops,) = register(s, rb("ops-view", "shop", "view", user("ops")), rb("ops-edit", "shop-db", "edit", user("ops")))
+    assert ops["authorised"] is True and all(a["authorised"] for a in ops["access"])
+    assert ops["grant"] == {"reason": "ticket 4712", "expires": rfc3339(NOW + timedelta(days=2))}
+
+
+def test_register_grant_for_another_role_does_not_authorise_that_binding():
+    s = spec(accessGrants=[grant(user("ops"), "view")])
+    (ops,) = register(s, rb("ops-view", "shop", "view", user("ops")), rb("ops-admin", "shop", "admin", user("ops")))
+    assert ops["authorised"] is False and ops["grant"]["reason"] == "ticket 4711"
+    assert {a["binding"]["name"]: a["authorised"] for a in ops["access"]} == {"ops-view": True, "ops-admin": False}
+
+
+def test_register_expired_grant_is_not_authorised_and_shows_no_grant():
+    s = spec(accessGrants=[grant(user("ops"), "view", EARLIER)])
+    (ops,) = register(s, rb("leftover", "shop", "view", user("ops")))
+    assert ops["authorised"] is False and "grant" not in ops
+    # At the expiry itself the grant has expired already.
+    s = spec(accessGrants=[grant(user("ops"), "view", NOW)])
+    assert register(s, rb("leftover", "shop", "view", user("ops")))[0]["authorised"] is False
+    assert register(s, rb("leftover", "shop", "view", user("ops")), now=NOW - timedelta(seconds=1))[0]["authorised"]
+
+
+def test_register_authorised_list_and_ordering_unauthorised_first():
+    s = spec(authorizedSubjects=[user("alice"), sa("bot", "ci")])
+    entries = register(s, rb("x", "shop", "edit", user("zed"), user("alice"), sa("bot", "ci"), group("devs")))
+    assert [(e["kind"], e["name"], e["authorised"]) for e in entries] == [
+        ("Group", "devs", False), ("User", "zed", False),
+        ("ServiceAccount", "bot", True), ("User", "alice", True)]
+
+
+def test_register_is_computed_from_the_bindings_not_from_the_spec():
+    s = spec(authorizedSubjects=[user("alice")], accessGrants=[grant(user("ops"))])
+    assert register(s) == []
+
+
+def test_register_status_caps_counts_and_digests():
+    bindings = [rb(f"b{i:03}", "shop", "view", user(f"u{i:03}")) for i in range(105)]
+    s = spec(authorizedSubjects=[user("u000"), user("u001")])
+    full = register(s, *bindings)
+    fields = access.register_status(full)
+    assert len(fields["accessRegister"]) == 100 and fields["accessRegisterTruncated"] == 5
+    assert fields["accessRegisterUnauthorised"] == 103
+    assert fields["accessRegister"][0]["name"] == "u002"  # the unauthorised first
+    digest = fields["accessRegisterDigest"]
+    assert len(digest) == 64 and int(digest, 16) >= 0
+    # Stable: the same bindings in another order give the same register and digest.
+    assert access.register_status(register(s, *reversed(bindings)))["accessRegisterDigest"] == digest
+    # A change beyond the cap changes the digest although the entries shown stay the same.
+    changed = register(s, *bindings[:-1], rb("b104", "shop", "edit", user("u104")))
+    other = access.register_status(changed)
+    assert other["accessRegister"] == fields["accessRegister"] and other["accessRegisterDigest"] != digest
+    small = access.register_status([])
+    assert small == {"accessRegister": [], "accessRegisterTruncated": 0, "accessRegisterUnauthorised": 0,
+                     "accessRegisterDigest": access.register_digest([])}
+
+
+def test_register_authorisation_change_changes_the_digest():
+    binding = rb("ops", "shop", "view", user("ops"))
+    active = register(spec(accessGrants=[grant(user("ops"))]), binding)
+    expired = register(spec(accessGrants=[grant(user("ops"))]), binding, now=LATER)
+    assert access.register_digest(active) != access.register_digest(expired)
+
+
+def test_register_agrees_with_acc001():
+    s = spec(authorizedSubjects=[group("acme-admins")], accessGrants=[grant(user("sre"), "edit")])
+    bindings = (rb("admins", "shop", "admin", group("acme-admins")), rb("sre", "shop", "edit", user("sre")),
+                rb("m", "shop-db", "view", user("mallory")), crb("wide", "view", group("system:authenticated")),
+                rb("own", "shop", "edit", sa("app")))
+    refused = {(f.resource.name) for f in acc1(s, *bindings) if f.result is Result.FAIL}
+    listed = {a["binding"]["name"] for e in register(s, *bindings) for a in e["access"] if not a["authorised"]}
+    assert refused == listed == {"m", "wide"}
+
+
+def test_evaluate_tenantpolicy_puts_the_register_in_the_status_fields():
+    from sncguard.evaluation import TenantScope, evaluate_tenantpolicy
+
+    outcome = evaluate_tenantpolicy(spec(), POLICY, TenantScope(TENANT, {}, set()),
+                                    view(rb("devs", "shop", "edit", user("alice"))), NOW)
+    assert [e["name"] for e in outcome.status_fields["accessRegister"]] == ["alice"]
+    assert outcome.status_fields["accessRegisterTruncated"] == 0
+    assert outcome.status_fields["accessRegisterUnauthorised"] == 1
+    empty = evaluate_tenantpolicy(spec(), POLICY, TenantScope(TENANT, {}, set()), view(), NOW)
+    assert empty.status_fields["accessRegister"] == [] and "accessRegisterDigest" in empty.status_fields
+
+
+def test_register_fields_fit_the_status_model():
+    from sncguard.api.tenantpolicy import TenantPolicyStatus
+
+    s = spec(accessGrants=[grant(user("ops"))])
+    fields = access.register_status(register(s, rb("ops", "shop", "view", user("ops")),
+                                             crb("wide", "view", sa("ci", "ci"))))
+    status = TenantPolicyStatus.model_validate(fields)
+    assert status.dump() == fields

@@ -199,3 +199,23 @@ def test_levels_of_a_warning_and_of_each_severity(validator, tmp_path):
                                                            ("NET-001", "error")]
     assert all(r["message"]["text"] == "fr" for r in results)
     assert all("physicalLocation" not in r["locations"][0] for r in results)
+
+
+def test_waived_findings_are_valid_suppressed_results(validator, capsys, tmp_path):
+    manifest = tmp_path / "legacy.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: legacy\n  namespace: shop\n  annotations:\n"
+        "    sncguard.io/waive: |\n      ZS-005 until 2099-01-31: batch job, ticket OPS-12\n"
+        "      ZS-05 until 2099-01-31: a typo\n"
+        "spec:\n  replicas: 1\n  selector: {matchLabels: {app: legacy}}\n  template:\n"
+        "    metadata: {labels: {app: legacy}}\n    spec: {containers: [{name: c, image: x}]}\n")
+    _, log, err = sarif_of(capsys, str(manifest))
+    assert_valid(validator, log)
+    (waived,) = [r for r in log["runs"][0]["results"] if "suppressions" in r]
+    assert waived["ruleId"] == "ZS-005" and waived["suppressions"][0]["status"] == "accepted"
+    broken = copy.deepcopy(log)
+    broken["runs"][0]["results"][[r is waived for r in log["runs"][0]["results"]].index(True)][
+        "suppressions"][0]["kind"] = "waived"
+    assert list(validator.iter_errors(broken)), "the schema checks suppressions"
+    (note,) = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert "ZS-05 is no rule of the catalogue" in note["message"]["text"] and "ZS-05" in err

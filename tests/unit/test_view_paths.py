@@ -269,21 +269,16 @@ def test_every_path_gives_the_same_projection(kind, tmp_path):
                                          "metadata": {"resourceVersion": "5000"},
                                          "items": [list_item(body)]}, kind) == expected
 
-    watched = BY_KIND[kind]
-    if watched.streamed:
-        # The informer: LIST, WATCH (events carry kind), and a re-LIST after a 410.
-        def as_view(values):
-            view = ClusterView()
-            view.add(kind, values)
-            return attribute_of(view, kind)
+    # The informer: LIST, WATCH (events carry kind), and a re-LIST after a 410.
+    def as_view(values):
+        view = ClusterView()
+        view.add(kind, values)
+        return attribute_of(view, kind)
 
-        assert as_view(informer_values(kind, items=[body])) == expected
-        assert as_view(informer_values(kind, watch=[{"type": "ADDED", "object": body}])) == expected
-        assert as_view(informer_values(kind, items=[body], watch=[{"type": "MODIFIED", "object": body}],
-                                       relist=True)) == expected
-    else:
-        # kopf hands its index handlers list items as the API sent them.
-        assert watched.project(list_item(body)) == project(kind, body)
+    assert as_view(informer_values(kind, items=[body])) == expected
+    assert as_view(informer_values(kind, watch=[{"type": "ADDED", "object": body}])) == expected
+    assert as_view(informer_values(kind, items=[body], watch=[{"type": "MODIFIED", "object": body}],
+                                   relist=True)) == expected
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -353,21 +348,3 @@ def test_an_inferred_namespace_carries_the_name_label(tmp_path):
     path = tmp_path / "svc.yaml"
     path.write_text(yaml.safe_dump(service))
     assert load([path]).view.namespaces["shop"].labels == {"kubernetes.io/metadata.name": "shop"}
-
-
-def test_kopf_s_index_handlers_leave_an_unreadable_body_out_and_count_it():
-    """The optional kinds (Velero, Routes) come through kopf: an object their projection cannot read
-    contributes nothing to the index (an empty result, not a traceback and a retry) and is counted."""
-    from sncguard.controller import handlers
-
-    (index,) = [h for h in handlers.registry._indexing.get_all_handlers()
-                if h.id == BY_KIND["Schedule"].index_id]
-    _, schedule = CASES["Schedule"]
-    broken = copy.deepcopy(list_item(schedule))
-    broken["spec"]["template"]["includedNamespaces"] = 42
-    before = handlers.engine.skipped.get("schedules.velero.io", 0)
-    result = asyncio.run(index.fn(body=broken, namespace="velero", name="nightly"))
-    assert result == {}
-    assert handlers.engine.skipped["schedules.velero.io"] == before + 1
-    good = asyncio.run(index.fn(body=list_item(schedule), namespace="velero", name="nightly"))
-    assert good == {"velero": project("Schedule", schedule)}

@@ -1,7 +1,7 @@
 """Pydantic models of the sncguard custom resources: specs, statuses and their shared parts."""
 
 from .backuppolicy import BackupPolicySpec, BackupPolicyStatus
-from .common import Condition, FindingEntry, LabelSelector, Mode, PolicyStatus, SummaryCounts
+from .common import Condition, FindingEntry, LabelSelector, Mode, PolicyStatus, SummaryCounts, Waiver
 from .tenantpolicy import TenantPolicySpec, TenantPolicyStatus
 from .zonespread import ZoneSpreadSpec, ZoneSpreadStatus
 
@@ -16,6 +16,7 @@ __all__ = [
     "SummaryCounts",
     "TenantPolicySpec",
     "TenantPolicyStatus",
+    "Waiver",
     "ZoneSpreadSpec",
     "ZoneSpreadStatus",
 ]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from .common import DURATION_PATTERN, Mode, ModeField, Model, PolicyStatus
+from .common import DURATION_PATTERN, Mode, ModeField, Model, PolicyStatus, WaiversField
 
 # Five cron fields, or one of Velero's (robfig/cron) descriptors.
 CRON_PATTERN = (
@@ -42,6 +42,7 @@ class BackupPolicySpec(Model):
         description="Longest time without a successful restore test; absent disables the check.")] = None
     require_encryption: bool = True
     allowed_regions: Annotated[list[Annotated[str, Field(max_length=63)]] | None, Field(max_length=32)] = None
+    waivers: WaiversField = None
 
     @field_validator("ttl", "rpo", "restore_test_interval")
     @classmethod

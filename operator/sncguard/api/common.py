@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -90,6 +91,33 @@ class LabelSelector(Model):
         return self.dump()
 
 
+# A rule ID of the catalogue's shape: "ZS-005", "NET-003". Whether the ID exists is judged at
+# evaluation (an unknown one is reported), since the catalogue sits above the models.
+RULE_ID_PATTERN = r"^[A-Z]{2,5}-[0-9]{3}$"
+WAIVERS_MAX = 100
+
+
+class Waiver(Model):
+    """A known risk accepted: the findings of `rule` on the objects it names are `skip` until `until`."""
+
+    rule: Annotated[str, Field(max_length=16, pattern=RULE_ID_PATTERN,
+                               description="The rule whose findings are accepted, e.g. ZS-005.")]
+    kind: Annotated[str | None, Field(max_length=63, description="The object's kind; absent: any kind.")] = None
+    namespace: Annotated[str | None, Field(max_length=63, description="The object's namespace; absent: any.")] = None
+    name: Annotated[str | None, Field(max_length=253, description="The object's name; absent: any name.")] = None
+    until: Annotated[date, Field(description="The last day (UTC) the waiver holds; the finding fails again "
+                                             "the day after.")]
+    reason: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"\S",
+                                 description="Why the risk is accepted, and by whom.")]
+
+
+WaiversField = Annotated[list[Waiver] | None, Field(
+    max_length=WAIVERS_MAX,
+    description="Findings accepted with a reason and an expiry; a waived finding is `skip` until the day after "
+                "`until`. Objects may also carry the annotation sncguard.io/waive: \"RULE until YYYY-MM-DD: "
+                "reason\" (one per line).")]
+
+
 class ConditionStatus(enum.StrEnum):
     TRUE = "True"
     FALSE = "False"
@@ -127,6 +155,14 @@ class FindingEntry(Model):
     message: str
 
 
+class WaivedEntry(Model):
+    rule: str
+    resource: ResourceEntry
+    until: str
+    reason: str
+    origin: Literal["annotation", "policy"]
+
+
 class PolicyStatus(Model):
     """What every policy reports; the kinds add their own fields."""
 
@@ -141,3 +177,7 @@ class PolicyStatus(Model):
     last_evaluated: Annotated[str | None, Field(description="When the status last changed (RFC 3339).")] = None
     enforcement_errors: Annotated[list[str] | None, Field(
         description="What Enforce mode could not apply, and why.")] = None
+    waived: Annotated[list[WaivedEntry] | None, Field(
+        description="Findings accepted by a waiver (result skip): rule, object, until when and why; capped.")] = None
+    waiver_errors: Annotated[list[str] | None, Field(
+        description="Waivers that name no rule of the catalogue: ignored, so nothing is waived by them.")] = None

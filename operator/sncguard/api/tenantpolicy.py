@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 import ipaddress
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from .common import DNS_LABEL_PATTERN, LabelSelector, Mode, ModeField, Model, PolicyStatus
+from .common import DNS_LABEL_PATTERN, LabelSelector, Mode, ModeField, Model, PolicyStatus, WaiversField
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -119,6 +119,41 @@ class AccessGrant(Model):
 
 
 
+class Termination(Model):
+    """The end of the tenant's contract (R11): the erasure notice is due within 21 days of its end, the
+    erasure within 30 days of the notice."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "!has(self.erasureNoticeAt) || (has(self.contractEndedAt) && "
+                 "self.erasureNoticeAt >= self.contractEndedAt)",
+         "message": "erasureNoticeAt needs contractEndedAt and cannot be before it"},
+    ]})
+
+    contract_ended_at: Annotated[datetime | None, Field(
+        json_schema_extra={"format": "date-time"},
+        description="When the contract ended (RFC 3339); the erasure notice is due 21 days later.")] = None
+    erasure_notice_at: Annotated[datetime | None, Field(
+        json_schema_extra={"format": "date-time"},
+        description="When the erasure notice was given (RFC 3339); the tenant's data must be gone 30 days "
+                    "later.")] = None
+
+    @field_validator("contract_ended_at", "erasure_notice_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone (RFC 3339, e.g. 2026-12-31T23:59:59Z)")
+        return value
+
+    @model_validator(mode="after")
+    def _notice_after_end(self) -> Termination:
+        if self.erasure_notice_at is not None:
+            if self.contract_ended_at is None:
+                raise ValueError("erasureNoticeAt needs contractEndedAt")
+            if self.erasure_notice_at < self.contract_ended_at:
+                raise ValueError("erasureNoticeAt cannot be before contractEndedAt")
+        return self
+
+
 class TenantPolicySpec(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "!has(self.flows) || self.flows.all(f, (!has(f.from.zone) || (has(self.zones) && f.from.zone "
@@ -139,6 +174,9 @@ class TenantPolicySpec(Model):
     authorized_subjects: Annotated[list[Subject] | None, Field(max_length=256)] = None
     access_grants: Annotated[list[AccessGrant] | None, Field(max_length=256)] = None
     allowed_regions: Annotated[list[Annotated[str, Field(max_length=63)]] | None, Field(max_length=32)] = None
+    waivers: WaiversField = None
+    termination: Annotated[Termination | None, Field(
+        description="The end of the contract (R11); absent while the contract runs.")] = None
 
     @model_validator(mode="after")
     def _flows_name_declared_zones(self) -> TenantPolicySpec:
@@ -161,8 +199,76 @@ class GrantState(Model):
     state: Annotated[str, Field(description="Active or Expired")]
 
 
+class ErasureCertificate(Model):
+    """Evidence that nothing of the tenant remained once the erasure deadline had passed (R11)."""
+
+    checked_at: Annotated[str, Field(json_schema_extra={"format": "date-time"},
+                                     description="When sncguard first found nothing left (RFC 3339).")]
+    deadline: Annotated[str, Field(json_schema_extra={"format": "date-time"},
+                                   description="The erasure deadline: erasureNoticeAt + 30 days.")]
+    namespaces: Annotated[list[str] | None, Field(description="The tenant's namespaces looked for.")] = None
+    inventory: Annotated[dict[str, int], Field(description="Each kind checked -> how many remained (0).")]
+    digest: Annotated[str, Field(description="SHA-256 (hex) of the canonical JSON (sorted keys) of the "
+                                             "other fields and the tenant.")]
+
+
+class RegisterRole(Model):
+    kind: Annotated[str, Field(description="ClusterRole or Role")]
+    name: str
+
+
+class RegisterBinding(Model):
+    kind: Annotated[str, Field(description="RoleBinding or ClusterRoleBinding")]
+    namespace: Annotated[str | None, Field(description="The RoleBinding's namespace.")] = None
+    name: str
+
+
+class RegisterAccess(Model):
+    role: RegisterRole
+    binding: RegisterBinding
+    namespaces: Annotated[list[str] | Literal["all"], WithJsonSchema({
+        "x-kubernetes-preserve-unknown-fields": True,
+        "description": 'The tenant namespaces reached: a RoleBinding\'s own, as a list, or "all" for a '
+                       'ClusterRoleBinding.'})]
+    authorised: Annotated[bool, Field(description="On spec.authorizedSubjects or by an unexpired grant of the "
+                                                  "bound ClusterRole.")]
+
+
+class RegisterGrant(Model):
+    reason: str
+    expires: Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class AccessRegisterEntry(Model):
+    """A subject that can reach the tenant's namespaces (R9, R14), and through what."""
+
+    kind: Annotated[str, Field(description="User, Group or ServiceAccount")]
+    name: str
+    namespace: Annotated[str | None, Field(description="A ServiceAccount's namespace.")] = None
+    authorised: Annotated[bool, Field(description="Every access of the subject is authorised.")]
+    access: list[RegisterAccess]
+    grant: Annotated[RegisterGrant | None, Field(
+        description="The access grant that authorises it (the first to expire, if several do).")] = None
+
+
 class TenantPolicyStatus(PolicyStatus):
     namespaces: Annotated[int | None, Field(description="Tenant namespaces selected.")] = None
     tenant_namespaces: Annotated[list[str] | None, Field(description="The first tenant namespaces, sorted.")] = None
     grants: list[GrantState] | None = None
     next_grant_expiry: str | None = None
+    access_register: Annotated[list[AccessRegisterEntry] | None, Field(description=(
+        "Every subject that can reach the tenant's namespaces through RoleBindings there and ClusterRoleBindings, "
+        "except the tenant's own service accounts and the platform's identities (authorised implicitly): the "
+        "unauthorised first, then by kind, namespace and name; capped."))] = None
+    access_register_truncated: Annotated[int | None, Field(
+        description="How many subjects of the access register did not fit.")] = None
+    access_register_unauthorised: Annotated[int | None, Field(
+        description="How many subjects of the whole access register are not authorised.")] = None
+    access_register_digest: Annotated[str | None, Field(
+        description="SHA-256 (hex) of the canonical JSON of the whole access register, truncated part included.")
+    ] = None
+    erasure_namespaces: Annotated[list[str] | None, Field(description=(
+        "Once termination is declared: every namespace known to be the tenant's, remembered after its "
+        "deletion so that its volumes and backups are still looked for (R11)."))] = None
+    erasure_certificate: Annotated[ErasureCertificate | None, Field(description=(
+        "Past the erasure deadline with none of the tenant's data left: the evidence (R11)."))] = None

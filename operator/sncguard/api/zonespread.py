@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .. import ZONE_LABEL
-from .common import LABEL_KEY_PATTERN, LabelSelector, Mode, ModeField, Model, PolicyStatus
+from .common import LABEL_KEY_PATTERN, LabelSelector, Mode, ModeField, Model, PolicyStatus, WaiversField
 
 
 class ZoneSpreadSpec(Model):
@@ -21,6 +21,7 @@ class ZoneSpreadSpec(Model):
         description="Soft spreading (ScheduleAnyway, preferred anti-affinity) fails ZS-003.")] = True
     require_pod_disruption_budget: Annotated[bool, Field(
         description="A workload without a useful PodDisruptionBudget fails ZS-005.")] = True
+    waivers: WaiversField = None
 
 
 class ZoneSpreadStatus(PolicyStatus):

@@ -84,8 +84,9 @@ class BackupPolicyReconciler:
                 extra["lastDrill"] = drill
             if errors:
                 extra["enforcementErrors"] = errors
-        if result.next_deadline is not None:
-            engine.schedule_at(record.key, result.next_deadline)
+        for due in (result.next_deadline, outcome.wake_at):
+            if due is not None:
+                engine.schedule_at(record.key, due)
         if spec.mode is Mode.ENFORCE and (due := plan.drill_due_at(spec, _parse_time(extra.get("lastRestoreTest")))):
             # The drill starts a margin before BK-006 would fail, so a well-run drill keeps it passing.
             engine.schedule_at(record.key, due)

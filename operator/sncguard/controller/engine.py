@@ -1,7 +1,8 @@
 """The evaluation engine: which policies are dirty, when to evaluate them, what to write.
 
-Events mark policies dirty; one worker drains them after a short debounce, so a burst of pod
-events (a rollout, a scale-up) costs one evaluation and at most one status write per policy.
+Events mark policies dirty; one worker drains them. A policy not evaluated lately is evaluated at
+once; one evaluated within the last `debounce` waits for that window to close, so a burst of pod
+events (a rollout, a scale-up) costs it two evaluations, and at most one status write per change.
 The worker reads only in-memory indexes (kopf's and the informers'); the API sees writes and
 nothing else. Deadlines (an RPO running out, an access grant expiring) are timers in the same
 loop, never polling.
@@ -30,6 +31,8 @@ from .kube import TRANSIENT_ERRORS, ApiError, KubeClient
 from .state import Fingerprints, PolicyKey, PolicyRecord
 
 if TYPE_CHECKING:
+    from ..netpol import ForeignPodReach, IPAddress, IPBlock
+    from ..view import Pod
     from .metrics import Metrics
 
 log = logging.getLogger("sncguard.engine")
@@ -43,6 +46,8 @@ _evaluating: contextvars.ContextVar[PolicyKey | None] = contextvars.ContextVar("
 CONCURRENCY = 8
 # Deferred policies are evaluated this many at a time, so prompt work never waits behind them long.
 DEFERRED_CHUNK = 4
+# A policy's debounce window (see `Engine._ready_chunk`) is this close to closing: it is closed.
+WINDOW_RESOLUTION_S = 0.001
 # Cluster-scoped objects sit in their index under this key.
 CLUSTER = "*"
 
@@ -82,21 +87,28 @@ class Engine:
         self.fingerprints = Fingerprints()
         # Kinds sncguard may not list -> what the API server said (the informers keep it current).
         self.forbidden: dict[str, str] = {}
-        # Objects of the kopf-watched kinds left out as unreadable, by resource (the informers count theirs).
-        self.skipped: dict[str, int] = {}
         # kopf invokes non-index handlers only once every index is filled: the first such call opens this.
         self.indexed = asyncio.Event()
         # The informers' initial lists, each done once its store holds the whole kind.
         self.synced: list[asyncio.Event] = []
         # Which TenantPolicies cover a namespace, as of their last evaluation.
         self.tenant_policies_of_namespace: dict[str, set[PolicyKey]] = {}
-        # TenantPolicies whose namespaces hold an ipBlock, as of their last evaluation: an ipBlock
-        # admits the pods whose address it holds, so any pod anywhere can move their verdict.
-        self.tenant_policies_reading_pod_addresses: set[PolicyKey] = set()
+        # What each TenantPolicy's view took of other tenants' pods, as of its last evaluation: so
+        # that a pod event marks only the tenants whose verdict that pod can move (see
+        # `remember_foreign_pods`, kinds._affects_pod_policies).
+        # The ipBlocks of its NetworkPolicies: they admit the pods whose address they hold (NET-004).
+        self.tenant_ip_blocks: dict[PolicyKey, tuple[IPBlock, ...]] = {}
+        # Other tenants' namespaces whose pods its namespaceSelectors name (NET-005), by namespace.
+        self.tenant_policies_reading_pods_in: dict[str, set[PolicyKey]] = {}
+        # The address of each pod that some tenant's ipBlock held when last seen: the event of a pod
+        # that left the block, or was deleted, no longer carries it.
+        self.pod_addresses_in_blocks: dict[tuple[str, str], IPAddress] = {}
         self._dirty: set[PolicyKey] = set()
         # Dirty only indirectly (another tenant's namespace moved): evaluated after prompt work,
         # a few at a time, so a change someone waits to see is never queued behind them.
         self._deferred: set[PolicyKey] = set()
+        # When each policy's last evaluation ended (event loop time): see `_ready_chunk`.
+        self._last_evaluated_at: dict[PolicyKey, float] = {}
         self._specs: dict[tuple[PolicyKey, str, int], tuple[Any | None, str]] = {}
         self._wake = asyncio.Event()
         self._deadlines: list[tuple[float, PolicyKey]] = []
@@ -181,6 +193,22 @@ class Engine:
         for key in self.tenant_policies_of_namespace.get(namespace, ()):
             self.mark(key)
 
+    def remember_foreign_pods(self, key: PolicyKey, reach: ForeignPodReach, pods: Iterable[Pod]) -> None:
+        """Record which of the other tenants' `pods` (those its view took) TenantPolicy `key` can name."""
+        for keys in self.tenant_policies_reading_pods_in.values():
+            keys.discard(key)
+        for namespace in reach.namespaces:
+            self.tenant_policies_reading_pods_in.setdefault(namespace, set()).add(key)
+        if not reach.ip_blocks:
+            self.tenant_ip_blocks.pop(key, None)
+            return
+        self.tenant_ip_blocks[key] = reach.ip_blocks
+        from ..netpol import pod_address
+
+        for pod in pods:
+            if reach.block_holds(pod) and (address := pod_address(pod)) is not None:
+                self.pod_addresses_in_blocks[(pod.namespace, pod.name)] = address
+
     def schedule_at(self, key: PolicyKey, when: datetime, slack: float = 0.5) -> None:
         """Evaluate `key` again when `when` has passed (plus a little slack for clock edges)."""
         delay = max(0.0, (when - self.clock()).total_seconds()) + slack
@@ -238,7 +266,10 @@ class Engine:
             del self._specs[cached]
         for keys in self.tenant_policies_of_namespace.values():
             keys.discard(key)
-        self.tenant_policies_reading_pod_addresses.discard(key)
+        self.tenant_ip_blocks.pop(key, None)
+        for keys in self.tenant_policies_reading_pods_in.values():
+            keys.discard(key)
+        self._last_evaluated_at.pop(key, None)
         if self.metrics is not None:
             self.metrics.forget(key)
 
@@ -247,19 +278,30 @@ class Engine:
         self._applied.pop((kind, namespace, name), None)
 
     def api_groups(self) -> set[str]:
-        """API groups kopf currently watches for us (an optional API appears here once installed)."""
-        if self.insights is None:
-            return set()
-        return {resource.group for resource in self.insights.watched_resources}
+        """API groups served for us: those kopf watches (the PolicyReport API once installed), and
+        those of the optional kinds sncguard's informers found served (Velero, Routes; handlers.py
+        sets `served_groups`)."""
+        groups: set[str] = set()
+        if self.insights is not None:
+            groups = {resource.group for resource in self.insights.watched_resources}
+        served = getattr(self, "served_groups", None)
+        if served is not None:
+            groups |= served()
+        return groups
 
-    async def follow_apis(self, on_change: Callable[[set[str], set[str]], None]) -> None:
-        """Call `on_change(before, after)` whenever the set of watched API groups changes."""
+    async def follow_apis(self, on_change: Callable[[set[str], set[str]], None],
+                          on_revision: Callable[[], None] | None = None) -> None:
+        """Call `on_change(before, after)` whenever the set of watched API groups changes, and
+        `on_revision()` on every revision of kopf's insights (a CRD created, changed or deleted: the
+        informers of absent optional kinds then look again)."""
         if self.insights is None:
             return
         known = self.api_groups()
         while True:
             async with self.insights.revised:
                 await self.insights.revised.wait()
+            if on_revision is not None:
+                on_revision()
             current = self.api_groups()
             if current != known:
                 on_change(known, current)
@@ -271,6 +313,7 @@ class Engine:
         for gate in (self.indexed, *self.synced):
             await gate.wait()
         log.info("indexes filled")
+        loop = asyncio.get_running_loop()
         swept = False  # in this term of leadership
         while True:
             if not self.leading.is_set():
@@ -287,6 +330,9 @@ class Engine:
             timeout = None
             if self._deadlines:
                 timeout = max(0.0, self._deadlines[0][0] - time.monotonic())
+            window_closes = self._next_window_close(loop.time())
+            if window_closes is not None:
+                timeout = window_closes if timeout is None else min(timeout, window_closes)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
@@ -296,18 +342,39 @@ class Engine:
                 if self._timers.get(key) == due:
                     del self._timers[key]
                     self._dirty.add(key)
-            if not self._dirty:
-                continue
-            # Let the rest of a burst arrive: one evaluation per policy instead of one per event.
-            await asyncio.sleep(self.debounce)
-            while self._dirty and self.leading.is_set():
-                prompt = self._dirty - self._deferred
-                chunk = sorted(prompt or self._dirty, key=PolicyKey.label)
-                if not prompt:
-                    chunk = chunk[:DEFERRED_CHUNK]
+            while self.leading.is_set() and (chunk := self._ready_chunk(loop.time())):
                 self._dirty.difference_update(chunk)
                 self._deferred.difference_update(chunk)
                 await self._reconcile_batch(chunk)
+                finished = loop.time()
+                # Closed windows say nothing: dropping them keeps this to the policies of one window.
+                self._last_evaluated_at = {key: at for key, at in self._last_evaluated_at.items()
+                                           if self._in_window(key, finished)}
+                self._last_evaluated_at.update(dict.fromkeys(chunk, finished))
+
+    def _in_window(self, key: PolicyKey, now: float) -> bool:
+        """Whether `key` was evaluated within the last `debounce`: then it is in a burst. A window about
+        to close counts as closed: a wait shorter than the clock's resolution would never end."""
+        last = self._last_evaluated_at.get(key)
+        return last is not None and now + WINDOW_RESOLUTION_S < last + self.debounce
+
+    def _ready_chunk(self, now: float) -> list[PolicyKey]:
+        """The dirty policies to evaluate now: the prompt ones, else a few deferred ones.
+
+        A policy is evaluated as soon as it is dirty (leading edge), unless it was evaluated within the
+        last `debounce`: then what keeps arriving is coalesced into one evaluation when that window
+        closes (trailing edge). The first event of a change is seen at once, a burst of N events costs
+        a policy one evaluation per window instead of N, and no other policy waits for it."""
+        ready = {key for key in self._dirty if not self._in_window(key, now)}
+        prompt = ready - self._deferred
+        chunk = sorted(prompt or ready, key=PolicyKey.label)
+        return chunk if prompt else chunk[:DEFERRED_CHUNK]
+
+    def _next_window_close(self, now: float) -> float | None:
+        """Seconds until the first dirty policy's window closes; None when no dirty policy waits."""
+        closes = [self._last_evaluated_at[key] + self.debounce - now for key in self._dirty
+                  if self._in_window(key, now)]
+        return min(closes) if closes else None
 
     async def sweep(self) -> None:
         """Delete what sncguard owns, without an ownerReference, for policies that no longer exist."""

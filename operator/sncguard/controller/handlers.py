@@ -1,7 +1,8 @@
 """kopf registrations and the informers: each projects what it sees or forwards it to the engine.
 
-Built-in kinds stream through sncguard's informers (informer.py says why); the policies and the
-APIs that may come and go (Velero, Routes, PolicyReports) are kopf's. The informers only read.
+Every watched kind streams through sncguard's informers (informer.py says why), the APIs that may
+come and go (Velero, Routes) included; the policies and the PolicyReports are kopf's, and kopf's
+discovery tells the informers of absent APIs when to look again. The informers only read.
 Every kopf handler is a coroutine: kopf runs plain functions in a thread pool, and the engine's
 bookkeeping belongs to the event loop alone. No handler here is of the change-detecting kind
 (on.create/update/resume) and none needs a finalizer, so kopf writes no annotation and no
@@ -18,12 +19,11 @@ from typing import Any
 import kopf
 
 from .. import GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION
-from ..view import UNREADABLE
 from . import kopf_fixes
 from .backuppolicy import BackupPolicyReconciler
 from .engine import Engine, policy_index_name
-from .informer import Informer, OnChange
-from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, owned_copy, readers_of
+from .informer import ApiRevisions, Informer, OnChange
+from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, readers_of
 from .kube import KubeClient
 from .leader import LeaderElector, Timing
 from .metrics import Metrics
@@ -50,14 +50,12 @@ RECONCILERS = (ZoneSpreadReconciler(), TenantPolicyReconciler(), BACKUPS)
 POLICY_PLURALS = {"ZoneSpread": "zonespreads", "TenantPolicy": "tenantpolicies", "BackupPolicy": "backuppolicies"}
 _tasks: list[asyncio.Task] = []
 _electors: list[LeaderElector] = []
-# The optional APIs kopf watches for us, by group: an API whose group kopf sees only in part is
-# rescanned (kopf_fixes.follow_partial_groups).
-KOPF_RESOURCES: dict[str, set[str]] = {}
-for _watched in WATCHED:
-    if not _watched.streamed:
-        KOPF_RESOURCES.setdefault(_watched.group, set()).add(_watched.plural)
-KOPF_RESOURCES.setdefault(REPORT_GROUP, set()).update(kind.lower() + "s" for kind in OWNED_REPORT_INDEXES)
+# The optional APIs kopf watches for us (the PolicyReports), by group: an API whose group kopf sees
+# only in part is rescanned (kopf_fixes.follow_partial_groups).
+KOPF_RESOURCES: dict[str, set[str]] = {REPORT_GROUP: {kind.lower() + "s" for kind in OWNED_REPORT_INDEXES}}
 SERVER_TIMEOUT_S = 300
+# Bumped on each revision of kopf's insights: the informers of absent optional APIs list again then.
+API_REVISIONS = ApiRevisions()
 
 
 # ---- lifecycle ------------------------------------------------------------------------------
@@ -79,12 +77,13 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     settings.networking.request_timeout = 60
     # Paged initial LISTs: at most one page of a large kind (thousands of pods) is parsed at a time.
     settings.watching.chunk_size = 500
-    kopf_watched = [w for w in WATCHED if not w.streamed]
-    names = [w.index_id for w in kopf_watched] + [w.owned_index_id for w in kopf_watched if w.owned]
-    names += [policy_index_name(kind) for kind in POLICY_PLURALS] + list(OWNED_REPORT_INDEXES.values())
+    names = [policy_index_name(kind) for kind in POLICY_PLURALS] + list(OWNED_REPORT_INDEXES.values())
     indexes = {name: kwargs[name] for name in names}
-    informers = [Informer(w, client, _changed_by(w), server_timeout=SERVER_TIMEOUT_S)
-                 for w in WATCHED if w.streamed]
+    informers = [Informer(w, client, _changed_by(w), server_timeout=SERVER_TIMEOUT_S, api_revisions=API_REVISIONS)
+                 for w in WATCHED]
+    optional = [informer for informer in informers if informer.watched.optional]
+    # Velero is installed when the API serves its kinds: what the informers found, not kopf's discovery.
+    engine.served_groups = lambda: {i.watched.group for i in optional if i.present}
     for informer in informers:
         informer.on_availability = _availability_of(informer)
         indexes[informer.watched.index_id] = informer.store
@@ -93,7 +92,7 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
         _tasks.append(asyncio.create_task(informer.run(), name=f"sncguard-informer-{informer.watched.plural}"))
     engine.synced = [informer.synced for informer in informers]
     if engine.metrics is not None:
-        engine.metrics.follow_informers(informers, engine.skipped)
+        engine.metrics.follow_informers(informers)
     engine.attach(indexes, RECONCILERS)
     # What sncguard owns without an ownerReference, left behind by policies deleted while it was down.
     engine.sweepers = [BACKUPS.sweep, sweep_reports]
@@ -111,7 +110,7 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
         engine.leading = elector.leading
         _tasks.append(asyncio.create_task(elector.run(), name="sncguard-leader-election"))
     _tasks.append(asyncio.create_task(engine.run(), name="sncguard-engine"))
-    _tasks.append(asyncio.create_task(engine.follow_apis(_apis_changed), name="sncguard-apis"))
+    _tasks.append(asyncio.create_task(engine.follow_apis(_apis_changed, API_REVISIONS.bump), name="sncguard-apis"))
     if engine.insights is not None:
         _tasks.append(asyncio.create_task(kopf_fixes.follow_partial_groups(
             KOPF_RESOURCES, settings=settings, registry=registry, insights=engine.insights),
@@ -164,50 +163,6 @@ def _changed_by(watched: Watched) -> OnChange:
         engine.object_changed(watched.kind, namespace, name)
         watched.affects(engine, namespace, name, projection)
     return changed
-
-
-def _register(watched: Watched) -> None:
-    async def index(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[str, Any]:
-        try:
-            projection = watched.project(body)
-        except UNREADABLE as exc:
-            # Left out of the index (an empty result), named in the log and counted, as the informers do.
-            engine.skipped[watched.resource_label] = engine.skipped.get(watched.resource_label, 0) + 1
-            log.warning("%s %s/%s cannot be read (%s): left out", watched.kind, namespace or "", name, exc)
-            if engine.fingerprints.forget(watched.kind, namespace or "", name):
-                engine.object_changed(watched.kind, namespace or "", name)
-                watched.affects(engine, namespace or "", name, None)
-            return {}
-        key = namespace or CLUSTER
-        if engine.fingerprints.changed(watched.kind, namespace or "", name, projection):
-            engine.object_changed(watched.kind, namespace or "", name)
-            watched.affects(engine, namespace or "", name, projection)
-        return {key: projection}
-
-    async def event(type: str | None, namespace: str | None, name: str, **_: Any) -> None:
-        engine.indexed.set()  # kopf calls this only once every index is filled
-        if type == "DELETED":
-            engine.fingerprints.forget(watched.kind, namespace or "", name)
-            engine.object_changed(watched.kind, namespace or "", name)
-            watched.affects(engine, namespace or "", name, None)
-
-    kopf.index(*watched.resource, id=watched.index_id, registry=registry)(index)
-    kopf.on.event(*watched.resource, id=f"events-{watched.plural}.{watched.group or 'core'}",
-                  registry=registry)(event)
-
-    if watched.owned:
-        # A label filter, not a None result: kopf purges an object from a filtered index once it
-        # stops matching, but keeps the last value when a handler returns None.
-        async def owned(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
-            return {namespace or CLUSTER: owned_copy(watched, body)}
-
-        kopf.index(*watched.resource, id=watched.owned_index_id, registry=registry,
-                   labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})(owned)
-
-
-for _watched in WATCHED:
-    if not _watched.streamed:
-        _register(_watched)
 
 
 def _register_reports(plural: str, index_id: str) -> None:

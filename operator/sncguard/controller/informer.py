@@ -1,11 +1,15 @@
-"""sncguard's own informer for the built-in kinds: a paged LIST, then a WATCH, kept as projections.
+"""sncguard's own informer for every watched kind: a paged LIST, then a WATCH, kept as projections.
 
 Why not kopf for these: kopf 1.45 holds the whole listed body of every object in a parked
 per-object worker until all of its indexes are filled. At 4,000 pods that was 150 MiB of a
 401 MB peak (bench/README.md). Here each page is projected as it arrives and only the
-projection is kept, so the peak is one page of bodies whatever the cluster's size. kopf keeps
-what can come and go (the policies, Velero, Routes, PolicyReports), where its API discovery
-earns its keep.
+projection is kept, so the peak is one page of bodies whatever the cluster's size. The APIs that
+may be absent (Velero's kinds, OpenShift Routes: thousands of Backups per cluster) come this way
+too: a 404 makes the kind *absent*, synced and empty, so the engine's start is not held up; it is
+listed again when kopf's discovery revises what it knows of the APIs (a CRD created, changed or
+deleted: `ApiRevisions`), a few times over a few seconds, since discovery may lag the CRD's event.
+No request is made for an absent API between revisions. kopf keeps the policies and the
+PolicyReports.
 
 The store has the shape of a kopf index (key -> the values under it), so the engine and the
 view read both alike.
@@ -37,8 +41,34 @@ BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 # up within 2 s of the server answering again. A success (a LIST or a WATCH) starts both afresh.
 CONNECTION_BACKOFF_S = (0.5, 1.0, 2.0)
 
+# An absent optional API (404) is listed again after each revision of the APIs, these long after the
+# revision, then the one before: the API server's discovery can lag the CRD's Established event by a
+# moment, and the first delay keeps the LIST at least a second after the one that found it absent
+# (identical requests go at most once a second).
+ABSENT_RETRY_S = (1.0, 2.0, 4.0, 8.0)
+
 # (namespace or "", name, projection or None when deleted)
 OnChange = Callable[[str, str, Any], None]
+
+
+class ApiRevisions:
+    """A count of the revisions of the served APIs (kopf's discovery bumps it on each CRD event).
+
+    `wait_past(seen)` returns once the count exceeds `seen`, so a revision between reading the count
+    and waiting is never lost."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._event = asyncio.Event()
+
+    def bump(self) -> None:
+        self.count += 1
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait_past(self, seen: int) -> None:
+        while self.count <= seen:
+            await self._event.wait()
 
 
 class Transport(Protocol):
@@ -106,7 +136,8 @@ class Informer:
                  page_size: int = PAGE_SIZE, server_timeout: int = 300,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                  on_availability: Callable[[], None] = lambda: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 api_revisions: ApiRevisions | None = None) -> None:
         self.watched = watched
         self.transport = transport
         self.on_change = on_change
@@ -123,6 +154,10 @@ class Informer:
         # Why sncguard may not list this kind (a 403), None while it may: the policies that read the
         # kind are then not judged (MissingPermission), and every other policy runs on.
         self.forbidden: str | None = None
+        # Optional kinds: whether the API serves them (None until the first answer). An absent kind is
+        # synced and empty; `on_availability` is called when this flips.
+        self.present: bool | None = None
+        self.api_revisions = api_revisions or ApiRevisions()
         self.on_availability = on_availability
         self._sleep = sleep
         self._clock = clock
@@ -137,35 +172,53 @@ class Informer:
         # Failures in a row of one sort (unreachable, or an error status): a change of sort starts afresh,
         # so that a server answering 503 while it starts after an outage is not waited for 30 s.
         failures, unreachable_before = 0, False
+        absent_tries = len(ABSENT_RETRY_S)  # at start, an absent API waits for the next revision
         while True:
+            seen = self.api_revisions.count
             try:
                 if not self.resource_version:
                     await self.list()
                     failures = 0
                 await self.watch()
                 failures = 0
+            except ApiError as exc:
+                if not (exc.status == 404 and self.watched.optional):
+                    failures, unreachable_before = await self._failed(exc, failures, unreachable_before)
+                    continue
+                self._absent()
+                if absent_tries >= len(ABSENT_RETRY_S):
+                    # Nothing to ask until the APIs change: no request at all meanwhile.
+                    await self.api_revisions.wait_past(seen)
+                    absent_tries = 0
+                await self._sleep(ABSENT_RETRY_S[absent_tries])
+                absent_tries += 1
             except Expired:
                 log.info("%s: resourceVersion expired; listing again", self.watched.plural)
                 self.resource_version = ""
             # Whatever goes wrong, the informer goes on: one that stopped would leave its store stale for good.
             except Exception as exc:
-                unreachable = is_connection_error(exc)
-                if unreachable != unreachable_before:
-                    failures, unreachable_before = 0, unreachable
-                backoff = CONNECTION_BACKOFF_S if unreachable else BACKOFF_S
-                delay = backoff[min(failures, len(backoff) - 1)]
-                failures += 1
-                if unreachable or isinstance(exc, ApiError | ValueError):
-                    # One line per failure: an outage is no bug, and its tracebacks would bury the log.
-                    log.warning("%s: %s; retrying in %g s", self.watched.plural, str(exc) or type(exc).__name__,
-                                delay)
-                else:
-                    log.exception("%s: unexpected error; retrying in %g s", self.watched.plural, delay)
-                if isinstance(exc, ApiError) and exc.status == 410:
-                    self.resource_version = ""
-                if isinstance(exc, ApiError) and exc.status == 403:
-                    self._refused(exc)
-                await self._sleep(delay)
+                failures, unreachable_before = await self._failed(exc, failures, unreachable_before)
+
+    async def _failed(self, exc: Exception, failures: int, unreachable_before: bool) -> tuple[int, bool]:
+        """Log, note and wait out one failure; return the failures in a row and their sort."""
+        unreachable = is_connection_error(exc)
+        if unreachable != unreachable_before:
+            failures, unreachable_before = 0, unreachable
+        backoff = CONNECTION_BACKOFF_S if unreachable else BACKOFF_S
+        delay = backoff[min(failures, len(backoff) - 1)]
+        failures += 1
+        if unreachable or isinstance(exc, ApiError | ValueError):
+            # One line per failure: an outage is no bug, and its tracebacks would bury the log.
+            log.warning("%s: %s; retrying in %g s", self.watched.plural, str(exc) or type(exc).__name__,
+                        delay)
+        else:
+            log.exception("%s: unexpected error; retrying in %g s", self.watched.plural, delay)
+        if isinstance(exc, ApiError) and exc.status == 410:
+            self.resource_version = ""
+        if isinstance(exc, ApiError) and exc.status == 403:
+            self._refused(exc)
+        await self._sleep(delay)
+        return failures, unreachable_before
 
     async def list(self) -> None:
         """One consistent snapshot, a page at a time; what it no longer holds was deleted."""
@@ -188,9 +241,17 @@ class Informer:
             self._delete(key, name)
         self.resource_version = meta.get("resourceVersion") or ""
         self.lists += 1
+        available = False
         if self.forbidden is not None:
             log.info("%s: listing is allowed again", self.watched.plural)
             self.forbidden = None
+            available = True
+        if self.watched.optional and not self.present:
+            if self.present is False:
+                log.info("%s: the API is served now", self.watched.plural)
+            self.present = True
+            available = True
+        if available:
             self.on_availability()
         if not self.synced.is_set():
             log.info("%s: %d listed", self.watched.plural, self.store.count())
@@ -246,6 +307,23 @@ class Informer:
         owned_before = self.owned.put(key, name, None)
         if before is not None or owned_before is not None:
             self._changed("" if key == CLUSTER else key, name, None)
+
+    def _absent(self) -> None:
+        """The API does not serve the kind (404: its CRD is not installed, or was deleted): the kind
+        is synced and empty, whatever it held is reported gone, and the engine starts without it."""
+        if self.present is not False:
+            log.info("%s: the API is not served (%s absent)", self.watched.plural, self.watched.group)
+        for key, name in self.store.names() | self.owned.names():
+            self._delete(key, name)
+        self.resource_version = ""
+        was = self.present
+        self.present = False
+        if self.forbidden is not None:
+            self.forbidden = None
+            was = None
+        self.synced.set()
+        if was is not False:
+            self.on_availability()
 
     def _refused(self, exc: ApiError) -> None:
         """The API refuses to list the kind: say so once, and stop holding up the engine's start."""

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ..netpol import pod_address
 from ..selectors import label_selector_matches
 from ..status import invalid_status
 from ..view import ClusterView, project
-from .state import PolicyRecord
+from .state import PolicyKey, PolicyRecord
 from .state import plain as _plain
 
 if TYPE_CHECKING:
@@ -42,13 +43,30 @@ def _affects_tenants(engine: Engine, namespace: str, name: str, projection: Any)
 
 
 def _affects_pod_policies(engine: Engine, namespace: str, name: str, projection: Any) -> None:
-    """A pod moves its namespace's policies at once, and, later, every tenant whose ipBlocks may
-    hold its address (another tenant's pod admitted by address is a NET-004 failure)."""
+    """A pod moves its namespace's policies at once, and, later, the other tenants that can name it
+    (another tenant's pod admitted by address is a NET-004 failure)."""
     for kind in ("ZoneSpread", "BackupPolicy"):
         engine.mark_namespaced(kind, namespace)
     engine.mark_tenants_of(namespace)
-    for key in engine.tenant_policies_reading_pod_addresses:
+    for key in _tenants_naming_pod(engine, namespace, name, projection):
         engine.mark(key, deferred=True)
+
+
+def _tenants_naming_pod(engine: Engine, namespace: str, name: str, projection: Any) -> set[PolicyKey]:
+    """The TenantPolicies whose NetworkPolicies name this pod of another tenant, or did: a
+    namespaceSelector matches its namespace, or one of their ipBlocks holds its address now or held
+    the one it had (it left the block, or was deleted). Any other tenant's verdict ignores it."""
+    readers = set(engine.tenant_policies_reading_pods_in.get(namespace, ()))
+    where = (namespace, name)
+    before = engine.pod_addresses_in_blocks.pop(where, None)
+    after = pod_address(projection) if projection is not None else None
+    for key, blocks in engine.tenant_ip_blocks.items():
+        holds_it = after is not None and any(block.contains(after) for block in blocks)
+        if holds_it:
+            engine.pod_addresses_in_blocks[where] = after
+        if holds_it or (before is not None and any(block.contains(before) for block in blocks)):
+            readers.add(key)
+    return readers
 
 
 def _affects_all_tenants(engine: Engine, namespace: str, name: str, projection: Any) -> None:
@@ -75,7 +93,13 @@ def _affects_namespace(engine: Engine, namespace: str, name: str, projection: An
 
 
 def _affects_backups(engine: Engine, namespace: str, name: str, projection: Any) -> None:
+    """Velero's objects move the BackupPolicies at once, and, later, the TenantPolicies of ended
+    contracts: a Backup covering a tenant's namespace is data that remains (TERM-002)."""
     engine.mark_kind("BackupPolicy")
+    for record in engine.records("TenantPolicy"):
+        spec = engine.spec_of(record)
+        if spec is not None and getattr(spec, "termination", None) is not None:
+            engine.mark(record.key, deferred=True)
 
 
 @dataclass(frozen=True)
@@ -88,14 +112,12 @@ class Watched:
     namespaced: bool = True
     # Owned kinds: a second index keeps the plain objects sncguard manages, to diff plans against.
     owned: bool = False
-    optional: bool = False  # an API that may be absent (OpenShift Routes, Velero)
+    # An API that may be absent (OpenShift Routes, Velero). Every watched kind goes through
+    # sncguard's informer, which keeps projections only (kopf would hold every listed body:
+    # thousands of Velero Backups per cluster); an absent optional API counts as synced and empty,
+    # and is listed again whenever kopf's discovery revises the APIs (informer.py).
+    optional: bool = False
     keep: tuple[str, ...] = field(default=("metadata", "spec"))
-
-    @property
-    def streamed(self) -> bool:
-        """Built-in kinds, always there and numerous, go through sncguard's informer; what may
-        come and go (Routes, Velero) goes through kopf, whose API discovery follows it."""
-        return not self.optional
 
     def project(self, body: Mapping[str, Any]) -> Any:
         """The body's projection, by the path the offline loader takes too; the kind is this entry's,
@@ -169,7 +191,8 @@ BY_KIND = {w.kind: w for w in WATCHED}
 READS: dict[str, frozenset[str]] = {
     "ZoneSpread": frozenset({"Namespace", "Node", "Pod", "Deployment", "StatefulSet", "PodDisruptionBudget"}),
     "TenantPolicy": frozenset({"Namespace", "Node", "Pod", "Service", "NetworkPolicy", "Ingress", "Route",
-                               "RoleBinding", "ClusterRoleBinding", "PersistentVolume", "PersistentVolumeClaim"}),
+                               "RoleBinding", "ClusterRoleBinding", "PersistentVolume", "PersistentVolumeClaim",
+                               "Backup"}),
     "BackupPolicy": frozenset({"Namespace", "Node", "Pod", "BackupStorageLocation", "Schedule", "Backup", "Restore"}),
 }
 
@@ -218,6 +241,7 @@ def owned_objects(engine: Engine, kind: str, namespace: str | None = None) -> li
 
 
 def velero_installed(engine: Engine) -> bool:
+    """Whether the API serves Velero's kinds (any of them): the informers' answer, via api_groups."""
     return VELERO_GROUP in engine.api_groups()
 
 

@@ -8,7 +8,7 @@ with it, and so are those of an earlier object of the same name (another uid).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -43,11 +43,10 @@ class InformerCollector(Collector):
     informers: how much of the cluster sncguard keeps in memory, and how often it had to list a kind
     again (more than one list means a watch fell too far behind: a 410). And
     sncguard_skipped_objects_total{resource}: objects left out of the view because their body could
-    not be read, from the informers and from kopf's indexes (`kopf_skipped`)."""
+    not be read."""
 
-    def __init__(self, informers: list[Any], kopf_skipped: Mapping[str, int]) -> None:
+    def __init__(self, informers: list[Any]) -> None:
         self.informers = informers
-        self.kopf_skipped = kopf_skipped
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         objects = GaugeMetricFamily("sncguard_watched_objects", "Objects of a built-in kind sncguard keeps a "
@@ -61,8 +60,6 @@ class InformerCollector(Collector):
             objects.add_metric([resource], informer.store.count())
             lists.add_metric([resource], informer.lists)
             skipped.add_metric([resource], informer.skipped)
-        for resource, count in sorted(self.kopf_skipped.items()):
-            skipped.add_metric([resource], count)
         yield objects
         yield lists
         yield skipped
@@ -81,6 +78,10 @@ class Metrics:
         self.sla = Gauge("sncguard_zonespread_sla_eligible",
                          "1 when every selected workload spreads hard over at least minZones zones",
                          ["namespace", "name"], registry=self.registry)
+        self.access_register = Gauge("sncguard_access_register_subjects",
+                                     "Subjects of a TenantPolicy's access register (who can reach the tenant's "
+                                     "namespaces), authorised or not", ["name", "authorised"],
+                                     registry=self.registry)
         self.duration = Histogram("sncguard_evaluation_duration_seconds", "Time to evaluate one policy",
                                   ["kind"], registry=self.registry,
                                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -89,8 +90,8 @@ class Metrics:
         self.registry.register(ApiRequestCollector(client))
         self._series: dict[PolicyKey, list[tuple[Gauge, tuple[str, ...]]]] = {}
 
-    def follow_informers(self, informers: list[Any], kopf_skipped: Mapping[str, int]) -> None:
-        self.registry.register(InformerCollector(informers, kopf_skipped))
+    def follow_informers(self, informers: list[Any]) -> None:
+        self.registry.register(InformerCollector(informers))
 
     def timed(self, kind: str, seconds: float) -> None:
         self.duration.labels(kind).observe(seconds)
@@ -124,6 +125,12 @@ class Metrics:
                 put(self.findings, (*base, severity), count)
         if key.kind == "ZoneSpread" and "slaEligible" in status:
             put(self.sla, (key.namespace, key.name), 1.0 if status["slaEligible"] else 0.0)
+        if key.kind == "TenantPolicy" and "accessRegisterDigest" in status:
+            # Counted over the whole register, the part that did not fit in the status included.
+            total = len(status.get("accessRegister") or ()) + (status.get("accessRegisterTruncated") or 0)
+            unauthorised = status.get("accessRegisterUnauthorised") or 0
+            put(self.access_register, (key.name, "true"), total - unauthorised)
+            put(self.access_register, (key.name, "false"), unauthorised)
         self._series[key] = series
 
     def forget(self, key: PolicyKey) -> None:

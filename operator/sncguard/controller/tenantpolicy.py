@@ -13,9 +13,12 @@ from typing import Any
 
 from .. import API_VERSION
 from ..api import Mode, TenantPolicySpec
-from ..evaluation import evaluate_tenantpolicy, tenant_scope, yielded_namespaces
+from ..evaluation import TenantScope, evaluate_tenantpolicy, tenant_scope, yielded_namespaces
+from ..netpol import foreign_pod_reach
 from ..plans import tenantpolicy_access, tenantpolicy_network
+from ..rules.access import register_change_message
 from ..status import build_status
+from ..view import ClusterView
 from .engine import Engine
 from .kinds import BY_KIND, index_values, missing_permission, owned_objects
 from .state import PolicyKey, PolicyRecord
@@ -44,18 +47,12 @@ class TenantPolicyReconciler:
         others = _other_specs(engine, record.key)
         scope = tenant_scope(spec, namespaces, list(others.values()))
         self._remember_scope(engine, record.key, scope.namespaces)
-        # The other tenants' pods are evidence too: an ipBlock of the tenant that holds their
-        # addresses lets them in (NET-004), and the offline check sees them. The rules still report
-        # on the tenant's own namespaces only.
-        view = engine.view([*scope.namespaces, *sorted(scope.other_tenant_namespaces)])
-        outcome = evaluate_tenantpolicy(spec, record.key.name, scope, view, now)
-        mine = set(scope.namespaces)
-        if any("ipBlock" in peer for policy in view.network_policies if policy.namespace in mine
-               for rule in (*policy.ingress, *policy.egress) for peer in (*(rule.get("from") or ()),
-                                                                           *(rule.get("to") or ()))):
-            engine.tenant_policies_reading_pod_addresses.add(record.key)
-        else:
-            engine.tenant_policies_reading_pod_addresses.discard(record.key)
+        view = self._view(engine, record.key, scope)
+        if spec.termination is not None:
+            # What remains of an ended tenant includes the Velero Backups covering its namespaces,
+            # which sit in Velero's namespace, wherever that is (TERM-002).
+            view.backups = list(index_values(engine, BY_KIND["Backup"], None))
+        outcome = evaluate_tenantpolicy(spec, record.key.name, scope, view, now, previous_status=previous)
         extra: dict[str, Any] = dict(outcome.status_fields)
         if spec.mode is Mode.ENFORCE:
             enforcing = {other: s for other, s in others.items() if s.mode is Mode.ENFORCE}
@@ -66,11 +63,32 @@ class TenantPolicyReconciler:
             errors += await self._enforce(engine, record, spec, scope, view, now, set(yielded))
             if errors:
                 extra["enforcementErrors"] = errors[:20]
-        if outcome.detail is not None:
-            engine.schedule_at(record.key, outcome.detail)
+        for due in (outcome.detail, outcome.wake_at):
+            if due is not None:
+                engine.schedule_at(record.key, due)
         status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
                               previous=previous, now=now, language=engine.language)
+        # The access register (R9, R14): a change is an Event naming who was added and who removed.
+        # None when the digest is unchanged, and when the previous status had no register at all (a first
+        # evaluation, or a status written by a version without it): nothing to compare with, no Event.
+        if (change := register_change_message(previous, status, engine.language)) is not None:
+            await engine.post_event(record, "AccessRegisterChanged", change)
         await engine.write_status(record, status, outcome.findings)
+
+    @staticmethod
+    def _view(engine: Engine, key: PolicyKey, scope: TenantScope) -> ClusterView:
+        """The tenant's namespaces and the other tenants'. Of the other tenants' pods, only those the
+        tenant's NetworkPolicies can name: one an ipBlock admits by its address (NET-004) or one of a
+        namespace a namespaceSelector matches (NET-005). The rules read no other, so the verdict is
+        the one every pod gives (as in the offline check), at a fraction of the cost."""
+        mine = set(scope.namespaces)
+        foreign = sorted(scope.other_tenant_namespaces)
+        view = engine.view([*scope.namespaces, *foreign])
+        reach = foreign_pod_reach((p for p in view.network_policies if p.namespace in mine),
+                                  {n: ns.labels for n in foreign if (ns := view.namespaces.get(n)) is not None})
+        view.pods = [p for p in view.pods if p.namespace in mine or reach.names(p)]
+        engine.remember_foreign_pods(key, reach, (p for p in view.pods if p.namespace not in mine))
+        return view
 
     @staticmethod
     def _remember_scope(engine: Engine, key: PolicyKey, namespaces: list[str]) -> None:

@@ -26,7 +26,9 @@ class ZoneSpreadReconciler:
             return
         assert isinstance(spec, ZoneSpreadSpec)
         namespace = record.key.namespace
-        outcome = evaluate_zonespread(spec, namespace, record.key.name, engine.view([namespace]))
+        outcome = evaluate_zonespread(spec, namespace, record.key.name, engine.view([namespace]), now)
+        if outcome.wake_at is not None:
+            engine.schedule_at(record.key, outcome.wake_at)
         extra: dict[str, Any] = dict(outcome.status_fields)
         if spec.mode is Mode.ENFORCE:
             manager = plan.field_manager(namespace, record.key.name)

@@ -38,14 +38,23 @@ Who is authorised (ACC-001)
     A ServiceAccount subject without a namespace in a RoleBinding means the binding's own
     namespace, as in the API server's authorizer; the same holds for a ServiceAccount without a
     namespace in the spec.
+
+The access register (R9, R14; evidence, not a rule)
+    `access_register` lists, from the same bindings and with the same verdicts as ACC-001, every
+    subject that reaches the tenant's namespaces, except those authorised implicitly (the tenant's
+    own service accounts, the platform's identities): its roles, bindings and namespaces, whether
+    the tenant authorised it, and the grant that does. `register_status` caps it for the status
+    with a digest of the whole; `register_change_message` words the Event that announces a change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding, Message, ResourceRef, Result, finding
 from ..view import ClusterView, RoleBinding, Subject
@@ -61,6 +70,7 @@ __all__ = [
     "NEVER_IMPLICIT",
     "Authorisation",
     "Identity",
+    "access_register",
     "authorisation",
     "check_authorised_subjects",
     "check_broad_groups",
@@ -69,10 +79,15 @@ __all__ = [
     "grant_active",
     "grant_states",
     "identity_of",
+    "implicit_authorisation",
     "is_harmless_cluster_binding",
     "is_platform_identity",
     "judged_bindings",
     "next_grant_expiry",
+    "register_change_message",
+    "register_changes",
+    "register_digest",
+    "register_status",
     "rfc3339",
     "spec_identity",
 ]
@@ -323,6 +338,28 @@ class Authorisation:
     authorised: bool
     reason_en: str
     reason_fr: str
+    # The unexpired grant that authorises, when one does (the access register shows its reason and expiry).
+    grant: AccessGrant | None = None
+
+
+def implicit_authorisation(who: Identity, tenant_namespaces: Iterable[str]) -> Authorisation | None:
+    """Why `who` is authorised implicitly (a service account of the tenant, a platform identity); None if not."""
+    tenant = frozenset(tenant_namespaces)
+    if who.kind == "ServiceAccount" and who.namespace in tenant:
+        return Authorisation(True, f"a service account of tenant namespace {who.namespace}",
+                             f"compte de service de l'espace de noms du locataire {who.namespace}")
+    sa_namespace = _sa_group_namespace(who)
+    if sa_namespace is not None and sa_namespace in tenant:
+        return Authorisation(True, f"the service accounts of tenant namespace {sa_namespace}",
+                             f"les comptes de service de l'espace de noms du locataire {sa_namespace}")
+    if is_platform_identity(who):
+        if who.kind == "ServiceAccount" or sa_namespace is not None:
+            where = who.namespace or sa_namespace
+            return Authorisation(True, f"a platform identity (service accounts of namespace {where})",
+                                 f"identité de la plateforme (comptes de service de l'espace de noms {where})")
+        return Authorisation(True, "a Kubernetes/OpenShift system identity",
+                             "identité système de Kubernetes/OpenShift")
+    return None
 
 
 def authorisation(subject: Subject, binding: RoleBinding, spec: TenantPolicySpec,
@@ -343,21 +380,11 @@ def authorisation(subject: Subject, binding: RoleBinding, spec: TenantPolicySpec
                 f"holds access grant spec.accessGrants[{i}] for ClusterRole {g.cluster_role} until "
                 f"{rfc3339(g.expires)} ({g.reason})",
                 f"détient l'autorisation d'accès spec.accessGrants[{i}] pour le ClusterRole {g.cluster_role} "
-                f"jusqu'au {rfc3339(g.expires)} ({g.reason})")
-    if who.kind == "ServiceAccount" and who.namespace in tenant:
-        return Authorisation(True, f"a service account of tenant namespace {who.namespace}",
-                             f"compte de service de l'espace de noms du locataire {who.namespace}")
+                f"jusqu'au {rfc3339(g.expires)} ({g.reason})", g)
+    implicit = implicit_authorisation(who, tenant)
+    if implicit is not None:
+        return implicit
     sa_namespace = _sa_group_namespace(who)
-    if sa_namespace is not None and sa_namespace in tenant:
-        return Authorisation(True, f"the service accounts of tenant namespace {sa_namespace}",
-                             f"les comptes de service de l'espace de noms du locataire {sa_namespace}")
-    if is_platform_identity(who):
-        if who.kind == "ServiceAccount" or sa_namespace is not None:
-            where = who.namespace or sa_namespace
-            return Authorisation(True, f"a platform identity (service accounts of namespace {where})",
-                                 f"identité de la plateforme (comptes de service de l'espace de noms {where})")
-        return Authorisation(True, "a Kubernetes/OpenShift system identity",
-                             "identité système de Kubernetes/OpenShift")
     # Not authorised: say why as precisely as the evidence allows.
     if who.kind in ("User", "Group") and who.name in NEVER_IMPLICIT:
         en, fr = NEVER_IMPLICIT[who.name]
@@ -587,3 +614,160 @@ def evaluate_access(spec: TenantPolicySpec, policy_name: str, tenant_namespaces:
         *check_broad_groups(tenant_namespaces, view),
         *check_expired_grants(spec, policy_name, tenant_namespaces, view, now),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The access register (R9, R14): evidence, not a rule
+
+
+REGISTER_CAP = 100
+REGISTER_EVENT_NAMES = 10
+
+
+def access_register(spec: TenantPolicySpec, tenant_namespaces: Iterable[str], view: ClusterView,
+                    now: datetime) -> list[dict[str, Any]]:
+    """Every subject that reaches the tenant's namespaces, with what reaches them and whether the tenant
+    authorised it: the full register, plain data, sorted (the unauthorised first, then by kind, namespace
+    and name).
+
+    The bindings are those ACC-001 judges (`judged_bindings`): the RoleBindings of the tenant namespaces
+    and the ClusterRoleBindings, the harmless discovery ones aside. Subjects are merged by identity (a
+    service account written as the user `system:serviceaccount:<ns>:<name>` is that ServiceAccount).
+
+    Left out: the subjects ACC-001 authorises implicitly (`implicit_authorisation`), whatever the spec
+    says: the tenant's own service accounts (and their groups) and the platform's identities. The
+    register lists the subjects whose access only the tenant's spec can justify: users, groups and
+    service accounts of other namespaces, the broad groups and system:anonymous among them.
+
+    Each entry: {kind, name, namespace (ServiceAccounts only), authorised, access: [{role: {kind, name},
+    binding: {kind, namespace (RoleBindings only), name}, namespaces: [namespace] for a RoleBinding or
+    "all" for a ClusterRoleBinding, authorised}], grant: {reason, expires}}. `authorised` is true when
+    every access is (by spec.authorizedSubjects or an unexpired grant of the bound ClusterRole); `grant`,
+    present when a grant authorises an access, is the one of them that expires first.
+    """
+    tenant = sorted(set(tenant_namespaces))
+    entries: dict[Identity, dict[str, Any]] = {}
+    grants: dict[Identity, list[AccessGrant]] = {}
+    for b in judged_bindings(tenant, view):
+        for s in b.subjects:
+            who = identity_of(s, b.namespace)
+            if implicit_authorisation(who, tenant) is not None:
+                continue
+            verdict = authorisation(s, b, spec, tenant, now)
+            entry = entries.get(who)
+            if entry is None:
+                entry = entries[who] = {"kind": who.kind, "name": who.name}
+                if who.kind == "ServiceAccount":
+                    entry["namespace"] = who.namespace
+                entry["authorised"] = True
+                entry["access"] = []
+            binding: dict[str, str] = {"kind": b.kind}
+            if b.namespace:
+                binding["namespace"] = b.namespace
+            binding["name"] = b.name
+            access = {
+                "role": {"kind": b.role_kind or "Role", "name": b.role_name},
+                "binding": binding,
+                "namespaces": "all" if b.kind == "ClusterRoleBinding" else [b.namespace],
+                "authorised": verdict.authorised,
+            }
+            if access in entry["access"]:  # the same subject twice in one binding
+                continue
+            entry["access"].append(access)
+            entry["authorised"] = entry["authorised"] and verdict.authorised
+            if verdict.grant is not None:
+                grants.setdefault(who, []).append(verdict.grant)
+    for who, held in grants.items():
+        first = min(held, key=lambda g: _aware(g.expires))
+        entries[who]["grant"] = {"reason": first.reason, "expires": rfc3339(first.expires)}
+    return [entries[who] for who in sorted(
+        entries, key=lambda i: (entries[i]["authorised"], i.kind, i.namespace, i.name))]
+
+
+def register_digest(register: list[dict[str, Any]]) -> str:
+    """SHA-256 (hex) of the register's canonical JSON: keys sorted, no spaces, UTF-8."""
+    text = json.dumps(register, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def register_status(register: list[dict[str, Any]], cap: int = REGISTER_CAP) -> dict[str, Any]:
+    """The TenantPolicy status fields of a full register: the first `cap` entries, how many did not fit,
+    how many subjects are not authorised (all of them, shown or not) and the digest of the full register,
+    which changes with any entry, shown or not."""
+    return {
+        "accessRegister": register[:cap],
+        "accessRegisterTruncated": max(0, len(register) - cap),
+        "accessRegisterUnauthorised": sum(1 for e in register if not e["authorised"]),
+        "accessRegisterDigest": register_digest(register),
+    }
+
+
+def _register_key(entry: Mapping[str, Any]) -> tuple[str, str, str]:
+    return str(entry.get("kind", "")), str(entry.get("namespace", "")), str(entry.get("name", ""))
+
+
+def _register_subject(entry: Mapping[str, Any], language: str) -> str:
+    kind, namespace, name = _register_key(entry)
+    subject = Subject(kind, name, namespace)
+    return _subject_fr(subject) if language == "fr" else _subject_en(subject)
+
+
+def register_changes(previous: Iterable[Mapping[str, Any]], current: Iterable[Mapping[str, Any]]
+                     ) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(added, removed, changed) between two registers: subjects only in `current`, only in `previous`, and
+    in both with other access or another authorisation; each in the order of its register."""
+    before = {_register_key(e): e for e in previous}
+    after = {_register_key(e): e for e in current}
+    added = [e for k, e in after.items() if k not in before]
+    removed = [e for k, e in before.items() if k not in after]
+    changed = [e for k, e in after.items() if k in before and before[k] != e]
+    return added, removed, changed
+
+
+def register_change_message(previous: Mapping[str, Any], fields: Mapping[str, Any], language: str = "en"
+                            ) -> str | None:
+    """The message of the AccessRegisterChanged Event between a previous status and new status fields;
+    None when there is nothing to announce: the digest did not change, or the previous status had no
+    register to compare with (a first evaluation, or a status written before the register existed).
+
+    Only the entries shown (the first REGISTER_CAP of each register) can be named; when either register
+    was truncated, the message says that subjects beyond them may have changed too."""
+    before, after = previous.get("accessRegisterDigest"), fields.get("accessRegisterDigest")
+    if before is None or after is None or before == after:
+        return None
+    fr = language == "fr"
+    added, removed, changed = register_changes(previous.get("accessRegister") or (),
+                                               fields.get("accessRegister") or ())
+
+    def names(entries: list[Mapping[str, Any]], with_verdict: bool) -> str:
+        shown = []
+        for e in entries[:REGISTER_EVENT_NAMES]:
+            text = _register_subject(e, language)
+            if with_verdict:
+                text += (" (autorisé)" if e.get("authorised") else " (non autorisé)") if fr else (
+                    " (authorised)" if e.get("authorised") else " (not authorised)")
+            shown.append(text)
+        more = len(entries) - len(shown)
+        if more:
+            shown.append(f"et {more} autre(s)" if fr else f"and {more} more")
+        return ", ".join(shown)
+
+    parts = []
+    for entries, en, fr_label, with_verdict in ((added, "added", "ajouté(s)", True),
+                                                (removed, "removed", "retiré(s)", False),
+                                                (changed, "changed", "modifié(s)", True)):
+        if entries:
+            listed = names(entries, with_verdict)
+            parts.append(f"{fr_label} : {listed}" if fr else f"{en}: {listed}")
+    truncated = bool(previous.get("accessRegisterTruncated") or fields.get("accessRegisterTruncated"))
+    if fr:
+        text = "Registre des accès modifié : " + (" ; ".join(parts) if parts else
+                                                    f"au-delà des {REGISTER_CAP} premiers sujets affichés")
+        if truncated and parts:
+            text += f" (registre tronqué : les sujets au-delà des {REGISTER_CAP} premiers ne sont pas nommés)"
+    else:
+        text = "Access register changed: " + ("; ".join(parts) if parts else
+                                              f"beyond the first {REGISTER_CAP} subjects shown")
+        if truncated and parts:
+            text += f" (register truncated: subjects beyond the first {REGISTER_CAP} are not named)"
+    return text

@@ -56,6 +56,7 @@ __all__ = [
     "WorkloadZones",
     "aware",
     "backup_covers",
+    "backup_holds_namespace",
     "backup_time",
     "check_encryption",
     "check_off_zone",
@@ -279,11 +280,16 @@ def covering_schedules(spec: BackupPolicySpec, namespace: str, view: ClusterView
                   key=lambda s: s.name)
 
 
+def backup_holds_namespace(backup: VeleroBackup, namespace: str) -> bool:
+    """Whether the backup's scope takes the namespace in: includedNamespaces holds it or `*` (or is
+    empty: all namespaces, to Velero), and excludedNamespaces neither holds it nor `*`."""
+    return _includes(backup.included_namespaces, namespace) and not _excludes(backup.excluded_namespaces, namespace)
+
+
 def backup_covers(spec: BackupPolicySpec, namespace: str, backup: VeleroBackup) -> bool:
     """Whether the backup (any phase) holds the namespace and was written to the policy's location."""
     return (backup.namespace == spec.velero_namespace
-            and _includes(backup.included_namespaces, namespace)
-            and not _excludes(backup.excluded_namespaces, namespace)
+            and backup_holds_namespace(backup, namespace)
             and _location_of(backup.storage_location) == spec.storage_location)
 
 

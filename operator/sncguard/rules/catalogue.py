@@ -14,8 +14,9 @@ BACKUP = "backup"
 NETWORK = "network"
 ACCESS = "access"
 LOCATION = "location"
+TERMINATION = "termination"
 
-CATEGORIES = (ZONE_SPREAD, BACKUP, NETWORK, ACCESS, LOCATION)
+CATEGORIES = (ZONE_SPREAD, BACKUP, NETWORK, ACCESS, LOCATION, TERMINATION)
 
 _RULES: tuple[RuleInfo, ...] = (
     # Zone spread (ZoneSpread)
@@ -131,6 +132,15 @@ _RULES: tuple[RuleInfo, ...] = (
              "A PersistentVolume bound to a tenant claim lies in a region that is not allowed",
              "Un PersistentVolume lié à une demande du locataire se trouve dans une région non autorisée",
              LOCATION),
+    # Termination (TenantPolicy)
+    RuleInfo("TERM-001", _H, ("R11",),
+             "The contract ended more than 21 days ago and no erasure notice is recorded",
+             "Le contrat a pris fin il y a plus de 21 jours et aucun avis d'effacement n'est enregistré",
+             TERMINATION),
+    RuleInfo("TERM-002", _C, ("R11",),
+             "More than 30 days after the erasure notice, tenant data remains",
+             "Plus de 30 jours après l'avis d'effacement, des données du locataire subsistent",
+             TERMINATION),
 )
 
 CATALOGUE: dict[str, RuleInfo] = {r.id: r for r in _RULES}

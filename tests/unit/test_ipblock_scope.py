@@ -1,0 +1,251 @@
+"""What a TenantPolicy takes of the other tenants' pods, and which pod events re-evaluate it.
+
+An ipBlock admits the pods whose address it holds (NET-004), and a namespaceSelector names the
+pods of the namespaces it matches (NET-005): of the other tenants' pods, a tenant's view needs
+those only, and only their events concern it. The verdict must stay the one every pod gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sncguard.controller.engine import Engine, policy_index_name
+from sncguard.controller.kinds import BY_KIND, CLUSTER
+from sncguard.controller.kube import KubeClient
+from sncguard.controller.state import PolicyKey, PolicyRecord
+from sncguard.controller.tenantpolicy import TenantPolicyReconciler
+from sncguard.evaluation import evaluate_tenantpolicy, tenant_scope
+from sncguard.findings import Result
+from sncguard.loader import parse_policy_spec
+from sncguard.netpol import ForeignPodReach, IPBlock
+from sncguard.view import ClusterView, Namespace, NetworkPolicy, Pod
+
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+ACME = PolicyKey("TenantPolicy", "", "acme")
+GLOBEX = PolicyKey("TenantPolicy", "", "globex")
+INITECH = PolicyKey("TenantPolicy", "", "initech")
+
+
+def pod(namespace: str, name: str, ip: str = "", labels: dict | None = None, ports: list[dict] | None = None,
+        host_network: bool = False) -> Pod:
+    return Pod.from_obj({"metadata": {"namespace": namespace, "name": name, "labels": labels or {}},
+                         "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": ports or []}],
+                                  **({"hostNetwork": True} if host_network else {})},
+                         "status": {"phase": "Running", **({"podIP": ip} if ip else {})}})
+
+
+def move_pod(engine: Engine, namespace: str, name: str, projection: Pod | None) -> None:
+    """What the informer does on a pod's event: the store is already updated, only the new projection is given."""
+    BY_KIND["Pod"].affects(engine, namespace, name, projection)
+
+
+def _engine_reading(blocks: dict[PolicyKey, list[dict]]) -> Engine:
+    engine = Engine(KubeClient())
+    for key, raw in blocks.items():
+        engine.remember_foreign_pods(key, ForeignPodReach(tuple(IPBlock.parse(b) for b in raw)), ())
+    engine.tenant_policies_of_namespace["globex-0"] = {GLOBEX}
+    return engine
+
+
+# ---- which pod events mark a tenant -------------------------------------------------------------
+
+
+def test_a_pod_whose_address_no_ipblock_holds_marks_no_other_tenant():
+    engine = _engine_reading({ACME: [{"cidr": "10.0.0.0/16", "except": ["10.0.9.0/24"]}]})
+    move_pod(engine, "globex-0", "far", pod("globex-0", "far", "192.168.1.1"))
+    move_pod(engine, "globex-0", "excepted", pod("globex-0", "excepted", "10.0.9.7"))
+    move_pod(engine, "globex-0", "pending", pod("globex-0", "pending"))
+    move_pod(engine, "elsewhere", "gone", None)
+    assert engine._dirty == {GLOBEX}, "only the pod's own tenant, promptly"
+    assert engine._deferred == set()
+
+
+def test_a_pod_inside_an_ipblock_marks_its_tenant_deferred():
+    engine = _engine_reading({ACME: [{"cidr": "10.0.0.0/16"}], INITECH: [{"cidr": "172.16.0.0/12"}]})
+    move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "10.0.1.2"))
+    assert engine._dirty == {GLOBEX, ACME} and engine._deferred == {ACME}
+
+
+def test_a_hostnetwork_pod_is_judged_by_its_nodes_address():
+    engine = _engine_reading({ACME: [{"cidr": "10.4.0.0/16"}]})
+    move_pod(engine, "globex-0", "agent", pod("globex-0", "agent", "10.4.0.1", host_network=True))
+    assert ACME in engine._deferred
+
+
+def test_a_pod_that_leaves_the_block_marks_the_tenant_once_more_then_no_longer():
+    engine = _engine_reading({ACME: [{"cidr": "10.0.0.0/16"}]})
+    move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "10.0.1.2"))
+    engine._dirty.clear(), engine._deferred.clear()
+    move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "192.168.1.2"))
+    assert ACME in engine._deferred, "its old address was in the block: NET-004 may pass now"
+    engine._dirty.clear(), engine._deferred.clear()
+    move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "192.168.1.3"))
+    assert ACME not in engine._dirty
+
+
+def test_a_deleted_pod_the_block_held_marks_the_tenant_even_if_only_its_evaluation_saw_it():
+    """A pod listed before the operator started never had an event: the tenant's evaluation saw it."""
+    engine = Engine(KubeClient())
+    block = IPBlock.parse({"cidr": "10.0.0.0/16"})
+    listed = pod("globex-0", "shop", "10.0.1.2")
+    engine.remember_foreign_pods(ACME, ForeignPodReach((block,)), [listed, pod("globex-0", "far", "192.168.0.1")])
+    move_pod(engine, "globex-0", "far", None)
+    assert ACME not in engine._dirty
+    move_pod(engine, "globex-0", "shop", None)
+    assert ACME in engine._deferred
+    assert ("globex-0", "shop") not in engine.pod_addresses_in_blocks
+
+
+def test_a_pod_of_a_namespace_a_namespaceselector_names_marks_the_tenant():
+    engine = Engine(KubeClient())
+    engine.remember_foreign_pods(ACME, ForeignPodReach((), frozenset({"initech-x"})), ())
+    move_pod(engine, "initech-x", "db", pod("initech-x", "db", "172.16.0.5"))
+    assert engine._deferred == {ACME}
+    # Re-evaluated without that selector: no longer.
+    engine._dirty.clear(), engine._deferred.clear()
+    engine.remember_foreign_pods(ACME, ForeignPodReach(), ())
+    move_pod(engine, "initech-x", "db", None)
+    assert engine._dirty == set()
+
+
+def test_a_deleted_tenant_policy_is_marked_by_no_pod():
+    engine = _engine_reading({ACME: [{"cidr": "10.0.0.0/16"}]})
+    engine.forget(ACME)
+    move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "10.0.1.2"))
+    assert ACME not in engine._dirty
+
+
+# ---- the restricted view judges as every pod does ----------------------------------------------
+
+
+def namespace(name: str, tenant: str | None, zone: str = "lan") -> Namespace:
+    labels = {"sncguard.io/tenant": tenant, "sncguard.io/zone": zone} if tenant else {}
+    return Namespace.from_obj({"metadata": {"name": name, "labels": labels}})
+
+
+def netpol(namespace_: str, name: str, **spec: Any) -> NetworkPolicy:
+    spec.setdefault("podSelector", {})
+    return NetworkPolicy.from_obj({"metadata": {"namespace": namespace_, "name": name}, "spec": spec})
+
+
+def tenant_spec(tenant: str, **fields: Any) -> dict[str, Any]:
+    return {"tenant": tenant, "namespaceSelector": {"matchLabels": {"sncguard.io/tenant": tenant}},
+            "zones": {"dmz": {"matchLabels": {"sncguard.io/zone": "dmz"}},
+                      "lan": {"matchLabels": {"sncguard.io/zone": "lan"}}}, **fields}
+
+
+INITECH_DB = {"namespaceSelector": {"matchLabels": {"sncguard.io/tenant": "initech"}},
+              "podSelector": {"matchLabels": {"app": "db"}}}
+SPECS = {
+    "acme": tenant_spec("acme", flows=[{"name": "web-to-db", "from": {"zone": "dmz"}, "to": INITECH_DB,
+                                        "ports": [{"protocol": "TCP", "port": 5432}]}]),
+    "globex": tenant_spec("globex"),
+    "initech": tenant_spec("initech"),
+}
+NAMESPACES = [namespace("acme-web", "acme", "dmz"), namespace("acme-api", "acme"), namespace("globex-a", "globex"),
+              namespace("globex-b", "globex"), namespace("initech-x", "initech"), namespace("kube-system", None)]
+POLICIES = [
+    netpol("acme-web", "deny-all", policyTypes=["Ingress", "Egress"]),
+    netpol("acme-api", "deny-all", policyTypes=["Ingress", "Egress"]),
+    netpol("acme-api", "from-lan", policyTypes=["Ingress"],
+           ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.9.0.0/16"]}}]}]),
+    # A named port: whether a flow covers it depends on the other tenant's pods that declare it.
+    netpol("acme-web", "to-db", policyTypes=["Egress"], egress=[{"to": [INITECH_DB], "ports": [{"port": "postgres"}]}]),
+    netpol("globex-a", "open", policyTypes=["Ingress"], ingress=[{}]),
+]
+PODS = [
+    pod("acme-api", "api", "10.0.0.4"),
+    pod("acme-web", "web", "10.0.0.5"),
+    pod("globex-a", "shop-1", "10.1.2.3"),  # in the block: NET-004 fails
+    pod("globex-a", "shop-2", "10.9.0.3"),  # excepted
+    pod("globex-b", "agent", "10.4.0.1", host_network=True),  # its node's address, in the block
+    pod("globex-b", "pending"),  # no address yet
+    pod("globex-b", "far", "192.168.1.1"),
+    pod("initech-x", "db", "172.16.0.5", {"app": "db"}, [{"containerPort": 5432, "name": "postgres"}]),
+    pod("kube-system", "dns", "10.2.0.1"),  # no tenant's
+]
+
+
+class Judging(Engine):
+    """Keeps the findings of each evaluation instead of writing a status."""
+
+    def __init__(self) -> None:
+        super().__init__(KubeClient(), clock=lambda: NOW)
+        self.findings: dict[PolicyKey, list] = {}
+
+    async def write_status(self, record, status, findings=None):  # type: ignore[override]
+        self.findings[record.key] = findings
+        return False
+
+
+def _operator() -> Judging:
+    engine = Judging()
+    records = [PolicyRecord(PolicyKey("TenantPolicy", "", name), f"uid-{name}", 1, spec, {})
+               for name, spec in SPECS.items()]
+    by_namespace: dict[str, list] = {}
+    for p in PODS:
+        by_namespace.setdefault(p.namespace, []).append(p)
+    policies: dict[str, list] = {}
+    for p in POLICIES:
+        policies.setdefault(p.namespace, []).append(p)
+    engine.attach({policy_index_name("TenantPolicy"): {"": records},
+                   BY_KIND["Namespace"].index_id: {CLUSTER: NAMESPACES},
+                   BY_KIND["Pod"].index_id: by_namespace,
+                   BY_KIND["NetworkPolicy"].index_id: policies}, [TenantPolicyReconciler()])
+    return engine
+
+
+def _offline(name: str) -> list:
+    """What `sncguard check` judges: every pod of the cluster in the view."""
+    view = ClusterView(namespaces={n.name: n for n in NAMESPACES}, pods=list(PODS), network_policies=list(POLICIES),
+                       pods_observed=True, nodes_observed=True)
+    others = [parse_policy_spec("TenantPolicy", s) for other, s in SPECS.items() if other != name]
+    spec = parse_policy_spec("TenantPolicy", SPECS[name])
+    return evaluate_tenantpolicy(spec, name, tenant_scope(spec, view.namespaces, others), view, NOW).findings
+
+
+def test_the_restricted_view_judges_as_every_pod_does():
+    engine = _operator()
+
+    async def evaluate_all():
+        for key in (ACME, GLOBEX, INITECH):
+            await engine.reconcile(key)
+
+    asyncio.run(evaluate_all())
+    for key in (ACME, GLOBEX, INITECH):
+        assert engine.findings[key] == _offline(key.name), key.name
+    net004 = [f for f in engine.findings[ACME] if f.rule_id == "NET-004" and f.result is Result.FAIL]
+    assert [f.resource.name for f in net004] == ["from-lan"]
+    assert "globex-a/shop-1 (10.1.2.3)" in net004[0].message_en
+    assert "globex-b/agent (10.4.0.1, hostNetwork)" in net004[0].message_en
+    net005 = [f for f in engine.findings[ACME] if f.rule_id == "NET-005" and f.resource.name == "to-db"]
+    assert net005 and all(f.result is Result.PASS for f in net005), "initech's db declares postgres as 5432"
+
+
+def test_the_view_takes_of_the_other_tenants_pods_only_those_its_networkpolicies_name():
+    engine = _operator()
+    spec = parse_policy_spec("TenantPolicy", SPECS["acme"])
+    others = [parse_policy_spec("TenantPolicy", SPECS[n]) for n in ("globex", "initech")]
+    scope = tenant_scope(spec, {n.name: n for n in NAMESPACES}, others)
+    view = TenantPolicyReconciler._view(engine, ACME, scope)
+    assert sorted((p.namespace, p.name) for p in view.pods) == [
+        ("acme-api", "api"), ("acme-web", "web"), ("globex-a", "shop-1"), ("globex-b", "agent"), ("initech-x", "db")]
+    # And what it took is what pod events are matched against.
+    assert engine.tenant_policies_reading_pods_in["initech-x"] == {ACME}
+    assert set(engine.pod_addresses_in_blocks) == {("globex-a", "shop-1"), ("globex-b", "agent")}
+    move_pod(engine, "globex-b", "far", pod("globex-b", "far", "192.168.1.9"))
+    assert ACME not in engine._dirty
+    move_pod(engine, "globex-a", "shop-1", None)
+    assert ACME in engine._deferred
+
+
+def test_a_tenant_without_ipblocks_or_selectors_of_other_tenants_takes_none_of_their_pods():
+    engine = _operator()
+    spec = parse_policy_spec("TenantPolicy", SPECS["globex"])
+    others = [parse_policy_spec("TenantPolicy", SPECS[n]) for n in ("acme", "initech")]
+    scope = tenant_scope(spec, {n.name: n for n in NAMESPACES}, others)
+    view = TenantPolicyReconciler._view(engine, GLOBEX, scope)
+    assert {p.namespace for p in view.pods} == {"globex-a", "globex-b"}
+    assert GLOBEX not in engine.tenant_ip_blocks
