@@ -51,7 +51,7 @@ import ipaddress
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .selectors import is_empty_selector, label_selector_matches
@@ -740,13 +740,20 @@ class NetworkPolicyEngine:
 
 @dataclass(frozen=True, slots=True)
 class ForeignPodReach:
-    """Which pods outside their own namespaces some NetworkPolicies can name: every pod of the
-    namespaces a namespaceSelector of theirs matches, and, whatever its namespace, a pod whose address
-    (status.podIP, its node's for a hostNetwork pod) one of their ipBlocks holds. Whatever they say
-    of other namespaces' pods, they say of these only: a view may leave the others out."""
+    """Which pods outside their own namespaces some NetworkPolicies can name: in a namespace a
+    namespaceSelector of theirs matches, the pods its podSelector (if any) selects, and, whatever
+    its namespace, a pod whose address (status.podIP, its node's for a hostNetwork pod) one of their
+    ipBlocks holds. Whatever they say of other namespaces' pods, they say of these only: a view may
+    leave the others out (a DNS egress rule to `namespaceSelector: {}` with the kube-dns podSelector
+    names the DNS pods, not every pod of the cluster)."""
 
     ip_blocks: tuple[IPBlock, ...] = ()
-    namespaces: frozenset[str] = frozenset()
+    # namespace -> the podSelectors naming its pods; None in the tuple names them all.
+    pod_selectors: Mapping[str, tuple[dict | None, ...]] = field(default_factory=dict)
+
+    @property
+    def namespaces(self) -> frozenset[str]:
+        return frozenset(self.pod_selectors)
 
     def block_holds(self, pod: Pod) -> bool:
         if not self.ip_blocks:
@@ -754,8 +761,12 @@ class ForeignPodReach:
         address = pod_address(pod)
         return address is not None and any(b.contains(address) for b in self.ip_blocks)
 
+    def selects(self, pod: Pod) -> bool:
+        selectors = self.pod_selectors.get(pod.namespace)
+        return selectors is not None and any(s is None or _selects(s, pod.labels) for s in selectors)
+
     def names(self, pod: Pod) -> bool:
-        return pod.namespace in self.namespaces or self.block_holds(pod)
+        return self.selects(pod) or self.block_holds(pod)
 
 
 def foreign_pod_reach(policies: Iterable[NetworkPolicy],
@@ -764,7 +775,7 @@ def foreign_pod_reach(policies: Iterable[NetworkPolicy],
     (name -> labels). Only the rules that take effect count, and a peer the API server would reject
     names nothing, as in NetworkPolicyEngine."""
     blocks: dict[IPBlock, None] = {}  # in order, once each
-    named: set[str] = set()
+    named: dict[str, dict[str, dict | None]] = {}  # namespace -> {selector as text: selector}, once each
     for policy in policies:
         for direction in Direction:
             for rule in policy_rules(policy, direction):
@@ -772,9 +783,11 @@ def foreign_pod_reach(policies: Iterable[NetworkPolicy],
                     if peer.kind is PeerKind.IP_BLOCK and peer.ip_block is not None:
                         blocks[peer.ip_block] = None
                     elif peer.kind in (PeerKind.NAMESPACES, PeerKind.PODS) and peer.namespace_selector is not None:
-                        named.update(n for n, labels in other_namespaces.items() if n not in named and _selects(
-                            peer.namespace_selector, {**labels, NAMESPACE_NAME_LABEL: n}))
-    return ForeignPodReach(tuple(blocks), frozenset(named))
+                        pods = peer.pod_selector if peer.kind is PeerKind.PODS else None
+                        for n, labels in other_namespaces.items():
+                            if _selects(peer.namespace_selector, {**labels, NAMESPACE_NAME_LABEL: n}):
+                                named.setdefault(n, {})[repr(pods)] = pods
+    return ForeignPodReach(tuple(blocks), {n: tuple(selectors.values()) for n, selectors in named.items()})
 
 
 # --------------------------------------------------------------------------------------------

@@ -62,10 +62,14 @@ def test_the_standby_takes_over_within_15_s_and_writes_each_change_once(own_clus
         takeover = time.monotonic() - killed
         assert takeover <= 15, f"the takeover took {takeover:.1f} s"
 
-        # A change made afterwards is judged by the new leader, written once.
-        cluster.kubectl("scale", "deployment", "web", "-n", "shop", "--replicas=1")
+        # A change made afterwards is judged by the new leader, written once. The change is the
+        # policy's own (four zones required of three replicas): a scale-down would be two changes
+        # of the cluster, the replicas and then, a moment later, the pods going away, and the
+        # engine evaluates the first at once (leading edge), so each would be written.
+        cluster.kubectl("patch", "zonespread", "sla", "-n", "shop", "--type", "merge", "-p",
+                        '{"spec": {"minZones": 4}}')
         wait_for(lambda: any(f["rule"] == "ZS-001" for f in get(cluster, "zonespread", "sla", "-n", "shop")
-                             ["status"].get("findings") or ()), timeout=30, message="ZS-001 after the scale-down")
+                             ["status"].get("findings") or ()), timeout=30, message="ZS-001 after minZones 4")
         time.sleep(3)
         assert standby.metric("sncguard_status_writes_total") == 1, "one change, one status write"
         assert get(cluster, "zonespread", "other", "-n", "shop")["metadata"]["resourceVersion"] == other_version, \

@@ -8,6 +8,7 @@ those only, and only their events concern it. The verdict must stay the one ever
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,7 +101,7 @@ def test_a_deleted_pod_the_block_held_marks_the_tenant_even_if_only_its_evaluati
 
 def test_a_pod_of_a_namespace_a_namespaceselector_names_marks_the_tenant():
     engine = Engine(KubeClient())
-    engine.remember_foreign_pods(ACME, ForeignPodReach((), frozenset({"initech-x"})), ())
+    engine.remember_foreign_pods(ACME, ForeignPodReach((), {"initech-x": (None,)}), ())
     move_pod(engine, "initech-x", "db", pod("initech-x", "db", "172.16.0.5"))
     assert engine._deferred == {ACME}
     # Re-evaluated without that selector: no longer.
@@ -249,3 +250,26 @@ def test_a_tenant_without_ipblocks_or_selectors_of_other_tenants_takes_none_of_t
     view = TenantPolicyReconciler._view(engine, GLOBEX, scope)
     assert {p.namespace for p in view.pods} == {"globex-a", "globex-b"}
     assert GLOBEX not in engine.tenant_ip_blocks
+
+
+def test_a_peer_s_podselector_narrows_the_foreign_pods_a_tenant_names():
+    """A DNS egress rule to `namespaceSelector: {}` and the kube-dns podSelector names the DNS pods of
+    every namespace, not every pod: only those enter the tenant's view and re-mark it."""
+    dns = {"matchLabels": {"k8s-app": "kube-dns"}}
+    reach = ForeignPodReach((), {"kube-system": (dns,), "initech-x": (dns,)})
+    dns_pod = replace(pod("kube-system", "coredns", "10.96.0.10"), labels={"k8s-app": "kube-dns"})
+    other = pod("initech-x", "db", "172.16.0.5")
+    assert reach.names(dns_pod) and not reach.names(other)
+    engine = Engine(KubeClient())
+    engine.remember_foreign_pods(ACME, reach, [dns_pod, other])
+    move_pod(engine, "initech-x", "db", other)
+    assert engine._dirty == set(), "a pod no peer selects moves no verdict"
+    move_pod(engine, "kube-system", "coredns", replace(dns_pod, pod_ip="10.96.0.11"))
+    assert engine._deferred == {ACME}
+    engine._dirty.clear(), engine._deferred.clear()
+    # Relabelled out of the selector: marks once (it left), then no more.
+    move_pod(engine, "kube-system", "coredns", replace(dns_pod, labels={}))
+    assert engine._deferred == {ACME}
+    engine._dirty.clear(), engine._deferred.clear()
+    move_pod(engine, "kube-system", "coredns", replace(dns_pod, labels={"tier": "x"}))
+    assert engine._dirty == set()

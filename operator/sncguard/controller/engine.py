@@ -25,13 +25,13 @@ from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..defaults import apply_defaults
 from ..findings import Finding
 from ..loader import parse_policy_spec
+from ..netpol import ForeignPodReach, IPAddress, IPBlock, pod_address
 from ..status import differs, invalid_status, status_patch
 from ..view import ClusterView
 from .kube import TRANSIENT_ERRORS, ApiError, KubeClient
 from .state import Fingerprints, PolicyKey, PolicyRecord
 
 if TYPE_CHECKING:
-    from ..netpol import ForeignPodReach, IPAddress, IPBlock
     from ..view import Pod
     from .metrics import Metrics
 
@@ -98,8 +98,12 @@ class Engine:
         # `remember_foreign_pods`, kinds._affects_pod_policies).
         # The ipBlocks of its NetworkPolicies: they admit the pods whose address they hold (NET-004).
         self.tenant_ip_blocks: dict[PolicyKey, tuple[IPBlock, ...]] = {}
-        # Other tenants' namespaces whose pods its namespaceSelectors name (NET-005), by namespace.
+        # Other tenants' namespaces whose pods its namespaceSelectors name (NET-005), by namespace;
+        # which pods of theirs its peers' podSelectors select (`tenant_reach`), and which pods they
+        # selected when last seen (a pod deleted or relabelled no longer says so).
         self.tenant_policies_reading_pods_in: dict[str, set[PolicyKey]] = {}
+        self.tenant_reach: dict[PolicyKey, ForeignPodReach] = {}
+        self.foreign_pods_selected: dict[PolicyKey, set[tuple[str, str]]] = {}
         # The address of each pod that some tenant's ipBlock held when last seen: the event of a pod
         # that left the block, or was deleted, no longer carries it.
         self.pod_addresses_in_blocks: dict[tuple[str, str], IPAddress] = {}
@@ -197,14 +201,15 @@ class Engine:
         """Record which of the other tenants' `pods` (those its view took) TenantPolicy `key` can name."""
         for keys in self.tenant_policies_reading_pods_in.values():
             keys.discard(key)
+        pods = list(pods)
         for namespace in reach.namespaces:
             self.tenant_policies_reading_pods_in.setdefault(namespace, set()).add(key)
+        self.tenant_reach[key] = reach
+        self.foreign_pods_selected[key] = {(pod.namespace, pod.name) for pod in pods if reach.selects(pod)}
         if not reach.ip_blocks:
             self.tenant_ip_blocks.pop(key, None)
             return
         self.tenant_ip_blocks[key] = reach.ip_blocks
-        from ..netpol import pod_address
-
         for pod in pods:
             if reach.block_holds(pod) and (address := pod_address(pod)) is not None:
                 self.pod_addresses_in_blocks[(pod.namespace, pod.name)] = address
@@ -267,6 +272,8 @@ class Engine:
         for keys in self.tenant_policies_of_namespace.values():
             keys.discard(key)
         self.tenant_ip_blocks.pop(key, None)
+        self.tenant_reach.pop(key, None)
+        self.foreign_pods_selected.pop(key, None)
         for keys in self.tenant_policies_reading_pods_in.values():
             keys.discard(key)
         self._last_evaluated_at.pop(key, None)

@@ -56,8 +56,17 @@ def _tenants_naming_pod(engine: Engine, namespace: str, name: str, projection: A
     """The TenantPolicies whose NetworkPolicies name this pod of another tenant, or did: a
     namespaceSelector matches its namespace, or one of their ipBlocks holds its address now or held
     the one it had (it left the block, or was deleted). Any other tenant's verdict ignores it."""
-    readers = set(engine.tenant_policies_reading_pods_in.get(namespace, ()))
     where = (namespace, name)
+    readers: set[PolicyKey] = set()
+    for key in engine.tenant_policies_reading_pods_in.get(namespace, ()):
+        reach, selected = engine.tenant_reach.get(key), engine.foreign_pods_selected.setdefault(key, set())
+        selects_it = reach is None or (projection is not None and reach.selects(projection))
+        if selects_it or where in selected:
+            readers.add(key)
+        if selects_it and projection is not None:
+            selected.add(where)
+        else:
+            selected.discard(where)
     before = engine.pod_addresses_in_blocks.pop(where, None)
     after = pod_address(projection) if projection is not None else None
     for key, blocks in engine.tenant_ip_blocks.items():
