@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hack_modules import load
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load():
-    if "bench_analysis" in sys.modules:
-        return sys.modules["bench_analysis"]
-    spec = importlib.util.spec_from_file_location("bench_analysis", REPO / "hack/bench/analysis.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_analysis"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-A = _load()
+A = load("bench_analysis", "hack/bench/analysis.py")
 T0 = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 OP = "sncguard-operator"
 

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from hack_modules import load
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load():
-    if "bench_peers" in sys.modules:
-        return sys.modules["bench_peers"]
-    spec = importlib.util.spec_from_file_location("bench_peers", REPO / "hack/bench/peers.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_peers"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-peers = _load()
+peers = load("bench_peers", "hack/bench/peers.py")
 
 
 def done(argv, returncode=0, stdout="", stderr=""):
