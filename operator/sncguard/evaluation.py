@@ -12,7 +12,7 @@ from .api import BackupPolicySpec, TenantPolicySpec, ZoneSpreadSpec
 from .findings import Finding, ResourceRef
 from .rules import access, backup, location, network, termination, zonespread
 from .selectors import label_selector_matches
-from .status import rfc3339
+from .status import resource_entry, rfc3339
 from .view import ClusterView, Namespace
 from .waivers import apply_waivers, spec_waivers
 
@@ -42,18 +42,11 @@ def with_waivers(outcome: Outcome, spec: Any, kind: str, namespace: str, name: s
     fields = dict(outcome.status_fields)
     accepted = [f for f in waived.findings if f.waived]
     if accepted:
-        fields["waived"] = [{**f.waiver.as_dict(), "resource": _resource_entry(f.resource)}  # type: ignore[union-attr]
+        fields["waived"] = [{**f.waiver.as_dict(), "resource": resource_entry(f.resource)}  # type: ignore[union-attr]
                             for f in sorted(accepted, key=lambda f: (f.rule.id, f.resource))[:WAIVED_SHOWN]]
     if waived.errors:
         fields["waiverErrors"] = waived.errors[:WAIVED_SHOWN]
     return replace(outcome, findings=waived.findings, status_fields=fields, wake_at=waived.next_expiry)
-
-
-def _resource_entry(resource: ResourceRef) -> dict[str, str]:
-    entry = {"kind": resource.kind, "name": resource.name}
-    if resource.namespace:
-        entry["namespace"] = resource.namespace
-    return entry
 
 
 def evaluate_zonespread(spec: ZoneSpreadSpec, namespace: str, name: str, view: ClusterView,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .findings import Finding, Result, Summary, most_severe_first
+from .findings import Finding, ResourceRef, Result, Summary, most_severe_first
 
 FINDINGS_CAP = 20
 _VOLATILE = ("lastEvaluated",)
@@ -40,12 +40,17 @@ def _condition(type_: str, status: str, reason: str, message: str, generation: i
     return cond
 
 
+def resource_entry(resource: ResourceRef) -> dict[str, str]:
+    """An object as status entries name it: kind, name, and namespace when it has one."""
+    entry = {"kind": resource.kind, "name": resource.name}
+    if resource.namespace:
+        entry["namespace"] = resource.namespace
+    return entry
+
+
 def _finding_entry(f: Finding, language: str) -> dict[str, Any]:
-    resource = {"kind": f.resource.kind, "name": f.resource.name}
-    if f.resource.namespace:
-        resource["namespace"] = f.resource.namespace
     entry = {"rule": f.rule.id, "result": f.result.value, "severity": f.severity.value,
-             "resource": resource, "message": f.message(language)}
+             "resource": resource_entry(f.resource), "message": f.message(language)}
     if f.field:
         entry["field"] = f.field
     return entry

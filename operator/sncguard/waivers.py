@@ -155,8 +155,10 @@ def apply_waivers(findings: list[Finding], view: ClusterView, declared: Sequence
     """`findings` of one policy with the annotations of their objects and the policy's own waivers applied."""
     annotations = annotated(view)
     rules_on: dict[tuple[str, str, str], set[str]] = {}
+    resource_of: dict[tuple[str, str, str], ResourceRef] = {}
     for f in findings:
         rules_on.setdefault(_key(f.resource), set()).add(f.rule.id)
+        resource_of.setdefault(_key(f.resource), f.resource)
     by_object: dict[tuple[str, str, str], list[Waiver]] = {}
     errors: list[str] = []
     extra: list[Finding] = []
@@ -167,7 +169,7 @@ def apply_waivers(findings: list[Finding], view: ClusterView, declared: Sequence
             continue
         waivers, malformed = parse_annotation(text)
         by_object[key] = waivers
-        resource = next(f.resource for f in findings if _key(f.resource) == key)
+        resource = resource_of[key]
         for bad in malformed:
             if bad.rule is not None:
                 extra.append(_malformed_warning(bad, resource))
@@ -197,7 +199,7 @@ def apply_waivers(findings: list[Finding], view: ClusterView, declared: Sequence
             out.append(f)
     # A lapsed waiver that covers nothing failing any more is clutter that hides the next failure.
     for key, waivers in by_object.items():
-        resource = next(f.resource for f in findings if _key(f.resource) == key)
+        resource = resource_of[key]
         for w in waivers:
             if not w.active(now) and (w, key) not in used and w.rule in rules_on[key]:
                 extra.append(_lapsed_warning(w, resource))
