@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ from .findings import Finding, ResourceRef
 from .rules import access, backup, location, network, termination, zonespread
 from .selectors import label_selector_matches
 from .status import resource_entry, rfc3339
+from .tenancy import TenantSelection
 from .view import ClusterView, Namespace
 from .waivers import apply_waivers, spec_waivers
 
@@ -80,18 +81,26 @@ class TenantScope:
 
 def tenant_scope(spec: TenantPolicySpec, namespaces: Mapping[str, Namespace],
                  other_specs: list[TenantPolicySpec]) -> TenantScope:
-    selector = spec.namespace_selector.as_k8s()
-    mine = sorted(n for n, ns in namespaces.items() if label_selector_matches(selector, ns.labels))
+    """The scope of one TenantPolicy among `other_specs`, for a single question; to ask for many
+    policies, keep a TenantSelection and use `scope_of`."""
+    selection = TenantSelection()
+    selection.sync(namespaces, {0: spec.namespace_selector.as_k8s(),
+                                **{i: other.namespace_selector.as_k8s() for i, other in enumerate(other_specs, 1)}})
+    return scope_of(0, spec, namespaces, selection)
+
+
+def scope_of(policy: Hashable, spec: TenantPolicySpec, namespaces: Mapping[str, Namespace],
+             selection: TenantSelection) -> TenantScope:
+    """The scope of `policy` (its id in `selection`, which is up to date with `namespaces` and every
+    usable TenantPolicy, this one included)."""
+    mine = selection.namespaces_of(policy)
     zones: dict[str, str] = {}
     for zone in sorted(spec.zones or {}):
         zone_selector = (spec.zones or {})[zone].as_k8s()
         for n in mine:
             if n not in zones and label_selector_matches(zone_selector, namespaces[n].labels):
                 zones[n] = zone
-    other_selectors = [other.namespace_selector.as_k8s() for other in other_specs]
-    others = {n for other in other_selectors for n, ns in namespaces.items()
-              if label_selector_matches(other, ns.labels)} - set(mine)
-    return TenantScope(mine, zones, others)
+    return TenantScope(mine, zones, selection.others(policy))
 
 
 def yielded_namespaces(name: str, namespaces: list[str], all_namespaces: Mapping[str, Namespace],

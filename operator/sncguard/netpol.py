@@ -50,7 +50,7 @@ import enum
 import ipaddress
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -566,7 +566,7 @@ class NetworkPolicyEngine:
         key = json.dumps(selector, sort_keys=True, default=str)
         cached = self._selector_cache.get(key)
         if cached is None:
-            cached = self._selector_cache[key] = frozenset(
+            cached = self._selector_cache[key] = frozenset(self._namespaces) if key == "{}" else frozenset(
                 n for n in self._namespaces if _selects(selector, self._ns_labels[n]))
         return cached
 
@@ -769,6 +769,12 @@ class ForeignPodReach:
         return self.selects(pod) or self.block_holds(pod)
 
 
+def peer_pod_test(selector: Mapping | None) -> Callable[[Pod], bool]:
+    """Whether a peer's podSelector (None: every pod) selects a pod, as ForeignPodReach.selects does
+    within a namespace the peer names."""
+    return lambda pod: selector is None or _selects(selector, pod.labels)
+
+
 def foreign_pod_reach(policies: Iterable[NetworkPolicy],
                       other_namespaces: Mapping[str, Mapping[str, str]]) -> ForeignPodReach:
     """The ForeignPodReach of `policies` (those of one tenant's namespaces), among `other_namespaces`
@@ -776,6 +782,7 @@ def foreign_pod_reach(policies: Iterable[NetworkPolicy],
     names nothing, as in NetworkPolicyEngine."""
     blocks: dict[IPBlock, None] = {}  # in order, once each
     named: dict[str, dict[str, dict | None]] = {}  # namespace -> {selector as text: selector}, once each
+    matched: dict[str, list[str]] = {}  # namespaceSelector as text -> the namespaces it matches
     for policy in policies:
         for direction in Direction:
             for rule in policy_rules(policy, direction):
@@ -784,9 +791,17 @@ def foreign_pod_reach(policies: Iterable[NetworkPolicy],
                         blocks[peer.ip_block] = None
                     elif peer.kind in (PeerKind.NAMESPACES, PeerKind.PODS) and peer.namespace_selector is not None:
                         pods = peer.pod_selector if peer.kind is PeerKind.PODS else None
-                        for n, labels in other_namespaces.items():
-                            if _selects(peer.namespace_selector, {**labels, NAMESPACE_NAME_LABEL: n}):
-                                named.setdefault(n, {})[repr(pods)] = pods
+                        # A tenant's namespaces mostly repeat the same peers (its DNS rule, its flows).
+                        key = repr(peer.namespace_selector)
+                        matching = matched.get(key)
+                        if matching is None:
+                            # The API server labels each namespace with its name; a manifest may not.
+                            matching = matched[key] = [
+                                n for n, labels in other_namespaces.items()
+                                if _selects(peer.namespace_selector, labels if labels.get(NAMESPACE_NAME_LABEL) == n
+                                            else {**labels, NAMESPACE_NAME_LABEL: n})]
+                        for n in matching:
+                            named.setdefault(n, {})[repr(pods)] = pods
     return ForeignPodReach(tuple(blocks), {n: tuple(selectors.values()) for n, selectors in named.items()})
 
 

@@ -230,7 +230,7 @@ def test_the_view_takes_of_the_other_tenants_pods_only_those_its_networkpolicies
     spec = parse_policy_spec("TenantPolicy", SPECS["acme"])
     others = [parse_policy_spec("TenantPolicy", SPECS[n]) for n in ("globex", "initech")]
     scope = tenant_scope(spec, {n.name: n for n in NAMESPACES}, others)
-    view = TenantPolicyReconciler._view(engine, ACME, scope)
+    view = TenantPolicyReconciler._view(engine, ACME, scope, {n.name: n for n in NAMESPACES})
     assert sorted((p.namespace, p.name) for p in view.pods) == [
         ("acme-api", "api"), ("acme-web", "web"), ("globex-a", "shop-1"), ("globex-b", "agent"), ("initech-x", "db")]
     # And what it took is what pod events are matched against.
@@ -242,12 +242,43 @@ def test_the_view_takes_of_the_other_tenants_pods_only_those_its_networkpolicies
     assert ACME in engine._deferred
 
 
+def test_the_other_tenants_pods_remembered_for_the_view_follow_every_pod_change():
+    """The pods a tenant's peers name in another namespace are kept between evaluations (all tenants
+    share the DNS rule); a pod added, changed or deleted there is seen by the next view, whichever
+    tenant asked first, and judged as the whole cluster judges it."""
+    engine = _operator()
+    namespaces = {n.name: n for n in NAMESPACES}
+    spec = parse_policy_spec("TenantPolicy", SPECS["acme"])
+    others = [parse_policy_spec("TenantPolicy", SPECS[n]) for n in ("globex", "initech")]
+    scope = tenant_scope(spec, namespaces, others)
+
+    def foreign() -> list[tuple[str, str]]:
+        view = TenantPolicyReconciler._view(engine, ACME, scope, namespaces)
+        return sorted((p.namespace, p.name) for p in view.pods if p.namespace not in scope.namespaces)
+
+    assert foreign() == [("globex-a", "shop-1"), ("globex-b", "agent"), ("initech-x", "db")]
+    store = engine.indexes[BY_KIND["Pod"].index_id]
+    # A second pod the ipBlock holds, in a namespace already asked about: the store, then the event.
+    added = pod("globex-a", "shop-3", "10.1.2.4")
+    store["globex-a"] = [*store["globex-a"], added]
+    move_pod(engine, "globex-a", "shop-3", added)
+    assert ("globex-a", "shop-3") in foreign()
+    # Moved out of the block, then deleted: gone from the view each time.
+    moved = pod("globex-a", "shop-1", "192.168.7.7")
+    store["globex-a"] = [moved if p.name == "shop-1" else p for p in store["globex-a"]]
+    move_pod(engine, "globex-a", "shop-1", moved)
+    assert ("globex-a", "shop-1") not in foreign()
+    store["initech-x"] = [p for p in store["initech-x"] if p.name != "db"]
+    move_pod(engine, "initech-x", "db", None)
+    assert foreign() == [("globex-a", "shop-3"), ("globex-b", "agent")]
+
+
 def test_a_tenant_without_ipblocks_or_selectors_of_other_tenants_takes_none_of_their_pods():
     engine = _operator()
     spec = parse_policy_spec("TenantPolicy", SPECS["globex"])
     others = [parse_policy_spec("TenantPolicy", SPECS[n]) for n in ("acme", "initech")]
     scope = tenant_scope(spec, {n.name: n for n in NAMESPACES}, others)
-    view = TenantPolicyReconciler._view(engine, GLOBEX, scope)
+    view = TenantPolicyReconciler._view(engine, GLOBEX, scope, {n.name: n for n in NAMESPACES})
     assert {p.namespace for p in view.pods} == {"globex-a", "globex-b"}
     assert GLOBEX not in engine.tenant_ip_blocks
 
@@ -273,3 +304,77 @@ def test_a_peer_s_podselector_narrows_the_foreign_pods_a_tenant_names():
     engine._dirty.clear(), engine._deferred.clear()
     move_pod(engine, "kube-system", "coredns", replace(dns_pod, labels={"tier": "x"}))
     assert engine._dirty == set()
+
+
+def test_another_tenant_policy_claiming_namespaces_moves_this_tenant_s_verdict():
+    """Which namespaces are *other tenants'* depends on the other TenantPolicies: globex's selector
+    widened to kube-system makes the DNS pod that acme's ipBlock holds another tenant's (NET-004).
+    The spec change of globex must bring acme's verdict with it, as the offline check judges it."""
+    engine = _operator()
+
+    async def evaluate(*keys: PolicyKey) -> None:
+        for key in keys:
+            await engine.reconcile(key)
+
+    asyncio.run(evaluate(ACME, GLOBEX, INITECH))
+    assert "kube-system/dns" not in str([f.message_en for f in engine.findings[ACME]])
+    index = engine.indexes[policy_index_name("TenantPolicy")]
+    widened = {**SPECS["globex"], "namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["globex-a", "globex-b", "kube-system"]}]}}
+    body = {"metadata": {"name": "globex", "uid": "uid-globex", "generation": 2}, "spec": widened, "status": {}}
+    index[""] = [r for r in index[""] if r.key != GLOBEX] + [PolicyRecord.from_body("TenantPolicy", body)]
+    engine._dirty.clear(), engine._deferred.clear()
+    engine.policy_event("TenantPolicy", "MODIFIED", body)
+    assert ACME in engine._dirty and INITECH in engine._dirty, "the other tenants' scopes moved"
+    asyncio.run(evaluate(GLOBEX, ACME, INITECH))
+    SPECS_NOW = {**SPECS, "globex": widened}
+    view = ClusterView(namespaces={n.name: n for n in NAMESPACES}, pods=list(PODS), network_policies=list(POLICIES),
+                       pods_observed=True, nodes_observed=True)
+    spec = parse_policy_spec("TenantPolicy", SPECS_NOW["acme"])
+    others = [parse_policy_spec("TenantPolicy", s) for other, s in SPECS_NOW.items() if other != "acme"]
+    offline = evaluate_tenantpolicy(spec, "acme", tenant_scope(spec, view.namespaces, others), view, NOW).findings
+    assert engine.findings[ACME] == offline
+    assert "kube-system/dns" in str([f.message_en for f in engine.findings[ACME]])
+    # An edit that leaves every selector as it was (a flow, a grant) moves no other tenant.
+    engine._dirty.clear(), engine._deferred.clear()
+    body = {**body, "metadata": {**body["metadata"], "generation": 3},
+            "spec": {**widened, "allowedRegions": ["eu-fr-paris"]}}
+    index[""] = [r for r in index[""] if r.key != GLOBEX] + [PolicyRecord.from_body("TenantPolicy", body)]
+    engine.policy_event("TenantPolicy", "MODIFIED", body)
+    assert engine._dirty == {GLOBEX}
+
+
+def test_a_namespace_change_marks_the_tenants_it_can_move_and_no_other():
+    engine = _operator()
+
+    async def evaluate(*keys: PolicyKey) -> None:
+        for key in keys:
+            await engine.reconcile(key)
+
+    asyncio.run(evaluate(ACME, GLOBEX, INITECH))
+
+    def namespace_event(ns: Namespace | None, name: str) -> tuple[set, set]:
+        """What the informer does: the store first, then the change callback."""
+        store = engine.indexes[BY_KIND["Namespace"].index_id]
+        store[CLUSTER] = [n for n in store[CLUSTER] if n.name != name] + ([ns] if ns is not None else [])
+        engine._dirty.clear(), engine._deferred.clear()
+        BY_KIND["Namespace"].affects(engine, "", name, ns)
+        return engine._dirty - engine._deferred, set(engine._deferred)
+
+    # initech's new namespace: initech at once; acme later (its flow's peer names initech's
+    # namespaces); globex's peers name no other namespace and it has no ipBlock: not at all.
+    prompt, later = namespace_event(namespace("initech-y", "initech"), "initech-y")
+    assert (prompt, later) == ({INITECH}, {ACME})
+    # A namespace of no tenant that no peer names: nobody.
+    assert namespace_event(namespace("scratch", None), "scratch") == (set(), set())
+    # Relabelled into initech: initech at once, acme later; and back out: the same, from the labels before.
+    assert namespace_event(namespace("scratch", "initech"), "scratch") == ({INITECH}, {ACME})
+    asyncio.run(evaluate(INITECH))  # as the engine does next: initech now covers scratch
+    assert namespace_event(namespace("scratch", None), "scratch") == ({INITECH}, {ACME})
+    # Deleted: those that covered it and those whose peers matched it before.
+    assert namespace_event(None, "initech-y") == ({INITECH}, {ACME})
+    # A namespace with pods that acme's ipBlock may hold: acme, whatever its labels.
+    assert namespace_event(namespace("globex-b", None), "globex-b") == ({GLOBEX}, {ACME})
+    # A tenant not evaluated yet has recorded nothing: it is evaluated later, to be safe.
+    engine.tenant_namespace_selectors.pop(GLOBEX)
+    assert namespace_event(namespace("scratch2", None), "scratch2") == (set(), {GLOBEX})

@@ -513,6 +513,7 @@ def test_a_backup_change_marks_the_tenants_of_ended_contracts_deferred():
         spec_of=lambda record: specs[record.key],
         mark=lambda key, deferred=False: marked.append((key, deferred)),
         mark_kind=kinds.append,
+        backup_index=SimpleNamespace(velero_changed=lambda: None),
     )
     BY_KIND["Backup"].affects(engine, "openshift-adp", "nightly", None)
     assert kinds == ["BackupPolicy"] and marked == [("ended", True)]

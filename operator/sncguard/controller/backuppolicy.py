@@ -75,6 +75,8 @@ class BackupPolicyReconciler:
             return
         namespace = record.key.namespace
         view = engine.view([namespace], velero_namespaces=[spec.velero_namespace])
+        view.backups = engine.backup_index.relevant(
+            spec.velero_namespace, namespace, lambda vns: index_values(engine, BY_KIND["Backup"], [vns]), view.restores)
         outcome = evaluate_backuppolicy(spec, namespace, record.key.name, view, now)
         result = outcome.detail
         extra: dict[str, Any] = dict(outcome.status_fields)

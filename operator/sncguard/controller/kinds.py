@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from ..netpol import pod_address
+from ..netpol import NAMESPACE_NAME_LABEL, pod_address
 from ..selectors import label_selector_matches
 from ..status import invalid_status
 from ..view import ClusterView, project
@@ -45,6 +45,7 @@ def _affects_tenants(engine: Engine, namespace: str, name: str, projection: Any)
 def _affects_pod_policies(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     """A pod moves its namespace's policies at once, and, later, the other tenants that can name it
     (another tenant's pod admitted by address is a NET-004 failure)."""
+    engine.foreign_pods.pod_changed(namespace)
     for kind in ("ZoneSpread", "BackupPolicy"):
         engine.mark_namespaced(kind, namespace)
     engine.mark_tenants_of(namespace)
@@ -89,21 +90,44 @@ def _affects_everything(engine: Engine, namespace: str, name: str, projection: A
 
 def _affects_namespace(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     """A namespace created, relabelled or deleted. The TenantPolicies that select it now or covered
-    it before are evaluated promptly; every other one later, as its peers and other-tenant sets
-    may move too."""
+    it before are evaluated promptly. Another tenant's verdict reads it only through its peers'
+    namespaceSelectors (matching the labels before or after) and its ipBlocks (holding a pod of it):
+    those tenants are evaluated later, as are the tenants not evaluated yet; the rest not at all."""
     engine.mark_namespaced("ZoneSpread", name)
     engine.mark_namespaced("BackupPolicy", name)
     covering = engine.tenant_policies_of_namespace.get(name, set())
+    before = engine.namespace_labels_seen.pop(name, None)
+    if before is None:
+        before = engine.tenant_selection.labels_of(name)
+    after = projection.labels if projection is not None else None
+    if after is not None:
+        engine.namespace_labels_seen[name] = after
+    named = [{**labels, NAMESPACE_NAME_LABEL: name} for labels in (before, after) if labels is not None]
+    has_pods = bool(index_values(engine, BY_KIND["Pod"], [name]))
     for record in engine.records("TenantPolicy"):
         spec = engine.spec_of(record)
-        selects = spec is not None and projection is not None and label_selector_matches(
-            spec.namespace_selector.as_k8s(), projection.labels)
-        engine.mark(record.key, deferred=not (selects or record.key in covering))
+        selects = spec is not None and after is not None and label_selector_matches(
+            spec.namespace_selector.as_k8s(), after)
+        if selects or record.key in covering:
+            engine.mark(record.key)
+            continue
+        selectors = engine.tenant_namespace_selectors.get(record.key)
+        if selectors is None or (has_pods and record.key in engine.tenant_ip_blocks) or any(
+                _selector_matches(selector, labels) for selector in selectors for labels in named):
+            engine.mark(record.key, deferred=True)
+
+
+def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    try:
+        return label_selector_matches(selector, labels)
+    except ValueError:  # an operator the API server would refuse: it selects nothing, as in netpol
+        return False
 
 
 def _affects_backups(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     """Velero's objects move the BackupPolicies at once, and, later, the TenantPolicies of ended
     contracts: a Backup covering a tenant's namespace is data that remains (TERM-002)."""
+    engine.backup_index.velero_changed()
     engine.mark_kind("BackupPolicy")
     for record in engine.records("TenantPolicy"):
         spec = engine.spec_of(record)

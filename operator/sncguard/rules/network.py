@@ -29,6 +29,7 @@ from ..netpol import (
     PolicyRule,
     internet_covered,
     is_default_deny,
+    policy_rules,
     selector_implies,
 )
 from ..selectors import is_empty_selector, label_selector_matches
@@ -439,6 +440,8 @@ def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namesp
     per clean tenant namespace."""
     engine = engine or NetworkPolicyEngine(view)
     others = sorted(other_tenant_namespaces)
+    other_set = set(others)
+    held: dict[tuple[IPBlock, str], list[Pod]] = {}
     out: list[Finding] = []
     for ns in sorted(set(tenant_namespaces)):
         failed = False
@@ -452,7 +455,10 @@ def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namesp
                                       "des autres locataires")
                 for peer in r.peers:
                     if peer.ip_block is not None:
-                        hit = _pods_in_block(peer, others, engine)
+                        # A tenant's namespaces mostly repeat one block (the Internet): each is asked once.
+                        hit = held.get((peer.ip_block, peer.error))
+                        if hit is None:
+                            hit = held[(peer.ip_block, peer.error)] = _pods_in_block(peer, others, engine)
                         if hit:
                             where = f"from[{peer.index}].ipBlock {peer.ip_block}"
                             shown = _list(f"{p.namespace}/{p.name} ({p.pod_ip}"
@@ -472,7 +478,7 @@ def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namesp
                         reasons_fr.append(f"{where} est vide et sélectionne tous les espaces de noms, y compris "
                                           f"ceux des autres locataires")
                         continue
-                    hit = [o for o in others if peer.matches_namespace(o, engine.namespace_labels(o))]
+                    hit = sorted(engine.peer_namespaces(peer) & other_set)
                     if hit:
                         reasons_en.append(f"{where} matches {_n_en(len(hit), 'namespace')} of other tenants: "
                                           f"{_list(hit)}")
@@ -665,14 +671,50 @@ def _selects_only_dns_pods(key: str, selector: Mapping) -> bool:
     return _DNS_SELECTORS[key]
 
 
-def _dns_exempt(unit: _PortUnit, destination: _End) -> bool:
-    """DNS egress needs no flow: UDP/TCP 53 anywhere, and OpenShift's 5353 to the DNS pods."""
+def _dns_exempt(unit: _PortUnit, destination: _End, dns_ends: dict[int, bool] | None = None) -> bool:
+    """DNS egress needs no flow: UDP/TCP 53 anywhere, and OpenShift's 5353 to the DNS pods.
+    `dns_ends` remembers the answer per "pods" end selector for one rule: its namespace ends (one per
+    namespace a `namespaceSelector: {}` matches, thousands) share their peer's selector object."""
     if unit.protocol not in ("UDP", "TCP") or unit.name or unit.low != unit.high:
         return False
-    return unit.low == DNS_PORT or (unit.low == OPENSHIFT_DNS_PORT and _is_dns_pods(destination))
+    if unit.low == DNS_PORT:
+        return True
+    if unit.low != OPENSHIFT_DNS_PORT:
+        return False
+    if dns_ends is None or destination.kind != "pods":
+        return _is_dns_pods(destination)
+    key = id(destination.pod_selector)
+    known = dns_ends.get(key)
+    if known is None:
+        known = dns_ends[key] = _is_dns_pods(destination)
+    return known
 
 
-def _rule_ends(r: PolicyRule, engine: NetworkPolicyEngine) -> list[_End]:
+def namespace_selectors_read(policies: Iterable[NetworkPolicy]) -> list[dict]:
+    """The namespaceSelectors of `policies`' peers (those of one tenant's namespaces) whose matches a
+    TenantPolicy's verdict reads: which other namespaces they name (NET-004, NET-005) and which of
+    those namespaces' pods. Every one but a peer of an egress rule whose ports are all DNS (see
+    `_dns_exempt`): such a rule needs no flow, wherever it goes. A namespace no selector of these
+    matches, before or after it changes, and whose pods no ipBlock of theirs holds, moves nothing of
+    the verdict, unless the tenant selects it."""
+    out: dict[str, dict] = {}
+    for policy in policies:
+        for direction in Direction:
+            for r in policy_rules(policy, direction):
+                units = _port_units(r) if direction is Direction.EGRESS else None
+                for peer in r.peers:
+                    if peer.namespace_selector is None or peer.kind not in (PeerKind.NAMESPACES, PeerKind.PODS):
+                        continue
+                    if units and all(_dns_exempt(u, _End("pods", "", peer.pod_selector)) for u in units):
+                        continue
+                    out.setdefault(json.dumps(peer.namespace_selector, sort_keys=True), peer.namespace_selector)
+    return list(out.values())
+
+
+def _rule_ends(r: PolicyRule, engine: NetworkPolicyEngine, units: list[_PortUnit] | None = None) -> list[_End]:
+    """The rule's peers as ends, a "pods" end per namespace. With `units` (an egress rule's ports),
+    a peer to which every one of them is DNS (see `_dns_exempt`) is left out: it can have no gap,
+    and a DNS rule's `namespaceSelector: {}` would otherwise be one end per namespace of the cluster."""
     ends: list[_End] = []
     for pc in engine.peer_classes(r):
         if pc.kind is PeerKind.ANY:
@@ -680,6 +722,8 @@ def _rule_ends(r: PolicyRule, engine: NetworkPolicyEngine) -> list[_End]:
         elif pc.kind is PeerKind.IP_BLOCK:
             ends.append(_End("ip", block=pc.ip_block))
         elif pc.kind in (PeerKind.NAMESPACES, PeerKind.PODS):
+            if units and all(_dns_exempt(u, _End("pods", "", pc.pod_selector)) for u in units):
+                continue
             ends += [_End("pods", n, pc.pod_selector) for n in sorted(pc.namespaces)]
     return ends
 
@@ -724,10 +768,11 @@ class _Matrix:
         own = sources[0] if egress else destinations[0]
         candidates = [t for t in self.flows if _covers_end(t[1] if egress else t[2], own)]
         out: list[_Gap] = []
+        dns_ends: dict[int, bool] = {}  # the ends' selectors live as long as this call: ids are stable
         for src in sources:
             for dst in destinations:
                 for unit in units:
-                    if egress and _dns_exempt(unit, dst):
+                    if egress and _dns_exempt(unit, dst, dns_ends):
                         continue
                     if self._covered(src, dst, unit, candidates):
                         continue
@@ -757,10 +802,10 @@ class _Matrix:
 def _rule_gaps(r: PolicyRule, matrix: _Matrix, engine: NetworkPolicyEngine) -> list[_Gap]:
     policy = r.policy
     own = _End("pods", policy.namespace, policy.pod_selector)
-    peers = _rule_ends(r, engine)
+    units = _port_units(r)
     if r.direction is Direction.INGRESS:
-        return matrix.gaps(peers, [own], _port_units(r), egress=False)
-    return matrix.gaps([own], peers, _port_units(r), egress=True)
+        return matrix.gaps(_rule_ends(r, engine), [own], units, egress=False)
+    return matrix.gaps([own], _rule_ends(r, engine, units), units, egress=True)
 
 
 def check_flow_matrix(spec: TenantPolicySpec, tenant_namespaces: list[str], zone_of_namespace: Mapping[str, str],

@@ -416,8 +416,10 @@ def running_zones(spec: ZoneSpreadSpec, workload: Workload,
     return frozenset(zones), running, unzoned
 
 
-def check_running_zones(spec: ZoneSpreadSpec, workload: Workload, view: ClusterView) -> Finding:
-    """ZS-004: fail when the running pods sit in fewer than minZones zones; skip without live data."""
+def check_running_zones(spec: ZoneSpreadSpec, workload: Workload, view: ClusterView,
+                        known: tuple[frozenset[str], int, int] | None = None) -> Finding:
+    """ZS-004: fail when the running pods sit in fewer than minZones zones; skip without live data.
+    `known`: `running_zones` of the workload, when the caller has it already."""
     w, m, key = workload, spec.min_zones, spec.topology_key
     if not view.pods_observed or not view.nodes_observed:
         return finding(rule("ZS-004"), Result.SKIP, _ref(w), Message(
@@ -425,7 +427,7 @@ def check_running_zones(spec: ZoneSpreadSpec, workload: Workload, view: ClusterV
             f"Placement {_of_fr(w)} non évalué : aucun Pod ni Node réel dans "
             f"l'entrée",
         ))
-    zones, running, unzoned = running_zones(spec, w, view)
+    zones, running, unzoned = known if known is not None else running_zones(spec, w, view)
     if not w.selector:
         extra_en, extra_fr = " (its spec.selector is empty)", " (son spec.selector est vide)"
     elif unzoned:
@@ -724,7 +726,8 @@ def evaluate(spec: ZoneSpreadSpec, namespace: str, view: ClusterView) -> ZoneSpr
     eligible = True
     for w in select_workloads(spec, namespace, view):
         analysis = analyse_spread(spec, w, view)
-        placement = check_running_zones(spec, w, view)
+        running = running_zones(spec, w, view) if view.pods_observed else None
+        placement = check_running_zones(spec, w, view, running)
         findings += [
             check_replicas(spec, w),
             check_spread_declared(spec, w, view, analysis),
@@ -733,7 +736,7 @@ def evaluate(spec: ZoneSpreadSpec, namespace: str, view: ClusterView) -> ZoneSpr
             check_disruption_budget(spec, w, view.pdbs_in(namespace)),
             check_zone_pinning(spec, w, view),
         ]
-        zones = running_zones(spec, w, view)[0] if view.pods_observed else frozenset()
+        zones = running[0] if running is not None else frozenset()
         needs = not analysis.hard if spec.require_hard_spread else not analysis.declared
         assessments.append(WorkloadAssessment(w, zones, analysis.declared, analysis.hard, needs))
         eligible = eligible and analysis.hard and placement.result is Result.PASS
