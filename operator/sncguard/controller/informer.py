@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from ..view import UNREADABLE
+from .interning import interned
 from .kinds import CLUSTER, Watched, is_managed, owned_copy
 from .kube import ApiError
 
@@ -285,7 +286,7 @@ class Informer:
         namespace, name = meta.get("namespace") or "", meta.get("name", "")
         key = namespace or CLUSTER
         try:
-            projection = self.watched.project(body)
+            projection = interned(self.watched.project(body))
         except UNREADABLE as exc:
             # One object the projection cannot read must not stop the whole kind: it is left out,
             # the log names it and a counter says so.
