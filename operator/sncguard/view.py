@@ -88,6 +88,10 @@ class Namespace:
 class Node:
     name: str
     labels: dict[str, str]
+    # The Ready condition: a node that reports none counts as Ready (a manifest, a node just
+    # registered). `ready_since` is its lastTransitionTime, which heartbeats leave alone.
+    ready: bool = True
+    ready_since: str = ""
 
     @property
     def zone(self) -> str | None:
@@ -99,7 +103,12 @@ class Node:
 
     @classmethod
     def from_obj(cls, obj: Obj) -> Node:
-        return cls(name=_meta(obj).get("name", ""), labels=_labels(obj))
+        condition = next((c for c in (obj.get("status") or {}).get("conditions") or ()
+                          if isinstance(c, Mapping) and c.get("type") == "Ready"), None)
+        if condition is None:
+            return cls(name=_meta(obj).get("name", ""), labels=_labels(obj))
+        return cls(name=_meta(obj).get("name", ""), labels=_labels(obj), ready=condition.get("status") == "True",
+                   ready_since=str(condition.get("lastTransitionTime") or ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
-from .helpers import wait_for
+from .helpers import create_namespace, wait_for
+from .operator_process import OperatorProcess, running
 
 ZONE = "topology.kubernetes.io/zone"
 
@@ -241,3 +244,198 @@ def test_a_waiver_accepts_a_finding_until_it_lapses_whichever_way_it_is_declared
                   f" reason: accepted by the CISO}}]"))
     st = verdict("True", lambda st: "waiverErrors" not in st)
     assert [w["origin"] for w in st["waived"]] == ["policy"]
+
+
+# ---- the SLA ledger (R1, R6) ---------------------------------------------------------------------
+
+
+def ledger(cluster, ns: str) -> dict:
+    return status(cluster, ns).get("slaLedger") or {}
+
+
+def resource_version(cluster, ns: str) -> str:
+    return cluster.kubectl_json("get", "zonespread", "sla", "-n", ns)["metadata"]["resourceVersion"]
+
+
+def assert_still(cluster, ns: str, seconds: float = 3.0) -> None:
+    """No status write over `seconds`: the ledger is written on changes only, never because time passes."""
+    before = resource_version(cluster, ns)
+    time.sleep(seconds)
+    assert resource_version(cluster, ns) == before, "the status was written although nothing changed"
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ledger_where(cluster, ns: str, predicate, message: str, timeout: float = 60) -> dict:
+    return wait_for(lambda: (led := ledger(cluster, ns)) and predicate(led) and led, timeout=timeout,
+                    message=lambda: f"{message}; have {ledger(cluster, ns)}")
+
+
+def closed_intervals(led: dict) -> list[dict]:
+    return [i for m in led["months"] for i in m["intervals"] if "end" in i]
+
+
+def settled(cluster, ns: str, app: str, pods: int) -> None:
+    """`pods` pods of `app` run, in as many zones as they can, and no other pod of it is left."""
+    def done():
+        items = cluster.kubectl_json("get", "pods", "-n", ns, "-l", f"app={app}")["items"]
+        zones = running_zones(cluster, ns, app)
+        return len(items) == len(zones) == pods and len(set(zones)) == min(pods, 3) and len(
+            status(cluster, ns).get("observedZones") or ()) == min(pods, 3)
+    wait_for(done, timeout=60, message=lambda: f"{pods} pods of {app} running; have {status(cluster, ns)}")
+
+
+def test_the_sla_ledger_records_non_eligibility_with_its_cause_and_no_write_at_rest(cluster, live_operator,
+                                                                                   namespace):
+    ns = namespace
+    cluster.kubectl("apply", "-f", "-", input=deployment("web", ns, 3, spread="DoNotSchedule") + "---" + pdb("web", ns))
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
+    settled(cluster, ns, "web", 3)
+    led = ledger_where(cluster, ns, lambda led: led["current"]["eligible"], "an eligible ledger")
+    started = led["startedAt"]
+    assert_still(cluster, ns)
+
+    # One replica: pods in one zone (ZS-004), and why (ZS-001). Not eligible: an interval opens.
+    cluster.kubectl("scale", "deployment", "web", "-n", ns, "--replicas=1")
+    causes = [{"kind": "Deployment", "namespace": ns, "name": "web", "rule": rule} for rule in ("ZS-001", "ZS-004")]
+    led = ledger_where(cluster, ns, lambda led: led["current"].get("causes") == causes, "not eligible, for web")
+    since = led["current"]["since"]
+    assert led["current"]["eligible"] is False
+    assert led["months"][-1]["intervals"][-1] == {"start": since, "causes": causes}
+    settled(cluster, ns, "web", 1)
+    assert_still(cluster, ns)
+
+    # Back to three: eligible again; the interval closes with its cause, the seconds add up.
+    cluster.kubectl("scale", "deployment", "web", "-n", ns, "--replicas=3")
+    led = ledger_where(cluster, ns, lambda led: led["current"]["eligible"], "eligible again")
+    # (While the new pods start, the causes may narrow to ZS-004 alone: a new interval then.)
+    intervals = [i for i in closed_intervals(led) if parse(i["start"]) >= parse(since)]
+    assert intervals[0]["start"] == since and intervals[0]["causes"] == causes
+    assert all(a["end"] == b["start"] for a, b in itertools.pairwise(intervals))
+    assert intervals[-1]["end"] == led["current"]["since"] == led["accountedUntil"]
+    assert led["startedAt"] == started, "the ledger continues"
+    totals = led["totals"]
+    assert totals["notEligibleSeconds"] >= 1 and totals["unobservedSeconds"] == 0
+    assert sum(totals.values()) == (parse(led["accountedUntil"]) - parse(started)).total_seconds()
+    assert sum(m["notEligibleSeconds"] for m in led["months"]) == totals["notEligibleSeconds"] == sum(
+        (parse(i["end"]) - parse(i["start"])).total_seconds() for i in closed_intervals(led))
+    settled(cluster, ns, "web", 3)
+    assert_still(cluster, ns)
+
+    # The counter adds the time since the last change at scrape time.
+    labels = f'{{name="sla",namespace="{ns}"}}'
+    counted = live_operator.metrics()[f"sncguard_sla_eligible_seconds_total{labels}"]
+    eligible = (datetime.now(UTC) - parse(started)).total_seconds() - totals["notEligibleSeconds"]
+    assert eligible - 3 <= counted <= eligible + 1
+
+
+def set_ready(cluster, node: str, ready: bool, since: datetime) -> None:
+    """The node's Ready condition, as a kubelet (or the node lifecycle controller) would post it."""
+    now = rfc3339(datetime.now(UTC))
+    condition = {"type": "Ready", "status": "True" if ready else "False",
+                 "reason": "KubeletReady" if ready else "KubeletNotReady", "message": "set by the test",
+                 "lastHeartbeatTime": now, "lastTransitionTime": rfc3339(since)}
+    cluster.api().must("PATCH", f"/api/v1/nodes/{node}/status", {"status": {"conditions": [condition]}},
+                       content_type="application/strategic-merge-patch+json")
+
+
+def heartbeat(cluster, node: str) -> None:
+    """A kubelet's heartbeat: lastHeartbeatTime moves, nothing else."""
+    current = next(c for c in cluster.kubectl_json("get", "node", node)["status"]["conditions"] if c["type"] == "Ready")
+    cluster.api().must("PATCH", f"/api/v1/nodes/{node}/status", {"status": {"conditions": [
+        {**current, "lastHeartbeatTime": rfc3339(datetime.now(UTC))}]}},
+        content_type="application/strategic-merge-patch+json")
+
+
+def test_a_zone_outage_is_recorded_from_its_report_and_ended_when_a_node_is_back(cluster, live_operator, namespace):
+    ns = namespace
+    cluster.kubectl("apply", "-f", "-", input=deployment("web", ns, 3, spread="DoNotSchedule") + "---" + pdb("web", ns))
+    cluster.kubectl("apply", "-f", "-", input=zonespread(ns))
+    settled(cluster, ns, "web", 3)
+    ledger_where(cluster, ns, lambda led: led["current"]["eligible"], "an eligible ledger")
+    zone_a = [n["metadata"]["name"] for n in cluster.kubectl_json("get", "nodes", "-l", f"{ZONE}=zone-a")["items"]]
+    others = [n["metadata"]["name"] for n in cluster.kubectl_json("get", "nodes", "-l", f"{ZONE}!=zone-a")["items"]]
+    assert zone_a and others
+    # Heartbeats change nothing sncguard reads: no evaluation writes, and no outage.
+    for node in zone_a + others:
+        heartbeat(cluster, node)
+    assert_still(cluster, ns)
+    try:
+        # The nodes of zone-a reported NotReady 30 s before sncguard could see it (the last of them
+        # counts): the outage starts at the report, the earliest of report and detection (R6).
+        reported = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        for i, node in enumerate(zone_a):
+            set_ready(cluster, node, False, reported - timedelta(seconds=len(zone_a) - 1 - i))
+            if i < len(zone_a) - 1:
+                time.sleep(0.5)
+        led = ledger_where(cluster, ns, lambda led: led.get("zoneOutages"), "an outage of zone-a")
+        assert led["zoneOutages"] == [{"zone": "zone-a", "start": rfc3339(reported)}]
+        assert led["current"]["eligible"] is True, "the provider's outage is no cause of the tenant's"
+        assert live_operator.metrics()['sncguard_zone_outage{zone="zone-a"}'] == 1
+        assert live_operator.metrics()['sncguard_zone_outage{zone="zone-b"}'] == 0
+        assert_still(cluster, ns)
+
+        # One node of zone-a is Ready again: the outage ends when it said so.
+        back = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+        set_ready(cluster, zone_a[0], True, back)
+        led = ledger_where(cluster, ns, lambda led: "end" in led["zoneOutages"][0], "the outage's end")
+        assert led["zoneOutages"] == [{"zone": "zone-a", "start": rfc3339(reported), "end": rfc3339(back)}]
+        assert live_operator.metrics()['sncguard_zone_outage{zone="zone-a"}'] == 0
+        assert_still(cluster, ns)
+    finally:
+        for node in zone_a:
+            set_ready(cluster, node, True, datetime.now(UTC))
+
+
+def test_the_sla_ledger_survives_an_operator_restart_and_counts_the_gap_unobserved(own_cluster, tmp_path):
+    cluster = own_cluster
+    ns = create_namespace(cluster, "ledger")
+    cluster.kubectl("apply", "-f", "-", input=deployment("web", ns, 1, spread="DoNotSchedule") + "---" + pdb("web", ns)
+                    + "---" + zonespread(ns))
+    with running(OperatorProcess(cluster.env, tmp_path / "operator-1.log")):
+        ledger_where(cluster, ns, lambda led: not led["current"]["eligible"], "a ledger, not eligible")
+        time.sleep(2)
+        cluster.kubectl("scale", "deployment", "web", "-n", ns, "--replicas=3")
+        settled(cluster, ns, "web", 3)
+        before = ledger_where(cluster, ns, lambda led: led["current"]["eligible"], "eligible")
+        assert before["totals"]["notEligibleSeconds"] >= 2
+        assert_still(cluster, ns, 2)
+        version = resource_version(cluster, ns)
+    stopped = datetime.now(UTC)
+    time.sleep(5)  # nobody observes
+
+    with running(OperatorProcess(cluster.env, tmp_path / "operator-2.log")) as second:
+        wait_for(lambda: second.metric("sncguard_evaluation_duration_seconds_count") >= 1, timeout=60,
+                 message="the restarted operator's first evaluation")
+        time.sleep(2)
+        # A restart on an unchanged world writes nothing: the ledger goes on as it was, `since` kept.
+        assert resource_version(cluster, ns) == version and second.metric("sncguard_status_writes_total") == 0
+        assert ledger(cluster, ns) == before
+        # The gap is on the Lease, written with the takeover itself.
+        lease = cluster.kubectl_json("get", "lease", "sncguard-leader", "-n", "default")
+        ((gap_start, gap_end),) = json.loads(lease["metadata"]["annotations"]["sncguard.io/unobserved"])
+        # (to whole seconds: the 5 s asleep, less the fraction cut off its end)
+        assert parse(gap_start) <= stopped and parse(gap_end) >= stopped + timedelta(seconds=4)
+        gap = int((parse(gap_end) - parse(gap_start)).total_seconds())
+        # The counter leaves the gap out.
+        counted = second.metrics()[f'sncguard_sla_eligible_seconds_total{{name="sla",namespace="{ns}"}}']
+        eligible_for = (datetime.now(UTC) - parse(before["accountedUntil"])).total_seconds() - gap
+        assert eligible_for - 2 <= counted - before["totals"]["eligibleSeconds"] <= eligible_for + 1
+
+        # The next change folds the gap in: nothing reset, the gap unobserved, never counted eligible.
+        cluster.kubectl("scale", "deployment", "web", "-n", ns, "--replicas=1")
+        after = ledger_where(cluster, ns, lambda led: not led["current"]["eligible"], "not eligible again")
+        assert after["startedAt"] == before["startedAt"]
+        assert after["totals"]["notEligibleSeconds"] == before["totals"]["notEligibleSeconds"]
+        assert after["totals"]["unobservedSeconds"] == gap
+        assert sum(m["unobservedSeconds"] for m in after["months"]) == gap
+        elapsed = (parse(after["accountedUntil"]) - parse(before["accountedUntil"])).total_seconds()
+        assert after["totals"]["eligibleSeconds"] == before["totals"]["eligibleSeconds"] + elapsed - gap
+        settled(cluster, ns, "web", 1)
+        assert_still(cluster, ns)

@@ -304,8 +304,13 @@ def _writes_for(statuses: list[dict], *, compliance_events: bool) -> list[str]:
 def test_a_compliance_flip_is_one_status_write_and_one_event():
     calls = _writes_for([_compliant("True"), _compliant("True"), _compliant("False"), _compliant("True")],
                         compliance_events=True)
-    assert calls == ["status", "event Compliant Normal", "status", "event NonCompliant Warning",
-                     "status", "event Compliant Normal"]
+    # A first verdict that is Compliant is no news (no Event); each flip after it is one.
+    assert calls == ["status", "status", "event NonCompliant Warning", "status", "event Compliant Normal"]
+
+
+def test_a_first_verdict_that_is_noncompliant_is_an_event():
+    calls = _writes_for([_compliant("False"), _compliant("False")], compliance_events=True)
+    assert calls == ["status", "event NonCompliant Warning"]
 
 
 def test_without_compliance_events_each_change_is_one_write():
@@ -756,3 +761,33 @@ def test_an_unexpected_failure_has_its_traceback_once_in_a_row(caplog):
     assert [r.exc_info is not None for r in lines] == [True, False, False, False, True, False, True]
     assert [r.levelname for r in lines] == ["ERROR", "WARNING", "WARNING", "WARNING", "ERROR", "WARNING", "ERROR"]
     assert "KeyError: 'spec'" in lines[1].getMessage()
+
+
+def test_a_timer_asked_again_within_10_ms_of_the_pending_one_stays_one_timer():
+    """Due times computed from the wall clock (a waiver's lapse, a ZoneSpread's next month) jitter by
+    microseconds between evaluations: each must not leave one more entry in the heap until it is due."""
+    engine = Engine(KubeClient())
+    key = PolicyKey("ZoneSpread", "shop", "spread")
+    engine.schedule(key, 3600.0)
+    for _ in range(100):
+        engine.schedule(key, 3600.0 - 0.005)
+    assert len(engine._deadlines) == 1
+    engine.schedule(key, 60.0)  # really earlier: the timer moves
+    assert len(engine._deadlines) == 2 and engine._timers[key] == min(due for due, _ in engine._deadlines)
+
+
+def test_a_chunk_evaluates_the_cheap_kinds_before_the_tenant_policies():
+    """Shortest job first: a ZoneSpread or BackupPolicy marked with a TenantPolicy is not queued
+    behind the TenantPolicy's longer evaluation; deferred work stays last, a few at a time."""
+    engine = Engine(KubeClient())
+    keys = [PolicyKey("TenantPolicy", "", "acme"), PolicyKey("ZoneSpread", "shop", "sla"),
+            PolicyKey("BackupPolicy", "shop", "nightly"), PolicyKey("TenantPolicy", "", "globex"),
+            PolicyKey("ZoneSpread", "pay", "sla")]
+    for key in keys:
+        engine.mark(key)
+    assert [k.kind for k in engine._ready_chunk(0.0)] == [
+        "ZoneSpread", "ZoneSpread", "BackupPolicy", "TenantPolicy", "TenantPolicy"]
+    engine._dirty.clear()
+    engine.mark(PolicyKey("TenantPolicy", "", "initech"), deferred=True)
+    engine.mark(PolicyKey("ZoneSpread", "ops", "sla"))
+    assert engine._ready_chunk(0.0) == [PolicyKey("ZoneSpread", "ops", "sla")]

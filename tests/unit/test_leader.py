@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from sncguard.controller.kube import ApiError
-from sncguard.controller.leader import LEASE_NAME, LeaderElector, Timing
+from sncguard.controller.leader import LEASE_NAME, UNOBSERVED_ANNOTATION, LeaderElector, Timing
+from sncguard.sla import read_gaps
 
 
 class LeaseServer:
@@ -134,3 +135,32 @@ def test_a_leader_that_stops_cleanly_hands_over_at_once():
     asyncio.run(a.release())
     assert not a.leading.is_set() and server.lease["spec"]["holderIdentity"] == ""
     assert rounds(b) == [True], "no lease duration to wait out"
+
+
+def test_each_takeover_records_the_time_no_replica_led_on_the_lease():
+    """From the last holder's last renewal to the takeover: unobserved for the SLA ledger (sla.py),
+    kept on the Lease in the takeover's own write, so a restart costs no other write."""
+    server, clock = LeaseServer(), Clock()
+    walls = iter(datetime(2026, 11, 28, 10, m, s, tzinfo=UTC) for m, s in (
+        (0, 0), (0, 2),  # a creates, a renews
+        (0, 4), (0, 20),  # b stands by, b takes over
+        (5, 0), (5, 1)))  # b releases, c takes over
+
+    def candidate(name):
+        return LeaderElector(server, "sncguard-system", name, Timing(15, 10, 2), clock=clock, wall=lambda: next(walls))
+
+    a = candidate("a_1")
+    assert rounds(a, a) == [True, True]  # created at 10:00:00, renewed at 10:00:02
+    assert a.unobserved == [] and UNOBSERVED_ANNOTATION not in (server.lease["metadata"].get("annotations") or {})
+    b = candidate("b_1")
+    rounds(b)
+    clock.now += 16
+    assert rounds(b) == [True]  # a died after 10:00:02; b takes over at 10:00:20
+    gap = (datetime(2026, 11, 28, 10, 0, 2, tzinfo=UTC), datetime(2026, 11, 28, 10, 0, 20, tzinfo=UTC))
+    assert b.unobserved == [gap]
+    assert read_gaps(server.lease["metadata"]["annotations"][UNOBSERVED_ANNOTATION]) == [gap]
+    asyncio.run(b.release())  # a clean stop at 10:05:00; c starts at 10:05:01
+    c = candidate("c_1")
+    assert rounds(c) == [True]
+    assert c.unobserved == [gap, (datetime(2026, 11, 28, 10, 5, tzinfo=UTC), datetime(2026, 11, 28, 10, 5, 1,
+                                                                                         tzinfo=UTC))]

@@ -197,13 +197,14 @@ class _Recording(Engine):
 
 
 def test_the_operator_applies_annotation_waivers_and_wakes_when_they_lapse():
-    body = deployment(waive="ZS-005 until 2026-12-15: batch job")
+    # Lapsing before the month ends: a ZoneSpread also wakes at each new month, for its SLA ledger.
+    body = deployment(waive="ZS-005 until 2026-11-29: batch job")
     engine = _Recording(KubeClient(), clock=lambda: NOW)
     record = PolicyRecord(PolicyKey("ZoneSpread", "shop", "sla"), "uid-1", 1, {}, {})
     engine.attach({BY_KIND["Deployment"].index_id: {"shop": [project("Deployment", body)]},
                    policy_index_name("ZoneSpread"): {"shop": [record]}}, [ZoneSpreadReconciler()])
     asyncio.run(ZoneSpreadReconciler().reconcile(engine, record))
-    assert engine.scheduled == datetime(2026, 12, 16, tzinfo=UTC)
+    assert engine.scheduled == datetime(2026, 11, 30, tzinfo=UTC)
     assert [w["rule"] for w in engine.status["waived"]] == ["ZS-005"]
     # Live, no pod runs (ZS-004 fails); the waived ZS-005 is a skip and in no failing entry.
     assert {f["rule"] for f in engine.status["findings"]} == {"ZS-001", "ZS-002", "ZS-004"}

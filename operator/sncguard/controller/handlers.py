@@ -108,7 +108,13 @@ async def startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
                                 LEADER_ELECTION["timing"])
         _electors.append(elector)
         engine.leading = elector.leading
+        engine.unobserved = elector.unobserved  # the SLA ledger's unobserved time (sla.py)
+        if engine.metrics is not None:
+            engine.metrics.unobserved = elector.unobserved
         _tasks.append(asyncio.create_task(elector.run(), name="sncguard-leader-election"))
+    else:
+        log.info("no leader election: the time sncguard is stopped is not recorded, and SLA ledgers count it "
+                 "as observed in the state they held")
     _tasks.append(asyncio.create_task(engine.run(), name="sncguard-engine"))
     _tasks.append(asyncio.create_task(engine.follow_apis(_apis_changed, API_REVISIONS.bump), name="sncguard-apis"))
     if engine.insights is not None:

@@ -88,6 +88,22 @@ def _affects_everything(engine: Engine, namespace: str, name: str, projection: A
         engine.mark_kind(kind)
 
 
+def _affects_nodes() -> Affects:
+    """A node's labels move every policy (zones, regions); its Ready condition alone only the ZoneSpreads,
+    whose SLA ledgers record zone outages: a node reboot must not re-evaluate every TenantPolicy."""
+    labels_of: dict[str, dict[str, str]] = {}
+
+    def affects(engine: Engine, namespace: str, name: str, projection: Any) -> None:
+        before = labels_of.pop(name, None)
+        if projection is not None:
+            labels_of[name] = projection.labels
+        if projection is not None and before == projection.labels:
+            engine.mark_kind("ZoneSpread")
+        else:
+            _affects_everything(engine, namespace, name, projection)
+    return affects
+
+
 def _affects_namespace(engine: Engine, namespace: str, name: str, projection: Any) -> None:
     """A namespace created, relabelled or deleted. The TenantPolicies that select it now or covered
     it before are evaluated promptly. Another tenant's verdict reads it only through its peers'
@@ -197,7 +213,7 @@ WATCHED: tuple[Watched, ...] = (
     Watched("apps", "v1", "deployments", "Deployment", _affects_namespace_policies("ZoneSpread")),
     Watched("apps", "v1", "statefulsets", "StatefulSet", _affects_namespace_policies("ZoneSpread")),
     Watched("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", _affects_namespace_policies("ZoneSpread")),
-    Watched("", "v1", "nodes", "Node", _affects_everything, namespaced=False),
+    Watched("", "v1", "nodes", "Node", _affects_nodes(), namespaced=False),
     Watched("", "v1", "namespaces", "Namespace", _affects_namespace, namespaced=False),
     Watched("", "v1", "services", "Service", _affects_tenants),
     Watched("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", _affects_tenants, owned=True),

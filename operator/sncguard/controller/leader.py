@@ -10,6 +10,10 @@ writes (the engine waits on `leading`). The algorithm is client-go's leaderelect
   with its wall clock (replicas' clocks may disagree);
 - every write carries the resourceVersion read, so of two candidates only one wins.
 
+The Lease also keeps, in its annotation `sncguard.io/unobserved`, the recent times when no replica
+led (from the last renewal of a holder to the next taking over), written with the takeover itself:
+the SLA ledger counts them as unobserved (sla.py).
+
 A leader that stops cleanly releases the Lease (`release`: holder emptied), so its successor takes
 over at its next retry rather than a lease duration later. Defaults (12 s lease, 8 s renew deadline,
 2 s retry) keep a takeover after the leader dies within 15 s: the candidate has seen the last
@@ -29,11 +33,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..sla import parse_time, read_gaps, record_gap, write_gaps
 from .kube import ApiError, KubeClient
 
 log = logging.getLogger("sncguard.leader")
 
 LEASE_NAME = "sncguard-leader"
+UNOBSERVED_ANNOTATION = "sncguard.io/unobserved"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -84,6 +90,8 @@ class LeaderElector:
         self._observed: tuple[str, str, str] | None = None  # (holder, renewTime, resourceVersion)
         self._observed_at = 0.0
         self._last_renewal = 0.0
+        # The times no sncguard observed, as this replica found them on the Lease when it took over.
+        self.unobserved: list[tuple[datetime, datetime]] = []
 
     @property
     def path(self) -> str:
@@ -131,10 +139,27 @@ class LeaderElector:
             log.info("%s: the Lease held by %s was not renewed for %.0f s: taking over", self.identity, holder,
                      duration)
         acquire = holder != self.identity
+        if acquire:
+            lease = self._with_gap(lease, spec.get("renewTime"), now)
         body = {**lease, "spec": self._spec(now, acquire=acquire,
                                             transitions=transitions + (1 if acquire and holder else 0),
                                             acquired=spec.get("acquireTime"))}
         return await self._write("PUT", f"{self.path}/{LEASE_NAME}", body)
+
+    def _with_gap(self, lease: dict[str, Any], renewed: str | None, now: datetime) -> dict[str, Any]:
+        """The Lease with the time since its last holder's last renewal added to the gaps no sncguard
+        observed (annotation UNOBSERVED_ANNOTATION, read by the SLA ledger), in the write that takes
+        it over: a restart costs no write of its own. `unobserved` holds them from then on."""
+        meta = lease.get("metadata") or {}
+        annotations = dict(meta.get("annotations") or {})
+        try:
+            last_seen = parse_time(renewed) if renewed else None
+        except ValueError:
+            last_seen = None
+        gaps = record_gap(read_gaps(annotations.get(UNOBSERVED_ANNOTATION)), last_seen, now)
+        self.unobserved[:] = gaps
+        annotations[UNOBSERVED_ANNOTATION] = write_gaps(gaps)
+        return {**lease, "metadata": {**meta, "annotations": annotations}}
 
     def _spec(self, now: datetime, *, acquire: bool, transitions: int, acquired: str | None = None) -> dict[str, Any]:
         return {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.timing.lease_duration),

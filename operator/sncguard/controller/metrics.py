@@ -8,13 +8,15 @@ with it, and so are those of an earlier object of the same name (another uid).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .. import ZONE_LABEL, sla
 from ..findings import Finding
 from .kube import KubeClient
 from .state import PolicyKey, PolicyRecord
@@ -65,8 +67,45 @@ class InformerCollector(Collector):
         yield skipped
 
 
+class SlaCollector(Collector):
+    """sncguard_sla_eligible_seconds_total{namespace, name}: from each ZoneSpread's SLA ledger as last
+    evaluated, with the time since its last change added at scrape time (sla.accrued), since the ledger
+    is written on changes only."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("sncguard_sla_eligible_seconds", "Seconds a ZoneSpread's workloads were "
+                                     "observed SLA-eligible since its ledger started", labels=["namespace", "name"])
+        now = self.metrics.clock()
+        for key, ledger in sorted(self.metrics.ledgers.items(), key=lambda item: item[0].label()):
+            seconds = sla.eligible_seconds_total(ledger, now, self.metrics.unobserved)
+            if seconds is not None:
+                family.add_metric([key.namespace, key.name], seconds)
+        yield family
+
+
+class ZoneOutageCollector(Collector):
+    """sncguard_zone_outage{zone}: 1 while every node of the zone (topology.kubernetes.io/zone) is NotReady,
+    read from the node projections at scrape time."""
+
+    def __init__(self, informers: list[Any]) -> None:
+        self.nodes = next((i for i in informers if i.watched.kind == "Node"), None)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("sncguard_zone_outage", "1 while every node of the zone is NotReady",
+                                   labels=["zone"])
+        store = self.nodes.store if self.nodes is not None else {}
+        nodes = [node for key in list(store) for node in store[key]]
+        for zone, state in sla.zone_states(nodes, ZONE_LABEL).items():
+            family.add_metric([zone], 1.0 if state.out else 0.0)
+        yield family
+
+
 class Metrics:
-    def __init__(self, client: KubeClient, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, client: KubeClient, registry: CollectorRegistry | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.registry = registry or CollectorRegistry()
         labels = ["kind", "namespace", "name"]
         self.compliant = Gauge("sncguard_policy_compliant", "1 when the policy has no failing finding",
@@ -89,9 +128,15 @@ class Metrics:
                                      ["kind"], registry=self.registry)
         self.registry.register(ApiRequestCollector(client))
         self._series: dict[PolicyKey, list[tuple[Gauge, tuple[str, ...]]]] = {}
+        # Each ZoneSpread's SLA ledger as last evaluated, and the times no sncguard observed (the engine's).
+        self.clock = clock
+        self.ledgers: dict[PolicyKey, Mapping[str, Any]] = {}
+        self.unobserved: Sequence[tuple[datetime, datetime]] = ()
+        self.registry.register(SlaCollector(self))
 
     def follow_informers(self, informers: list[Any]) -> None:
         self.registry.register(InformerCollector(informers))
+        self.registry.register(ZoneOutageCollector(informers))
 
     def timed(self, kind: str, seconds: float) -> None:
         self.duration.labels(kind).observe(seconds)
@@ -125,6 +170,8 @@ class Metrics:
                 put(self.findings, (*base, severity), count)
         if key.kind == "ZoneSpread" and "slaEligible" in status:
             put(self.sla, (key.namespace, key.name), 1.0 if status["slaEligible"] else 0.0)
+        if key.kind == "ZoneSpread" and "slaLedger" in status:
+            self.ledgers[key] = status["slaLedger"]
         if key.kind == "TenantPolicy" and "accessRegisterDigest" in status:
             # Counted over the whole register, the part that did not fit in the status included.
             total = len(status.get("accessRegister") or ()) + (status.get("accessRegisterTruncated") or 0)
@@ -134,6 +181,7 @@ class Metrics:
         self._series[key] = series
 
     def forget(self, key: PolicyKey) -> None:
+        self.ledgers.pop(key, None)
         for gauge, labels in self._series.pop(key, ()):
             with contextlib.suppress(KeyError):
                 gauge.remove(*labels)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import API_VERSION
+from .. import API_VERSION, sla
 from ..api import Mode, ZoneSpreadSpec
 from ..evaluation import evaluate_zonespread
 from ..plans import zonespread as plan
@@ -26,10 +26,17 @@ class ZoneSpreadReconciler:
             return
         assert isinstance(spec, ZoneSpreadSpec)
         namespace = record.key.namespace
-        outcome = evaluate_zonespread(spec, namespace, record.key.name, engine.view([namespace]), now)
-        if outcome.wake_at is not None:
-            engine.schedule_at(record.key, outcome.wake_at)
-        extra: dict[str, Any] = dict(outcome.status_fields)
+        view = engine.view([namespace])
+        outcome = evaluate_zonespread(spec, namespace, record.key.name, view, now)
+        # The SLA ledger (sla.py) changes with eligibility, causes and zone outages, and at each new
+        # UTC month, when a timer wakes the policy: never because time passed.
+        ledger = sla.advance_ledger(
+            (previous or {}).get("slaLedger"), outcome.detail.sla_eligible,
+            sla.sla_causes(outcome.detail, namespace, record.key.name),
+            sla.zone_states(view.nodes.values(), spec.topology_key), now, engine.unobserved)
+        wake = [w for w in (outcome.wake_at, sla.next_month_start(now)) if w is not None]
+        engine.schedule_at(record.key, min(wake))
+        extra: dict[str, Any] = {**outcome.status_fields, "slaLedger": ledger}
         if spec.mode is Mode.ENFORCE:
             manager = plan.field_manager(namespace, record.key.name)
             errors = [e for config in plan.plan(spec, outcome.detail)
