@@ -57,10 +57,14 @@ echo "Findings of BackupPolicy payments/nightly:"
 kubectl get backuppolicy nightly -n payments -o jsonpath='{range .status.findings[*]}  {.rule} {.severity}: {.message}{"\n"}{end}'
 echo "NetworkPolicies sncguard owns:"
 kubectl get networkpolicies -A -l app.kubernetes.io/managed-by=sncguard
+echo
+echo "== evidence packs: sncguard report --output-dir out/ (one per tenant, and the platform's)"
+.venv/bin/sncguard report --output-dir out/
 cat <<MSG
 
 The operator and the control plane keep running. Next:
   source $DIR/env && kubectl get sncguard -A      # every sncguard resource
   kubectl describe zonespread sla -n shop
+  xdg-open out/acme.html                           # the tenant's evidence pack (out/acme.json: the same, as JSON)
   make cluster-down                                # stop the operator and the control plane
 MSG

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TextIO
@@ -74,7 +75,21 @@ def baseline_exposure(view: ClusterView, now: datetime) -> Outcome:
                         BASELINE_NAME, view, now)
 
 
-def run_check(inputs: Inputs, now: datetime) -> CheckReport:
+@dataclass(frozen=True)
+class Judged:
+    """One policy and what its evaluation gave: findings, the kind's status fields, the rules' detail."""
+
+    policy: PolicyDocument
+    outcome: Outcome
+
+
+def judge(inputs: Inputs, now: datetime,
+          previous: Mapping[tuple[str, str, str], Mapping[str, Any]] | None = None
+          ) -> tuple[list[PolicyDocument], list[Judged]]:
+    """Every policy of the input evaluated, the baselines where the input declares none: the policies
+    counted (the baseline exposure is not one) and each evaluation. `previous` holds statuses by
+    (kind, namespace, name), read from a cluster: a TenantPolicy's carries its termination evidence
+    over, as in the operator. `check` and `report` judge through here, so their verdicts agree."""
     view = inputs.view
     view.index_by_namespace()  # the view is complete: the rules look namespaces up
     # A policy the input declares but that cannot be used does not bring the baseline back: it
@@ -85,22 +100,31 @@ def run_check(inputs: Inputs, now: datetime) -> CheckReport:
         zonespreads = baseline_zonespreads(inputs)
     tenants = inputs.policies_of("TenantPolicy")
     backups = inputs.policies_of("BackupPolicy")
-    outcomes: list[Outcome] = []
+    judged: list[Judged] = []
     for policy in zonespreads:
-        outcomes.append(evaluate_zonespread(policy.spec, policy.namespace, policy.name, view, now))
+        judged.append(Judged(policy, evaluate_zonespread(policy.spec, policy.namespace, policy.name, view, now)))
     # By position: two documents of one name are two policies, as they are two claims.
     selection = TenantSelection()
     selection.sync(view.namespaces, {i: p.spec.namespace_selector.as_k8s() for i, p in enumerate(tenants)})
     for i, policy in enumerate(tenants):
         scope = scope_of(i, policy.spec, view.namespaces, selection)
-        outcomes.append(evaluate_tenantpolicy(policy.spec, policy.name, scope, view, now))
+        status = (previous or {}).get(("TenantPolicy", "", policy.name))
+        judged.append(Judged(policy, evaluate_tenantpolicy(policy.spec, policy.name, scope, view, now,
+                                                           previous_status=status)))
     for policy in backups:
-        outcomes.append(evaluate_backuppolicy(policy.spec, policy.namespace, policy.name, view, now))
+        judged.append(Judged(policy, evaluate_backuppolicy(policy.spec, policy.namespace, policy.name, view, now)))
     if not tenants and "TenantPolicy" not in declared:
-        outcomes.append(baseline_exposure(view, now))
-    findings = [f for outcome in outcomes for f in outcome.findings]
-    waiver_errors = sorted({e for outcome in outcomes for e in outcome.status_fields.get("waiverErrors", ())})
-    return CheckReport(findings=most_severe_first(findings), policies=[*zonespreads, *tenants, *backups],
+        exposure = baseline_exposure(view, now)
+        spec = TenantPolicySpec(tenant=BASELINE_NAME, namespace_selector=LabelSelector())
+        judged.append(Judged(PolicyDocument("TenantPolicy", "", BASELINE_NAME, spec, "(built-in baseline)"), exposure))
+    return [*zonespreads, *tenants, *backups], judged
+
+
+def run_check(inputs: Inputs, now: datetime) -> CheckReport:
+    policies, judged = judge(inputs, now)
+    findings = [f for j in judged for f in j.outcome.findings]
+    waiver_errors = sorted({e for j in judged for e in j.outcome.status_fields.get("waiverErrors", ())})
+    return CheckReport(findings=most_severe_first(findings), policies=policies,
                        errors=list(inputs.errors), sources=dict(inputs.sources), waiver_errors=waiver_errors)
 
 

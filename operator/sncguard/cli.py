@@ -1,4 +1,4 @@
-"""The `sncguard` command: run (the operator), check (offline), crds (the generated CRDs)."""
+"""The `sncguard` command: run (the operator), check (offline), report (evidence packs), crds (the generated CRDs)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,18 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.failed or report.errors else EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .evidence.report import report
+
+    try:
+        now = parse_now(args.now)
+    except argparse.ArgumentTypeError as exc:
+        print(f"sncguard report: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    return report(args.paths, output_dir=args.output_dir, language=args.language, now=now, tenants=args.tenant,
+                  namespace=args.namespace, kubeconfig=args.kubeconfig, context=args.context)
+
+
 def cmd_crds(args: argparse.Namespace) -> int:
     from . import crdgen
 
@@ -180,6 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--language", choices=("en", "fr"), default="en")
     check.add_argument("-v", "--verbose", action="store_true", help="text output also lists passes and skips")
     check.set_defaults(func=cmd_check)
+
+    report = sub.add_parser("report", help="write evidence packs (HTML and JSON) per tenant and for the platform")
+    report.add_argument("paths", nargs="*",
+                        help="files or folders of manifests, as for check; none reads the cluster of the kubeconfig")
+    report.add_argument("--output-dir", "-d", default="sncguard-report", metavar="DIR",
+                        help="where to write <tenant>.html/.json and platform.html/.json (default %(default)s)")
+    report.add_argument("--tenant", action="append", default=[], metavar="NAME",
+                        help="only this tenant's pack (its name or its TenantPolicy's; repeatable), no platform pack")
+    report.add_argument("--language", choices=("en", "fr"), default="en")
+    report.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)")
+    report.add_argument("--context", help="kubeconfig context (default: the current one)")
+    report.add_argument("-n", "--namespace", type=parse_namespace, default="default",
+                        help="namespace of namespaced objects that name none, as for check (default %(default)s)")
+    report.add_argument("--now", help="fix the clock (RFC 3339) for reproducible packs")
+    report.set_defaults(func=cmd_report)
 
     crds = sub.add_parser("crds", help="print the generated CustomResourceDefinitions")
     crds.add_argument("--write", metavar="DIR", help="write one file per CRD into DIR instead")
