@@ -1,10 +1,8 @@
-"""What the operator knows between events: policy records, fingerprints of indexed objects, last writes.
+"""What the operator keeps of each policy between events: its key, and a record of its indexed body
+(spec, status, generation, uid) as plain values that outlive kopf's event.
 
-The informers and kopf's indexes hold the projections the rules read; this module holds the
-bookkeeping that decides *whether* to evaluate (did a projection of a kopf-indexed object really
-change? the informers compare theirs directly) and *whether* to write (is the new status
-different from the one last written?).
-"""
+The informers hold the projections of the watched kinds (informer.py); the engine decides whether to
+evaluate and whether to write from these records (engine.py)."""
 
 from __future__ import annotations
 
@@ -52,25 +50,3 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
-
-
-class Fingerprints:
-    """Remembers a hash of each indexed object's projection, to ignore events that change nothing we read."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str, str], int] = {}
-
-    def changed(self, kind: str, namespace: str, name: str, projection: object) -> bool:
-        key = (kind, namespace, name)
-        fingerprint = hash(repr(projection))
-        if self._seen.get(key) == fingerprint:
-            return False
-        self._seen[key] = fingerprint
-        return True
-
-    def forget(self, kind: str, namespace: str, name: str) -> bool:
-        """Forget the object; True when it was known."""
-        return self._seen.pop((kind, namespace, name), None) is not None
-
-    def __len__(self) -> int:
-        return len(self._seen)

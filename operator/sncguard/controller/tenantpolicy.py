@@ -75,9 +75,12 @@ class TenantPolicyReconciler:
         # The access register (R9, R14): a change is an Event naming who was added and who removed.
         # None when the digest is unchanged, and when the previous status had no register at all (a first
         # evaluation, or a status written by a version without it): nothing to compare with, no Event.
-        if (change := register_change_message(previous, status, engine.language)) is not None:
-            await engine.post_event(record, "AccessRegisterChanged", change)
+        # Posted once the status holds the new register: a refused write posts nothing, and its retry
+        # compares with the register still in the status.
+        change = register_change_message(previous, status, engine.language)
         await engine.write_status(record, status, outcome.findings)
+        if change is not None:
+            await engine.post_event(record, "AccessRegisterChanged", change)
 
     @staticmethod
     def _view(engine: Engine, key: PolicyKey, scope: TenantScope, namespaces: Mapping[str, Namespace]) -> ClusterView:

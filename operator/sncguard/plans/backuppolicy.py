@@ -22,13 +22,13 @@ policies of one namespace never rewrite one object in turn.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..api.backuppolicy import BackupPolicySpec, parse_duration
 from ..findings import Message
+from ..naming import digest
 from ..rules.backup import (
     DRILL_LABEL,
     VELERO_API_VERSION,
@@ -82,9 +82,6 @@ _STAMP = "%Y%m%d%H%M%S"
 # Names
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:_HASH_LEN]
-
 
 def bounded_name(prefix: str, middle: str, suffix: str = "", limit: int = MAX_NAME) -> str:
     """prefix + middle + suffix, unchanged when it fits in `limit`; otherwise `middle` is cut and a
@@ -97,7 +94,7 @@ def bounded_name(prefix: str, middle: str, suffix: str = "", limit: int = MAX_NA
     if room < 0:
         raise ValueError(f"{prefix!r} and {suffix!r} leave no room in {limit} characters")
     cut = middle[:room].rstrip("-.")
-    return f"{prefix}{cut}-{_digest(full)}{suffix}" if cut else f"{prefix}{_digest(full)}{suffix}"
+    return f"{prefix}{cut}-{digest(full, _HASH_LEN)}{suffix}" if cut else f"{prefix}{digest(full, _HASH_LEN)}{suffix}"
 
 
 def schedule_name(namespace: str, policy_name: str) -> str:

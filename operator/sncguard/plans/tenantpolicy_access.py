@@ -14,7 +14,6 @@ prefix is a user's and is never stale.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -22,7 +21,7 @@ from typing import Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..api.tenantpolicy import AccessGrant, TenantPolicySpec
-from ..naming import label_value, owner_reference
+from ..naming import digest, label_value, owner_reference
 from ..rules.access import grant_active, rfc3339
 from ..view import RoleBinding
 
@@ -48,9 +47,6 @@ REASON_ANNOTATION = "sncguard.io/reason"
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 
-def _digest(text: str, length: int) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
-
 
 def policy_label_value(policy_name: str) -> str:
     """The sncguard.io/tenant-policy label value of a TenantPolicy (shared with the network plan)."""
@@ -68,7 +64,7 @@ def binding_name(grant: AccessGrant, namespace: str) -> str:
     """sncguard-grant-<12 hex>: a hash of the subject's kind, name and namespace and of the ClusterRole."""
     s = grant.subject
     key = "\x00".join((s.kind.value, s.name, _subject_namespace(grant, namespace), grant.cluster_role))
-    return GRANT_PREFIX + _digest(key, 12)
+    return GRANT_PREFIX + digest(key, 12)
 
 
 def _subject(grant: AccessGrant, namespace: str) -> dict[str, str]:

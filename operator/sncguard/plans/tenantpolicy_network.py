@@ -24,14 +24,13 @@ removes them with it). `stale_owned` lists the owned ones the plan no longer hol
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from ..naming import label_value, owner_reference
+from ..naming import digest, label_value, owner_reference
 from ..netpol import CLUSTER_ADDRESS_SPACE, NAMESPACE_NAME_LABEL
 from ..selectors import label_selector_matches
 from ..view import ClusterView, NetworkPolicy
@@ -71,9 +70,6 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 NETWORK_POLICY_API = "networking.k8s.io/v1"
 
 
-def _digest(text: str, length: int = 10) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
-
 
 def tenant_policy_label_value(policy_name: str) -> str:
     """The sncguard.io/tenant-policy label value of a TenantPolicy."""
@@ -84,9 +80,9 @@ def _object_name(name: str) -> str:
     """A valid object name (DNS subdomain of at most 253 characters)."""
     if len(name) <= MAX_NAME and _DNS_SUBDOMAIN.match(name):
         return name
-    digest = _digest(name)
-    head = re.sub(r"[^a-z0-9.-]", "-", name.lower())[: MAX_NAME - len(digest) - 1].strip("-.")
-    return f"{head}-{digest}" if head else digest
+    suffix = digest(name)
+    head = re.sub(r"[^a-z0-9.-]", "-", name.lower())[: MAX_NAME - len(suffix) - 1].strip("-.")
+    return f"{head}-{suffix}" if head else suffix
 
 
 def flow_policy_names(flows: Iterable[Flow]) -> dict[str, tuple[str, str]]:
@@ -99,7 +95,7 @@ def flow_policy_names(flows: Iterable[Flow]) -> dict[str, tuple[str, str]]:
     for f in flows:
         egress = _object_name(FLOW_PREFIX + f.name + EGRESS_SUFFIX)
         if egress in taken:
-            egress = _object_name(f"{FLOW_PREFIX}{f.name}{EGRESS_SUFFIX}-{_digest(f.name, 8)}")
+            egress = _object_name(f"{FLOW_PREFIX}{f.name}{EGRESS_SUFFIX}-{digest(f.name, 8)}")
         taken.add(egress)
         out[f.name] = (ingress[f.name], egress)
     return out
