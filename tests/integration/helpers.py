@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -84,3 +85,20 @@ def create_namespace(cluster, name: str, timeout: float = 30) -> str:
 def delete_namespace(cluster, name: str) -> None:
     """Start the deletion and return; the namespace controller and fake kubelet finish it."""
     cluster.api().request("DELETE", f"/api/v1/namespaces/{name}")
+
+
+@contextlib.contextmanager
+def tenant_namespaces(cluster, prefix: str) -> Iterator[tuple[str, str, str]]:
+    """(tenant, its dmz namespace, its lan namespace), labelled as the examples' TenantPolicies
+    select them; afterwards the namespaces are deleted, with the TenantPolicy of the tenant's name."""
+    name = f"{prefix}-{secrets.token_hex(2)}"
+    dmz, lan = f"{name}-dmz", f"{name}-lan"
+    for ns, zone in ((dmz, "dmz"), (lan, "lan")):
+        create_namespace(cluster, ns)
+        cluster.kubectl("label", "namespace", ns, f"sncguard.io/tenant={name}", f"sncguard.io/zone={zone}")
+    try:
+        yield name, dmz, lan
+    finally:
+        cluster.kubectl("delete", "tenantpolicy", name, "--ignore-not-found", "--wait=false")
+        for ns in (dmz, lan):
+            delete_namespace(cluster, ns)

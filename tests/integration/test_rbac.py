@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import secrets
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ import pytest
 import yaml
 
 from .conftest import REPO, create_namespace, delete_namespace, namespace_name
-from .helpers import reference, wait_for
+from .helpers import reference, tenant_namespaces, wait_for
 from .operator_process import OperatorProcess, running
 
 SYSTEM_NAMESPACE = "sncguard-system"
@@ -281,17 +280,8 @@ spec: {{mode: Enforce, minZones: 3}}
 
 @pytest.fixture
 def tenant(cluster) -> Iterator[tuple[str, str, str]]:
-    name = f"rbac-{secrets.token_hex(2)}"
-    dmz, lan = f"{name}-dmz", f"{name}-lan"
-    for ns, zone in ((dmz, "dmz"), (lan, "lan")):
-        create_namespace(cluster, ns)
-        cluster.kubectl("label", "namespace", ns, f"sncguard.io/tenant={name}", f"sncguard.io/zone={zone}")
-    try:
-        yield name, dmz, lan
-    finally:
-        cluster.kubectl("delete", "tenantpolicy", name, "--ignore-not-found", "--wait=false")
-        for ns in (dmz, lan):
-            delete_namespace(cluster, ns)
+    with tenant_namespaces(cluster, "rbac") as names:
+        yield names
 
 
 def tenant_policy(name: str, *, flows: bool, grant: bool) -> str:

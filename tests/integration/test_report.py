@@ -15,8 +15,7 @@ import pytest
 
 from sncguard.evidence.schema import load_schema, verify
 
-from .conftest import create_namespace, delete_namespace
-from .helpers import wait_for
+from .helpers import tenant_namespaces, wait_for
 
 ZONE = "topology.kubernetes.io/zone"
 
@@ -88,17 +87,8 @@ subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: intruder@{te
 
 @pytest.fixture
 def tenant(cluster, crds, live_operator):
-    name = f"evidence-{secrets.token_hex(2)}"
-    dmz, lan = f"{name}-dmz", f"{name}-lan"
-    for ns, zone in ((dmz, "dmz"), (lan, "lan")):
-        create_namespace(cluster, ns)
-        cluster.kubectl("label", "namespace", ns, f"sncguard.io/tenant={name}", f"sncguard.io/zone={zone}")
-    try:
-        yield name, dmz, lan
-    finally:
-        cluster.kubectl("delete", "tenantpolicy", name, "--ignore-not-found", "--wait=false")
-        for ns in (dmz, lan):
-            delete_namespace(cluster, ns)
+    with tenant_namespaces(cluster, "evidence") as names:
+        yield names
 
 
 def failing(status: dict) -> set[tuple[str, str]]:
