@@ -206,7 +206,7 @@ def test_timers_keep_the_earliest_deadline():
         engine.schedule(key, 100)
         engine.schedule(key, 200)
         engine.schedule(key, 50)
-        return sorted(due for due, _ in engine._deadlines), engine._timers[key]
+        return sorted(due for due, _, _ in engine._deadlines), engine._timers[key]
 
     deadlines, timer = asyncio.run(scenario())
     assert len(deadlines) == 2 and timer == deadlines[0]
@@ -773,21 +773,18 @@ def test_a_timer_asked_again_within_10_ms_of_the_pending_one_stays_one_timer():
         engine.schedule(key, 3600.0 - 0.005)
     assert len(engine._deadlines) == 1
     engine.schedule(key, 60.0)  # really earlier: the timer moves
-    assert len(engine._deadlines) == 2 and engine._timers[key] == min(due for due, _ in engine._deadlines)
+    assert len(engine._deadlines) == 2 and engine._timers[key] == min(due for due, _, _ in engine._deadlines)
 
 
-def test_a_chunk_evaluates_the_cheap_kinds_before_the_tenant_policies():
-    """Shortest job first: a ZoneSpread or BackupPolicy marked with a TenantPolicy is not queued
-    behind the TenantPolicy's longer evaluation; deferred work stays last, a few at a time."""
+def test_timers_due_at_the_same_instant_are_all_kept(monkeypatch):
+    """Thousands of policies share a month's end or a deadline: two timers due at the same instant
+    must not compare their keys (they do not compare), nor drop one another."""
+    import sncguard.controller.engine as engine_module
+
+    monkeypatch.setattr(engine_module.time, "monotonic", lambda: 1000.0)
     engine = Engine(KubeClient())
-    keys = [PolicyKey("TenantPolicy", "", "acme"), PolicyKey("ZoneSpread", "shop", "sla"),
-            PolicyKey("BackupPolicy", "shop", "nightly"), PolicyKey("TenantPolicy", "", "globex"),
-            PolicyKey("ZoneSpread", "pay", "sla")]
+    keys = [PolicyKey("ZoneSpread", ns, "sla") for ns in ("a", "b", "c")]
     for key in keys:
-        engine.mark(key)
-    assert [k.kind for k in engine._ready_chunk(0.0)] == [
-        "ZoneSpread", "ZoneSpread", "BackupPolicy", "TenantPolicy", "TenantPolicy"]
-    engine._dirty.clear()
-    engine.mark(PolicyKey("TenantPolicy", "", "initech"), deferred=True)
-    engine.mark(PolicyKey("ZoneSpread", "ops", "sla"))
-    assert engine._ready_chunk(0.0) == [PolicyKey("ZoneSpread", "ops", "sla")]
+        engine.schedule(key, 60.0)
+    assert sorted(key.label() for _, _, key in engine._deadlines) == sorted(key.label() for key in keys)
+    assert {engine._timers[key] for key in keys} == {1060.0}

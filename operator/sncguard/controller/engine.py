@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import gc
 import heapq
+import itertools
 import json
 import logging
 import time
@@ -50,10 +51,6 @@ _evaluating: contextvars.ContextVar[PolicyKey | None] = contextvars.ContextVar("
 CONCURRENCY = 8
 # Deferred policies are evaluated this many at a time, so prompt work never waits behind them long.
 DEFERRED_CHUNK = 4
-# Within a chunk, the cheap evaluations first (shortest job first): a pod event that moves a
-# ZoneSpread and its tenant's TenantPolicy shows the ZoneSpread's verdict without waiting for the
-# TenantPolicy's, several times longer (network semantics over the tenant's namespaces).
-EVALUATION_ORDER = {"ZoneSpread": 0, "BackupPolicy": 1, "TenantPolicy": 2}
 # A policy's debounce window (see `Engine._ready_chunk`) is this close to closing: it is closed.
 WINDOW_RESOLUTION_S = 0.001
 _UNSEEN = object()
@@ -134,7 +131,10 @@ class Engine:
         self._last_evaluated_at: dict[PolicyKey, float] = {}
         self._specs: dict[tuple[PolicyKey, str, int], tuple[Any | None, str]] = {}
         self._wake = asyncio.Event()
-        self._deadlines: list[tuple[float, PolicyKey]] = []
+        # (due, sequence, key): the sequence orders timers due at the same instant (thousands of
+        # policies share a month's end or a deadline), since keys do not compare.
+        self._deadlines: list[tuple[float, int, PolicyKey]] = []
+        self._timer_sequence = itertools.count()
         self._timers: dict[PolicyKey, float] = {}
         self._written: dict[PolicyKey, dict[str, Any]] = {}
         self._evaluated: dict[PolicyKey, tuple[str, int]] = {}
@@ -256,7 +256,7 @@ class Engine:
         if current is not None and current <= due + TIMER_TOLERANCE_S and current > time.monotonic():
             return  # an earlier timer will re-evaluate anyway and set the next one
         self._timers[key] = due
-        heapq.heappush(self._deadlines, (due, key))
+        heapq.heappush(self._deadlines, (due, next(self._timer_sequence), key))
         self._wake.set()
 
     def policy_event(self, kind: str, event_type: str, body: Mapping[str, Any]) -> PolicyRecord:
@@ -405,7 +405,7 @@ class Engine:
             self._wake.clear()
             now = time.monotonic()
             while self._deadlines and self._deadlines[0][0] <= now:
-                due, key = heapq.heappop(self._deadlines)
+                due, _, key = heapq.heappop(self._deadlines)
                 if self._timers.get(key) == due:
                     del self._timers[key]
                     self._dirty.add(key)
@@ -434,7 +434,7 @@ class Engine:
         a policy one evaluation per window instead of N, and no other policy waits for it."""
         ready = {key for key in self._dirty if not self._in_window(key, now)}
         prompt = ready - self._deferred
-        chunk = sorted(prompt or ready, key=lambda key: (EVALUATION_ORDER.get(key.kind, 0), key.label()))
+        chunk = sorted(prompt or ready, key=PolicyKey.label)
         return chunk if prompt else chunk[:DEFERRED_CHUNK]
 
     def _next_window_close(self, now: float) -> float | None:
