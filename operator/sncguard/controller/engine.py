@@ -103,7 +103,7 @@ class Engine:
         self.backup_index = BackupIndex()
         self._namespace_selectors: dict[str, tuple[Any, dict[str, Any]]] = {}
         # Each usable TenantPolicy's namespaceSelector as last seen by its events: see `_tenant_claim`.
-        self._tenant_claims: dict[PolicyKey, str] = {}
+        self._tenant_claims: dict[PolicyKey, dict[str, Any]] = {}
         # What each TenantPolicy's view took of other tenants' pods, as of its last evaluation: so
         # that a pod event marks only the tenants whose verdict that pod can move (see
         # `remember_foreign_pods`, kinds._affects_pod_policies).
@@ -281,7 +281,7 @@ class Engine:
         (NET-004): one created, deleted, made (un)usable or selecting anew moves the others' verdicts,
         which are evaluated again, after prompt work. Any other edit moves only its own."""
         spec = None if deleted else self.spec_of(record)
-        claim = None if spec is None else json.dumps(spec.namespace_selector.as_k8s(), sort_keys=True)
+        claim = None if spec is None else self.namespace_selector_of(record.key.name, spec)
         before = self._tenant_claims.get(record.key, _UNSEEN)
         if claim == before:
             return
