@@ -27,6 +27,9 @@ binaries: ## build (or reuse) the pinned Kubernetes and etcd binaries, and the l
 crds: $(STAMP) ## regenerate crds/ from the pydantic models
 	$(BIN)/sncguard crds --write crds
 
+i18n: $(STAMP) ## extract the messages into locale/sncguard.pot, merge them into each catalogue, compile them
+	$(BIN)/python hack/i18n.py
+
 lint: $(STAMP) ## ruff and the import-layer contracts
 	$(BIN)/ruff check operator tests hack
 	cd operator && ../$(BIN)/lint-imports --config ../pyproject.toml
@@ -90,4 +93,4 @@ bench-scale: $(STAMP) binaries ## the benchmark at 10x the default size (~40 min
 clean: cluster-down ## stop everything and remove local state
 	rm -rf $(CLUSTER_DIR)
 
-.PHONY: help install binaries crds lint unit test test-e2e test-differential fuzz cluster-up cluster-down install-crds run demo kind-up bench bench-scale clean image argocd
+.PHONY: help install binaries crds i18n lint unit test test-e2e test-differential fuzz cluster-up cluster-down install-crds run demo kind-up bench bench-scale clean image argocd

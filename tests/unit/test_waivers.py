@@ -75,7 +75,7 @@ def test_an_annotation_holds_one_waiver_a_line():
 def test_a_line_that_is_no_waiver_says_why_and_which_rule_it_meant(line, why, rule):
     waivers, malformed = parse_annotation(line)
     assert waivers == []
-    assert len(malformed) == 1 and why in malformed[0].why.en and malformed[0].why.fr
+    assert len(malformed) == 1 and why in malformed[0].why.render("en") and malformed[0].why.render("fr")
     assert malformed[0].rule == rule and malformed[0].line == line.strip()
 
 
@@ -83,7 +83,7 @@ def test_an_unquoted_yaml_date_annotation_is_reported_not_dropped():
     body = yaml.safe_load("kind: Deployment\nmetadata:\n  name: x\n  namespace: shop\n"
                           "  annotations:\n    sncguard.io/waive: 2027-01-31\n")
     assert project("Deployment", {**deployment(), **body, "spec": deployment()["spec"]}).waive == "2027-01-31"
-    assert parse_annotation("2027-01-31")[1][0].why.en.startswith("not a waiver")
+    assert parse_annotation("2027-01-31")[1][0].why.render("en").startswith("not a waiver")
 
 
 def test_every_kind_a_finding_can_name_carries_its_annotation():

@@ -14,13 +14,16 @@ tenant namespace rather than failing on an absence of evidence.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .. import REGION_LABEL
-from ..findings import Finding, Message, ResourceRef, Result, finding
+from ..findings import Finding, ResourceRef, Result, Severity, finding
+from ..i18n import N_, Text, msg, seq
 from ..selectors import node_admits
 from ..view import ClusterView, Node, PersistentVolume, PersistentVolumeClaim, Pod
-from .catalogue import rule
+from .registry import LOCATION, Family, rule
+from .subjects import Tenant
 
 if TYPE_CHECKING:
     from ..api.tenantpolicy import TenantPolicySpec
@@ -47,6 +50,9 @@ F_PVC_VOLUME = "spec.volumeName"
 NODES_SHOWN = 5
 
 
+family: Family[Tenant] = Family(LOCATION, "TenantPolicy")
+
+
 def _regions(allowed: Iterable[str]) -> str:
     return ", ".join(sorted(allowed))
 
@@ -67,12 +73,10 @@ def _namespace_ref(namespace: str) -> ResourceRef:
     return ResourceRef(kind="Namespace", namespace="", name=namespace, api_version="v1")
 
 
-def _node_region_en(node: Node) -> str:
-    return f"{node.name} (region {node.region})" if node.region else f"{node.name} (no {REGION_LABEL} label)"
-
-
-def _node_region_fr(node: Node) -> str:
-    return f"{node.name} (région {node.region})" if node.region else f"{node.name} (sans label {REGION_LABEL})"
+def _node_region(node: Node) -> Text:
+    if node.region:
+        return msg("{node} (region {region})", node=node.name, region=node.region)
+    return msg("{node} (no {label} label)", node=node.name, label=REGION_LABEL)
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,48 +91,35 @@ def _constraint_field(pod: Pod) -> str:
     return F_NODE_AFFINITY if pod.affinity.get("nodeAffinity") else F_NODE_SELECTOR
 
 
-def _constraints_en(pod: Pod) -> str:
-    parts = []
+def _constraints(pod: Pod) -> Text:
+    selector = ", ".join(f"{k}={v}" for k, v in sorted(pod.node_selector.items()))
+    if pod.node_selector and pod.affinity.get("nodeAffinity"):
+        return msg("nodeSelector {selector} and node affinity", selector=selector)
     if pod.node_selector:
-        parts.append("nodeSelector " + ", ".join(f"{k}={v}" for k, v in sorted(pod.node_selector.items())))
+        return msg("nodeSelector {selector}", selector=selector)
     if pod.affinity.get("nodeAffinity"):
-        parts.append("node affinity")
-    return " and ".join(parts) if parts else "no nodeSelector and no required node affinity"
-
-
-def _constraints_fr(pod: Pod) -> str:
-    parts = []
-    if pod.node_selector:
-        parts.append("le nodeSelector " + ", ".join(f"{k}={v}" for k, v in sorted(pod.node_selector.items())))
-    if pod.affinity.get("nodeAffinity"):
-        parts.append("l'affinité de nœud")
-    return " et ".join(parts) if parts else "l'absence de nodeSelector et d'affinité de nœud requise"
+        return msg("node affinity")
+    return msg("no nodeSelector and no required node affinity")
 
 
 def _judge_bound_pod(pod: Pod, allowed: frozenset[str], view: ClusterView) -> Finding | None:
     node = view.nodes.get(pod.node_name)
-    where_en, where_fr = f"Pod {pod.namespace}/{pod.name}", f"le Pod {pod.namespace}/{pod.name}"
+    where = {"namespace": pod.namespace, "pod": pod.name, "allowed": _regions(allowed)}
     if node is None:
-        return finding(rule("LOC-001"), Result.WARN, _pod_ref(pod), Message(
-            f"{where_en} is bound to node {pod.node_name} (spec.nodeName), which is not observed: its region "
-            f"cannot be checked against the allowed regions ({_regions(allowed)})",
-            f"{where_fr[0].upper()}{where_fr[1:]} est placé sur le nœud {pod.node_name} (spec.nodeName), qui "
-            f"n'est pas observé : sa région ne peut pas être comparée aux régions autorisées ({_regions(allowed)})",
+        return finding(rule("LOC-001"), Result.WARN, _pod_ref(pod), msg(
+            "Pod {namespace}/{pod} is bound to node {node} (spec.nodeName), which is not observed: its region "
+            "cannot be checked against the allowed regions ({allowed})", node=pod.node_name, **where,
         ), F_NODE_NAME)
     if node.region is None:
-        return finding(rule("LOC-001"), Result.FAIL, _pod_ref(pod), Message(
-            f"{where_en} runs on node {node.name} (spec.nodeName), which has no {REGION_LABEL} label: an unknown "
-            f"region cannot be proven to be one of the allowed regions ({_regions(allowed)})",
-            f"{where_fr[0].upper()}{where_fr[1:]} s'exécute sur le nœud {node.name} (spec.nodeName), qui n'a pas "
-            f"de label {REGION_LABEL} : une région inconnue ne peut pas être prouvée comme faisant partie des "
-            f"régions autorisées ({_regions(allowed)})",
+        return finding(rule("LOC-001"), Result.FAIL, _pod_ref(pod), msg(
+            "Pod {namespace}/{pod} runs on node {node} (spec.nodeName), which has no {label} label: an unknown "
+            "region cannot be proven to be one of the allowed regions ({allowed})",
+            node=node.name, label=REGION_LABEL, **where,
         ), F_NODE_NAME)
     if node.region not in allowed:
-        return finding(rule("LOC-001"), Result.FAIL, _pod_ref(pod), Message(
-            f"{where_en} runs on node {node.name} (spec.nodeName) in region {node.region}, which is not one of "
-            f"the allowed regions ({_regions(allowed)})",
-            f"{where_fr[0].upper()}{where_fr[1:]} s'exécute sur le nœud {node.name} (spec.nodeName) dans la "
-            f"région {node.region}, qui ne fait pas partie des régions autorisées ({_regions(allowed)})",
+        return finding(rule("LOC-001"), Result.FAIL, _pod_ref(pod), msg(
+            "Pod {namespace}/{pod} runs on node {node} (spec.nodeName) in region {region}, which is not one of "
+            "the allowed regions ({allowed})", node=node.name, region=node.region, **where,
         ), F_NODE_NAME)
     return None
 
@@ -140,20 +131,17 @@ def _judge_pending_pod(pod: Pod, allowed: frozenset[str], view: ClusterView) -> 
         return None
     shown = outside[:NODES_SHOWN]
     more = len(outside) - len(shown)
-    more_en = f" and {more} more" if more else ""
-    more_fr = f" et {more} autre(s)" if more else ""
+    nodes: Text | object = seq(_node_region(n) for n in shown)
+    if more:
+        nodes = msg("{nodes} and {more} more", nodes=nodes, more=more)
     if any(n.region is None for n in outside):
-        more_en += "; a node without region label cannot be proven to lie in an allowed region"
-        more_fr += " ; un nœud sans label de région ne peut pas être prouvé dans une région autorisée"
-    return finding(rule("LOC-001"), Result.WARN, _pod_ref(pod), Message(
-        f"Pending Pod {pod.namespace}/{pod.name} may be scheduled outside the allowed regions "
-        f"({_regions(allowed)}): its placement constraints ({_constraints_en(pod)}) admit "
-        f"{len(outside)} node(s) outside them, "
-        f"{', '.join(_node_region_en(n) for n in shown)}{more_en}",
-        f"Le Pod en attente {pod.namespace}/{pod.name} peut être placé hors des régions autorisées "
-        f"({_regions(allowed)}) : ses contraintes de placement ({_constraints_fr(pod)}) admettent "
-        f"{len(outside)} nœud(s) hors de ces régions, "
-        f"{', '.join(_node_region_fr(n) for n in shown)}{more_fr}",
+        nodes = msg("{nodes}; a node without region label cannot be proven to lie in an allowed region",
+                    nodes=nodes)
+    return finding(rule("LOC-001"), Result.WARN, _pod_ref(pod), msg(
+        "Pending Pod {namespace}/{pod} may be scheduled outside the allowed regions ({allowed}): its placement "
+        "constraints ({constraints}) admit {count} node(s) outside them, {nodes}",
+        namespace=pod.namespace, pod=pod.name, allowed=_regions(allowed), constraints=_constraints(pod),
+        count=len(outside), nodes=nodes,
     ), _constraint_field(pod))
 
 
@@ -167,10 +155,9 @@ def check_pod_regions(allowed_regions: Collection[str], tenant_namespaces: Itera
     out: list[Finding] = []
     if not view.pods_observed or not view.nodes_observed:
         for namespace in namespaces:
-            out.append(finding(rule("LOC-001"), Result.SKIP, _namespace_ref(namespace), Message(
-                f"Pod placement in tenant namespace {namespace} not judged: no live Pods and Nodes in the input",
-                f"Placement des pods de l'espace de noms du locataire {namespace} non évalué : aucun Pod ni "
-                f"Node réel dans l'entrée",
+            out.append(finding(rule("LOC-001"), Result.SKIP, _namespace_ref(namespace), msg(
+                "Pod placement in tenant namespace {namespace} not judged: no live Pods and Nodes in the input",
+                namespace=namespace,
             )))
         return out
     for namespace in namespaces:
@@ -191,12 +178,10 @@ def check_pod_regions(allowed_regions: Collection[str], tenant_namespaces: Itera
                 out.append(verdict)
         if problems:
             continue
-        out.append(finding(rule("LOC-001"), Result.PASS, _namespace_ref(namespace), Message(
-            f"Tenant namespace {namespace}: {bound} pod(s) on nodes of the allowed regions ({_regions(allowed)}) "
-            f"and {pending} pending pod(s) that only nodes of those regions would accept",
-            f"Espace de noms du locataire {namespace} : {bound} pod(s) sur des nœuds des régions autorisées "
-            f"({_regions(allowed)}) et {pending} pod(s) en attente que seuls des nœuds de ces régions "
-            f"accepteraient",
+        out.append(finding(rule("LOC-001"), Result.PASS, _namespace_ref(namespace), msg(
+            "Tenant namespace {namespace}: {bound} pod(s) on nodes of the allowed regions ({allowed}) and "
+            "{pending} pending pod(s) that only nodes of those regions would accept",
+            namespace=namespace, bound=bound, pending=pending, allowed=_regions(allowed),
         ), F_NODE_NAME))
     return out
 
@@ -262,62 +247,66 @@ def check_volume_regions(allowed_regions: Collection[str], tenant_namespaces: It
     volumes, missing = tenant_volumes(tenant_namespaces, view)
     for pv, claim in volumes:
         regions, field = volume_regions(pv)
-        what_en = f"PersistentVolume {pv.name}, bound to claim {claim},"
-        what_fr = f"Le PersistentVolume {pv.name}, lié à la demande {claim},"
-        source_en = (f"label {REGION_LABEL}" if field == F_PV_REGION_LABEL
-                     else f"required node affinity on {REGION_LABEL}")
-        source_fr = (f"label {REGION_LABEL}" if field == F_PV_REGION_LABEL
-                     else f"affinité de nœud requise sur {REGION_LABEL}")
+        what = {"pv": pv.name, "claim": claim, "label": REGION_LABEL, "allowed": _regions(allowed)}
+        source = (msg("label {label}", label=REGION_LABEL) if field == F_PV_REGION_LABEL
+                  else msg("required node affinity on {label}", label=REGION_LABEL))
         if regions is None:
-            out.append(finding(rule("LOC-002"), Result.FAIL, _pv_ref(pv), Message(
-                f"{what_en} has no {REGION_LABEL} label and no required node affinity that pins the region: "
-                f"its region is unknown, so it cannot be proven to lie in an allowed region ({_regions(allowed)})",
-                f"{what_fr} n'a ni label {REGION_LABEL} ni affinité de nœud requise fixant la région : sa région "
-                f"est inconnue et ne peut donc pas être prouvée comme faisant partie des régions autorisées "
-                f"({_regions(allowed)})",
+            out.append(finding(rule("LOC-002"), Result.FAIL, _pv_ref(pv), msg(
+                "PersistentVolume {pv}, bound to claim {claim}, has no {label} label and no required node affinity "
+                "that pins the region: its region is unknown, so it cannot be proven to lie in an allowed region "
+                "({allowed})", **what,
             ), field))
             continue
         outside = regions - allowed
         if outside:
-            out.append(finding(rule("LOC-002"), Result.FAIL, _pv_ref(pv), Message(
-                f"{what_en} lies in region {_regions(regions)} ({source_en}); {_regions(outside)} is not one of "
-                f"the allowed regions ({_regions(allowed)})",
-                f"{what_fr} se trouve dans la région {_regions(regions)} ({source_fr}) ; {_regions(outside)} ne "
-                f"fait pas partie des régions autorisées ({_regions(allowed)})",
+            out.append(finding(rule("LOC-002"), Result.FAIL, _pv_ref(pv), msg(
+                "PersistentVolume {pv}, bound to claim {claim}, lies in region {regions} ({source}); {outside} is "
+                "not one of the allowed regions ({allowed})",
+                regions=_regions(regions), source=source, outside=_regions(outside), **what,
             ), field))
             continue
-        out.append(finding(rule("LOC-002"), Result.PASS, _pv_ref(pv), Message(
-            f"{what_en} lies in region {_regions(regions)} ({source_en}), which is allowed",
-            f"{what_fr} se trouve dans la région {_regions(regions)} ({source_fr}), qui est autorisée",
+        out.append(finding(rule("LOC-002"), Result.PASS, _pv_ref(pv), msg(
+            "PersistentVolume {pv}, bound to claim {claim}, lies in region {regions} ({source}), which is allowed",
+            regions=_regions(regions), source=source, **what,
         ), field))
     for pvc in missing:
-        out.append(finding(rule("LOC-002"), Result.SKIP, _pvc_ref(pvc), Message(
-            f"PersistentVolumeClaim {pvc.namespace}/{pvc.name} is bound to PersistentVolume {pvc.volume_name}, "
-            f"which is not observed: its region is not judged",
-            f"La PersistentVolumeClaim {pvc.namespace}/{pvc.name} est liée au PersistentVolume {pvc.volume_name}, "
-            f"qui n'est pas observé : sa région n'est pas évaluée",
+        out.append(finding(rule("LOC-002"), Result.SKIP, _pvc_ref(pvc), msg(
+            "PersistentVolumeClaim {namespace}/{claim} is bound to PersistentVolume {pv}, which is not observed: "
+            "its region is not judged", namespace=pvc.namespace, claim=pvc.name, pv=pvc.volume_name,
         ), F_PVC_VOLUME))
     return out
 
 
 # --------------------------------------------------------------------------------------------
-# The policy
+# The rules
+
+
+def _no_regions(tenant: Tenant, rule_id: str, what: Text) -> list[Finding]:
+    ref = ResourceRef(kind="TenantPolicy", namespace="", name=tenant.name, api_version=POLICY_API_VERSION)
+    return [finding(rule(rule_id), Result.SKIP, ref, msg(
+        "{what} not judged: TenantPolicy {policy} sets no spec.allowedRegions", what=what, policy=tenant.name,
+    ), F_ALLOWED_REGIONS)]
+
+
+@family.rule("LOC-001", Severity.CRITICAL, ("R10",),
+             N_("A tenant pod runs, or may be scheduled, on a node in a region that is not allowed"),
+             reads={"Pod", "Node"})
+def pod_regions(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    if not tenant.spec.allowed_regions:
+        return _no_regions(tenant, "LOC-001", msg("Region of the tenant's pods"))
+    return check_pod_regions(tenant.spec.allowed_regions, tenant.namespaces, view)
+
+
+@family.rule("LOC-002", Severity.CRITICAL, ("R10",),
+             N_("A PersistentVolume bound to a tenant claim lies in a region that is not allowed"),
+             reads={"PersistentVolume", "PersistentVolumeClaim"})
+def persistent_volume_regions(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    if not tenant.spec.allowed_regions:
+        return _no_regions(tenant, "LOC-002", msg("Region of the tenant's persistent volumes"))
+    return check_volume_regions(tenant.spec.allowed_regions, tenant.namespaces, view)
 
 
 def evaluate_location(spec: TenantPolicySpec, policy_name: str, tenant_namespaces: list[str],
-                      view: ClusterView) -> list[Finding]:
-    """Every LOC rule for the tenant's namespaces; one skip per rule when the policy names no region."""
-    allowed = spec.allowed_regions or []
-    if not allowed:
-        ref = ResourceRef(kind="TenantPolicy", namespace="", name=policy_name, api_version=POLICY_API_VERSION)
-        return [finding(rule(rule_id), Result.SKIP, ref, Message(
-            f"{what_en} not judged: TenantPolicy {policy_name} sets no spec.allowedRegions",
-            f"{what_fr} non évaluée : la TenantPolicy {policy_name} ne fixe aucune région dans spec.allowedRegions",
-        ), F_ALLOWED_REGIONS) for rule_id, what_en, what_fr in (
-            ("LOC-001", "Region of the tenant's pods", "Région des pods du locataire"),
-            ("LOC-002", "Region of the tenant's persistent volumes", "Région des volumes persistants du locataire"),
-        )]
-    return [
-        *check_pod_regions(allowed, tenant_namespaces, view),
-        *check_volume_regions(allowed, tenant_namespaces, view),
-    ]
+                      view: ClusterView, now: datetime | None = None) -> list[Finding]:
+    """Every LOC rule for the tenant's namespaces (no LOC rule reads the clock)."""
+    return family.evaluate(Tenant(spec, policy_name, tenant_namespaces), view, now or datetime.min)
