@@ -23,7 +23,7 @@ from . import kopf_fixes
 from .backuppolicy import BackupPolicyReconciler
 from .engine import Engine, policy_index_name
 from .informer import ApiRevisions, Informer, OnChange
-from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, readers_of
+from .kinds import CLUSTER, VELERO_GROUP, WATCHED, Watched, change_handler, readers_of
 from .kube import KubeClient
 from .leader import LeaderElector, Timing
 from .metrics import Metrics
@@ -165,10 +165,7 @@ def _availability_of(informer: Informer) -> Callable[[], None]:
 
 
 def _changed_by(watched: Watched) -> OnChange:
-    def changed(namespace: str, name: str, projection: Any) -> None:
-        engine.object_changed(watched.kind, namespace, name)
-        watched.affects(engine, namespace, name, projection)
-    return changed
+    return change_handler(engine, watched)
 
 
 def _register_reports(plural: str, index_id: str) -> None:

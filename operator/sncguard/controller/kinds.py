@@ -246,6 +246,14 @@ READS: dict[str, frozenset[str]] = {
 }
 
 
+def change_handler(engine: Engine, watched: Watched) -> Callable[[str, str, Any], None]:
+    """The informer's callback for `watched`: a real change of one object marks the policies it may move."""
+    def changed(namespace: str, name: str, projection: Any) -> None:
+        engine.object_changed(watched.kind, namespace, name)
+        watched.affects(engine, namespace, name, projection)
+    return changed
+
+
 def readers_of(kind: str) -> list[str]:
     """The policy kinds whose verdicts read `kind`."""
     return [policy for policy, reads in READS.items() if kind in reads]
