@@ -21,6 +21,7 @@ from .evaluation import (
     with_waivers,
 )
 from .findings import Finding, ResourceRef, Result, Summary, most_severe_first
+from .i18n import msg
 from .loader import Inputs, PolicyDocument, PolicyError, Source
 from .rules import network
 from .tenancy import TenantSelection
@@ -71,7 +72,7 @@ def baseline_exposure(view: ClusterView, now: datetime) -> Outcome:
     label = policy_label("TenantPolicy", "", BASELINE_NAME)
     findings = [*network.check_forbidden_ports_exposed(spec, namespaces, view),
                 *network.check_cleartext_exposure(spec, namespaces, view)]
-    return with_waivers(Outcome([replace(f, policy=label) for f in findings], {}), spec, "TenantPolicy", "",
+    return with_waivers(Outcome([replace(f, policy=label) for f in findings], {}, None), spec, "TenantPolicy", "",
                         BASELINE_NAME, view, now)
 
 
@@ -154,9 +155,10 @@ def indented_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, indent=2)
 
 
-def write_errors(report: CheckReport, err: TextIO) -> None:
+def write_errors(report: CheckReport, err: TextIO, language: str = "en") -> None:
     for error in report.errors:
-        err.write(f"sncguard check: {error} (policy not evaluated)\n")
+        text = msg("{error} (policy not evaluated)", error=error)
+        err.write(f"sncguard check: {text.render(language)}\n")
     for error in report.waiver_errors:
         err.write(f"sncguard check: {error}\n")
 
@@ -168,9 +170,10 @@ def write_text(report: CheckReport, out: TextIO, language: str, verbose: bool = 
         out.write(f"{'WAIVED' if f.waived else f.result.value.upper():4}  {f.severity.value:8}  {f.rule.id}  "
                   f"{f.resource.display()}{where}\n      {f.message(language)}\n")
     s = Summary.of(report.findings)
-    label = "résultats" if language == "fr" else "results"
-    out.write(f"{len(report.findings)} {label} from {len(report.policies)} policies: "
-              f"{s.failed} fail, {s.warned} warn, {s.passed} pass, {s.skipped} skip\n")
+    summary = msg("{findings} results from {policies} policies: {failed} fail, {warned} warn, {passed} pass, "
+                  "{skipped} skip", findings=len(report.findings), policies=len(report.policies), failed=s.failed,
+                  warned=s.warned, passed=s.passed, skipped=s.skipped)
+    out.write(f"{summary.render(language)}\n")
 
 
 def summary_dict(report: CheckReport) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .i18n import LANGUAGES, SOURCE_LANGUAGE, msg
+
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 
@@ -86,12 +88,13 @@ def _check(args: argparse.Namespace) -> int:
     except (InputError, argparse.ArgumentTypeError) as exc:
         print(f"sncguard check: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    report = run_check(inputs, now)
-    write_errors(report, sys.stderr)
-    if inputs.errors and len(inputs.errors) == inputs.documents:
-        print("sncguard check: no usable document, nothing evaluated", file=sys.stderr)
-        return EXIT_UNUSABLE
     out, language = sys.stdout, args.language
+    report = run_check(inputs, now)
+    write_errors(report, sys.stderr, language)
+    if inputs.errors and len(inputs.errors) == inputs.documents:
+        nothing = msg("no usable document, nothing evaluated")
+        print(f"sncguard check: {nothing.render(language)}", file=sys.stderr)
+        return EXIT_UNUSABLE
     if args.output == "json":
         emit(lambda: write_json(report, out, language))
     elif args.output == "sarif":
@@ -158,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the operator against the current kubeconfig or in-cluster account")
     run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                      help="liveness endpoint URL (default %(default)s)")
-    run.add_argument("--language", choices=("en", "fr"), default="en", help="language of status messages")
+    run.add_argument("--language", choices=LANGUAGES, default=SOURCE_LANGUAGE, help="language of status messages")
     run.add_argument("--metrics-address", default="127.0.0.1:9090",
                      help="host:port of the Prometheus endpoint, empty to disable (default %(default)s)")
     run.add_argument("--debounce", type=float, default=0.2,
@@ -189,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-n", "--namespace", type=parse_namespace, default="default",
                        help="namespace of namespaced objects that name none, as kubectl apply -n (default %(default)s)")
     check.add_argument("--now", help="fix the clock (RFC 3339) for reproducible runs")
-    check.add_argument("--language", choices=("en", "fr"), default="en")
+    check.add_argument("--language", choices=LANGUAGES, default=SOURCE_LANGUAGE)
     check.add_argument("-v", "--verbose", action="store_true", help="text output also lists passes and skips")
     check.set_defaults(func=cmd_check)
 
@@ -200,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where to write <tenant>.html/.json and platform.html/.json (default %(default)s)")
     report.add_argument("--tenant", action="append", default=[], metavar="NAME",
                         help="only this tenant's pack (its name or its TenantPolicy's; repeatable), no platform pack")
-    report.add_argument("--language", choices=("en", "fr"), default="en")
+    report.add_argument("--language", choices=LANGUAGES, default=SOURCE_LANGUAGE)
     report.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)")
     report.add_argument("--context", help="kubeconfig context (default: the current one)")
     report.add_argument("-n", "--namespace", type=parse_namespace, default="default",

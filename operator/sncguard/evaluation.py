@@ -5,25 +5,32 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import API_VERSION
 from .api import BackupPolicySpec, TenantPolicySpec, ZoneSpreadSpec
 from .findings import Finding, ResourceRef
 from .rules import access, backup, location, network, termination, zonespread
+from .rules.subjects import Tenant
 from .selectors import label_selector_matches
-from .status import resource_entry, rfc3339
+from .status import resource_entry
 from .tenancy import TenantSelection
+from .timefmt import rfc3339_seconds
 from .view import ClusterView, Namespace
 from .waivers import apply_waivers, spec_waivers
 
+Detail = TypeVar("Detail")
+
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Generic[Detail]):
     findings: list[Finding]
     status_fields: dict[str, Any]
-    detail: Any = None
-    # When a waiver lapses and the verdict may change with no object changing: a timer's due time.
+    # What the kind's reconciler reads beyond findings and status: a ZoneSpread's ZoneSpreadEvaluation (its
+    # plan and SLA ledger), a BackupPolicy's BackupEvaluation (its drills); None for a TenantPolicy.
+    detail: Detail
+    # When a verdict may change with no object changing (a waiver lapsing, a grant expiring, a termination
+    # deadline, an RPO running out): a timer's due time.
     wake_at: datetime | None = None
 
 
@@ -34,8 +41,8 @@ def policy_label(kind: str, namespace: str, name: str) -> str:
 WAIVED_SHOWN = 20
 
 
-def with_waivers(outcome: Outcome, spec: Any, kind: str, namespace: str, name: str, view: ClusterView,
-                  now: datetime) -> Outcome:
+def with_waivers(outcome: Outcome[Detail], spec: Any, kind: str, namespace: str, name: str, view: ClusterView,
+                 now: datetime) -> Outcome[Detail]:
     """The outcome with the waivers of its objects and of the policy applied (waivers.py), and the
     status fields that show them: `waived` (what is accepted, until when, why) and `waiverErrors`."""
     policy = ResourceRef(kind=kind, namespace=namespace, name=name, api_version=API_VERSION)
@@ -47,12 +54,13 @@ def with_waivers(outcome: Outcome, spec: Any, kind: str, namespace: str, name: s
                             for f in sorted(accepted, key=lambda f: (f.rule.id, f.resource))[:WAIVED_SHOWN]]
     if waived.errors:
         fields["waiverErrors"] = waived.errors[:WAIVED_SHOWN]
-    return replace(outcome, findings=waived.findings, status_fields=fields, wake_at=waived.next_expiry)
+    due = [d for d in (outcome.wake_at, waived.next_expiry) if d is not None]
+    return replace(outcome, findings=waived.findings, status_fields=fields, wake_at=min(due) if due else None)
 
 
 def evaluate_zonespread(spec: ZoneSpreadSpec, namespace: str, name: str, view: ClusterView,
-                        now: datetime) -> Outcome:
-    result = zonespread.evaluate(spec, namespace, view)
+                        now: datetime) -> Outcome[zonespread.ZoneSpreadEvaluation]:
+    result = zonespread.evaluate(spec, namespace, view, name, now)
     label = policy_label("ZoneSpread", namespace, name)
     zones = sorted(result.observed_zones)
     return with_waivers(Outcome(
@@ -121,20 +129,19 @@ def yielded_namespaces(name: str, namespaces: list[str], all_namespaces: Mapping
     return out
 
 
+# The families that judge a TenantPolicy, in the order its findings are listed.
+TENANT_FAMILIES = (network.family, access.family, location.family, termination.family)
+
+
 def evaluate_tenantpolicy(spec: TenantPolicySpec, name: str, scope: TenantScope, view: ClusterView,
-                          now: datetime, previous_status: Mapping[str, Any] | None = None) -> Outcome:
+                          now: datetime, previous_status: Mapping[str, Any] | None = None) -> Outcome[None]:
     """`previous_status` (the policy's last status, if any) carries the termination evidence over: the
-    namespaces remembered once deleted, the erasure certificate's checkedAt. `detail` is the next moment
+    namespaces remembered once deleted, the erasure certificate's checkedAt. `wake_at` is the next moment
     a verdict changes by time alone: a grant's expiry or a termination deadline, whichever comes first."""
     label = policy_label("TenantPolicy", "", name)
-    ended = termination.evaluate_termination(spec, name, scope.namespaces, view, now, previous_status)
-    findings = [
-        *network.evaluate_network(spec, scope.namespaces, scope.zone_of_namespace,
-                                  scope.other_tenant_namespaces, view),
-        *access.evaluate_access(spec, name, scope.namespaces, view, now),
-        *location.evaluate_location(spec, name, scope.namespaces, view),
-        *ended.findings,
-    ]
+    tenant = Tenant(spec, name, scope.namespaces, scope.zone_of_namespace, scope.other_tenant_namespaces,
+                    previous_status)
+    findings = [f for family in TENANT_FAMILIES for f in family.evaluate(tenant, view, now)]
     grants = access.grant_states(spec, now)
     next_expiry = access.next_grant_expiry(spec, now)
     timers = [d for d in (next_expiry, termination.next_deadline(spec, now)) if d is not None]
@@ -142,14 +149,15 @@ def evaluate_tenantpolicy(spec: TenantPolicySpec, name: str, scope: TenantScope,
         "namespaces": len(scope.namespaces),
         "tenantNamespaces": scope.namespaces[:TENANT_NAMESPACES_SHOWN],
         "grants": grants or None,
-        "nextGrantExpiry": rfc3339(next_expiry) if next_expiry else None,
-        **ended.status_fields,
+        "nextGrantExpiry": rfc3339_seconds(next_expiry) if next_expiry else None,
+        **termination.termination_status_fields(tenant, view, now),
         # Always present, an empty register too: its digest tells the next evaluation what changed.
         **access.register_status(access.access_register(spec, scope.namespaces, view, now)),
     }
     return with_waivers(Outcome(findings=[replace(f, policy=label) for f in findings],
-                                 status_fields={k: v for k, v in fields.items() if v is not None},
-                                 detail=min(timers) if timers else None), spec, "TenantPolicy", "", name, view, now)
+                                status_fields={k: v for k, v in fields.items() if v is not None},
+                                detail=None, wake_at=min(timers) if timers else None),
+                        spec, "TenantPolicy", "", name, view, now)
 
 
 TENANT_NAMESPACES_SHOWN = 50
@@ -158,10 +166,31 @@ TENANT_NAMESPACES_SHOWN = 50
 # ---- BackupPolicy -----------------------------------------------------------------------------
 
 
+def backuppolicy_status(result: backup.BackupEvaluation) -> dict[str, Any]:
+    """What the BackupPolicy's status says of its namespace's protection, beside the findings: the target
+    and its place, the workloads' zones, the last backup and restore test, and the next deadline."""
+    protected = result.protected
+    fields: dict[str, Any] = {"target": protected.spec.storage_location,
+                              "workloadZones": protected.workload_zones.zones}
+    bsl = protected.storage_location
+    if bsl is not None and bsl.zone:
+        fields["targetZone"] = bsl.zone
+    if bsl is not None and bsl.region:
+        fields["targetRegion"] = bsl.region
+    if protected.last_backup_at is not None:
+        fields["lastBackup"] = rfc3339_seconds(protected.last_backup_at)
+    if protected.last_restore_test_at is not None:
+        fields["lastRestoreTest"] = rfc3339_seconds(protected.last_restore_test_at)
+    if result.next_deadline is not None:
+        fields["nextDeadline"] = rfc3339_seconds(result.next_deadline)
+    return fields
+
+
 def evaluate_backuppolicy(spec: BackupPolicySpec, namespace: str, name: str, view: ClusterView,
-                          now: datetime) -> Outcome:
+                          now: datetime) -> Outcome[backup.BackupEvaluation]:
+    """`detail` is the BackupEvaluation: when a verdict next changes by time alone, the backup a drill restores."""
     result = backup.evaluate_backup(spec, namespace, name, view, now)
     label = policy_label("BackupPolicy", namespace, name)
     return with_waivers(Outcome(findings=[replace(f, policy=label) for f in result.findings],
-                                 status_fields=dict(result.status_fields), detail=result),
+                                 status_fields=backuppolicy_status(result), detail=result),
                          spec, "BackupPolicy", namespace, name, view, now)

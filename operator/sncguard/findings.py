@@ -160,17 +160,6 @@ class Finding:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """TRANSITION: a pre-rendered English/French pair, until every module builds Texts; then removed."""
-
-    en: str
-    fr: str
-
-    def render(self, language: str = "en") -> str:
-        return self.fr if language == "fr" else self.en
-
-
 def finding(rule: RuleInfo, result: Result, resource: ResourceRef, text: Text, field: str = "") -> Finding:
     return Finding(rule=rule, result=result, resource=resource, text=text, field=field)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from .check import CheckReport
 from .evaluation import policy_label
 from .findings import Finding, Result
+from .i18n import msg
 from .loader import STDIN_NAME, PolicyError, Source
 
 SUITES_NAME = "sncguard check"
@@ -59,16 +60,15 @@ def _case_name(finding: Finding) -> str:
 
 def _details(finding: Finding, language: str, where: str) -> str:
     rule = finding.rule
-    title = rule.title_fr if language == "fr" else rule.title_en
-    lines = [finding.message(language),
-             f"rule: {rule.id} ({rule.severity.value}) {title}",
-             f"object: {finding.resource.display()}"]
+    lines = [msg("rule: {rule} ({severity}) {title}", rule=rule.id, severity=rule.severity.value,
+                 title=rule.title_in(language)),
+             msg("object: {object}", object=finding.resource.display())]
     if finding.field:
-        lines.append(f"field: {finding.field}")
-    lines.append(f"requirements: {', '.join(rule.requirements)}")
+        lines.append(msg("field: {field}", field=finding.field))
+    lines.append(msg("requirements: {requirements}", requirements=rule.requirements))
     if where:
-        lines.append(f"at: {where}")
-    return _text("\n".join(lines))
+        lines.append(msg("at: {location}", location=where))
+    return _text("\n".join([finding.message(language), *(line.render(language) for line in lines)]))
 
 
 def _testcase(suite: ET.Element, report: CheckReport, finding: Finding, label: str, language: str,
@@ -86,13 +86,16 @@ def _testcase(suite: ET.Element, report: CheckReport, finding: Finding, label: s
         ET.SubElement(case, "system-out").text = f"WARN {finding.severity.value}: " + _details(finding, language, where)
 
 
-def _error_case(suite: ET.Element, error: PolicyError, base: Path) -> None:
+def _error_case(suite: ET.Element, error: PolicyError, language: str, base: Path) -> None:
+    # The testcase's name identifies it across runs, whatever the language: it is not translated.
     case = ET.SubElement(suite, "testcase", name=_text(f"{error.policy} is valid"), classname=_text(error.policy))
     where = _locate(case, Source(error.file, error.line), base)
     problem = _text(error.problem)
     element = ET.SubElement(case, "error", message=problem, type="invalid policy")
-    text = f"{error.policy}: {error.problem} (policy not evaluated)"
-    element.text = _text(f"{text}\nat: {where}" if where else text)
+    lines = [msg("{policy}: {problem} (policy not evaluated)", policy=error.policy, problem=error.problem)]
+    if where:
+        lines.append(msg("at: {location}", location=where))
+    element.text = _text("\n".join(line.render(language) for line in lines))
 
 
 def _count(element: ET.Element, counts: dict[str, int]) -> None:
@@ -127,7 +130,7 @@ def to_junit(report: CheckReport, language: str = "en", base: Path | None = None
         for key, value in counts.items():
             total[key] += value
         for error in errors:
-            _error_case(suite, error, base)
+            _error_case(suite, error, language, base)
         for f in findings:
             _testcase(suite, report, f, label, language, base)
     _count(root, total)

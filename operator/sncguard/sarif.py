@@ -19,6 +19,7 @@ from urllib.parse import quote
 from . import __version__
 from .check import CheckReport
 from .findings import Finding, Result, RuleInfo, Severity, Waiver
+from .i18n import msg
 from .loader import STDIN_NAME, PolicyError, Source
 from .rules.catalogue import CATALOGUE
 
@@ -33,8 +34,6 @@ LEVELS = {
     Severity.LOW: "note",
     Severity.INFO: "note",
 }
-REQUIREMENTS_LABEL = {"en": "Requirements", "fr": "Exigences"}
-CATEGORY_LABEL = {"en": "Category", "fr": "Catégorie"}
 REPORTED = (Result.FAIL, Result.WARN)
 
 
@@ -50,20 +49,19 @@ def result_level(finding: Finding) -> str:
 
 def rule_name(rule: RuleInfo) -> str:
     """An identifier a person can read, the same in every language: the English title in PascalCase."""
-    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", rule.title_en))
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", rule.title))
 
 
 def rule_descriptor(rule: RuleInfo, language: str) -> dict[str, Any]:
-    title = rule.title_fr if language == "fr" else rule.title_en
-    requirements = ", ".join(rule.requirements)
-    colon = " :" if language == "fr" else ":"
-    full = f"{title}. {REQUIREMENTS_LABEL[language]}{colon} {requirements}."
+    title = rule.title_in(language)
+    full = msg("{title}. Requirements: {requirements}.", title=title, requirements=rule.requirements)
     return {
         "id": rule.id,
         "name": rule_name(rule),
         "shortDescription": {"text": title},
-        "fullDescription": {"text": full},
-        "help": {"text": f"{full} {CATEGORY_LABEL[language]}{colon} {rule.category}."},
+        "fullDescription": {"text": full.render(language)},
+        "help": {"text": msg("{description} Category: {category}.", description=full,
+                             category=rule.category).render(language)},
         "defaultConfiguration": {"level": rule_level(rule)},
         "properties": {
             "category": rule.category,
@@ -141,25 +139,26 @@ def sarif_result(report: CheckReport, finding: Finding, rule_index: int, languag
         "properties": properties,
     }
     if finding.waived:
-        out["suppressions"] = [suppression(finding.waiver)]  # type: ignore[arg-type]
+        out["suppressions"] = [suppression(finding.waiver, language)]  # type: ignore[arg-type]
     return out
 
 
-def suppression(waiver: Waiver) -> dict[str, Any]:
+def suppression(waiver: Waiver, language: str = "en") -> dict[str, Any]:
     """A waiver as SARIF states an accepted risk: in the source for an annotation on the object,
     external for a policy's spec.waivers; code scanning shows such a result as dismissed."""
     return {
         "kind": "inSource" if waiver.origin == "annotation" else "external",
         "status": "accepted",
-        "justification": f"{waiver.reason} (until {waiver.until})",
+        "justification": msg("{reason} (until {until})", reason=waiver.reason, until=waiver.until).render(language),
         "properties": {"until": waiver.until.isoformat(), "origin": waiver.origin},
     }
 
 
-def notification(error: PolicyError, base: Path) -> dict[str, Any]:
+def notification(error: PolicyError, base: Path, language: str = "en") -> dict[str, Any]:
+    text = msg("{policy}: {problem} (policy not evaluated)", policy=error.policy, problem=error.problem)
     out: dict[str, Any] = {
         "level": "error",
-        "message": {"text": f"{error.policy}: {error.problem} (policy not evaluated)"},
+        "message": {"text": text.render(language)},
         "properties": {"policy": error.policy},
     }
     physical = physical_location(Source(error.file, error.line), base)
@@ -185,7 +184,7 @@ def to_sarif(report: CheckReport, language: str = "en", base: Path | None = None
     if information_uri:
         driver["informationUri"] = information_uri
     invocation: dict[str, Any] = {"executionSuccessful": not report.errors}
-    notifications = [*(notification(e, base) for e in report.errors),
+    notifications = [*(notification(e, base, language) for e in report.errors),
                      *({"level": "warning", "message": {"text": e}} for e in report.waiver_errors)]
     if notifications:
         invocation["toolExecutionNotifications"] = notifications

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .findings import Result
+from .timefmt import parse_rfc3339, rfc3339_seconds
 from .view import Node
 
 if TYPE_CHECKING:
@@ -47,23 +48,13 @@ Gap = tuple[datetime, datetime]
 
 # ---- time ---------------------------------------------------------------------------------------
 
-
-def parse_time(text: str) -> datetime:
-    """An RFC 3339 time (`Z` or an offset, fractions allowed) as an aware UTC datetime."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+# The name controller/leader.py still imports; timefmt is its home.
 
 
 def _second(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).replace(microsecond=0)
-
-
-def _text(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def month_key(moment: datetime) -> str:
@@ -157,7 +148,7 @@ def zone_states(nodes: Iterable[Node], topology_key: str) -> dict[str, ZoneState
         times = []
         for n in relevant:
             try:
-                times.append(parse_time(n.ready_since) if n.ready_since else None)
+                times.append(parse_rfc3339(n.ready_since) if n.ready_since else None)
             except ValueError:
                 times.append(None)
         known = [t for t in times if t is not None]
@@ -195,7 +186,7 @@ def read_gaps(text: str | None) -> list[Gap]:
     for item in items if isinstance(items, list) else ():
         try:
             start, end = item
-            gaps.append((parse_time(start), parse_time(end)))
+            gaps.append((parse_rfc3339(start), parse_rfc3339(end)))
         except (TypeError, ValueError, AttributeError):
             continue
     return merge_gaps(gaps)
@@ -213,7 +204,7 @@ def record_gap(kept: Sequence[Gap], last_seen: datetime | None, now: datetime) -
 
 
 def write_gaps(gaps: Sequence[Gap]) -> str:
-    return json.dumps([[_text(s), _text(e)] for s, e in gaps], separators=(",", ":"))
+    return json.dumps([[rfc3339_seconds(s), rfc3339_seconds(e)] for s, e in gaps], separators=(",", ":"))
 
 
 def _unobserved(gaps: Sequence[Gap], start: datetime, end: datetime) -> int:
@@ -242,7 +233,7 @@ def _state(current: Mapping[str, Any]) -> tuple[bool, Any, int]:
 
 def _open_interval(month: dict[str, Any], start: datetime, causes: Mapping[str, Any]) -> None:
     intervals = month["intervals"]
-    intervals.append({"start": _text(start), **copy.deepcopy(dict(causes))})
+    intervals.append({"start": rfc3339_seconds(start), **copy.deepcopy(dict(causes))})
     while len(intervals) > INTERVALS_CAP:
         intervals.pop(0)
         month["intervalsTruncated"] = month.get("intervalsTruncated", 0) + 1
@@ -255,10 +246,10 @@ def _close_interval(month: dict[str, Any], end: datetime) -> dict[str, Any] | No
         return None
     interval = intervals[-1]
     causes = {k: v for k, v in interval.items() if k in ("causes", "causesTruncated")}
-    if parse_time(interval["start"]) >= end:
+    if parse_rfc3339(interval["start"]) >= end:
         intervals.pop()
     else:
-        interval["end"] = _text(end)
+        interval["end"] = rfc3339_seconds(end)
     return causes
 
 
@@ -266,14 +257,14 @@ def _valid(ledger: Any) -> bool:
     """Whether `ledger` has what the arithmetic reads (the CRD's schema guarantees as much for what the
     API server stored; anything else starts a new ledger rather than failing every evaluation)."""
     try:
-        parse_time(ledger["accountedUntil"])
-        parse_time(ledger["current"]["since"])
+        parse_rfc3339(ledger["accountedUntil"])
+        parse_rfc3339(ledger["current"]["since"])
         for outage in ledger.get("zoneOutages") or ():
             if not isinstance(outage["zone"], str):
                 return False
-            parse_time(outage["start"])
+            parse_rfc3339(outage["start"])
             if "end" in outage:
-                parse_time(outage["end"])
+                parse_rfc3339(outage["end"])
         return isinstance(ledger["current"]["eligible"], bool) and all(
             isinstance(m["month"], str) and isinstance(m["intervals"], list) for m in ledger["months"])
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -284,7 +275,7 @@ def _accrue(ledger: dict[str, Any], now: datetime, gaps: Sequence[Gap]) -> None:
     """Fold the time from `accountedUntil` to `now` into the totals (in place): into the current
     state's bucket, the unobserved part aside; an open interval is split at each month's end; only
     MONTHS_KEPT months stay."""
-    start = parse_time(ledger["accountedUntil"])
+    start = parse_rfc3339(ledger["accountedUntil"])
     now = max(now, start)
     eligible = bool(ledger["current"]["eligible"])
     bucket = "eligibleSeconds" if eligible else "notEligibleSeconds"
@@ -308,7 +299,7 @@ def _accrue(ledger: dict[str, Any], now: datetime, gaps: Sequence[Gap]) -> None:
         t = boundary
     kept = sorted(months)[-MONTHS_KEPT:]
     ledger["months"] = [months[k] for k in kept]
-    ledger["accountedUntil"] = _text(now)
+    ledger["accountedUntil"] = rfc3339_seconds(now)
 
 
 def _advance_outages(previous: Sequence[Mapping[str, Any]], truncated: int, zones: Mapping[str, ZoneState],
@@ -319,16 +310,16 @@ def _advance_outages(previous: Sequence[Mapping[str, Any]], truncated: int, zone
         state = zones.get(zone)
         if state is None or not state.out:
             end = now if state is None or state.reported is None else min(now, state.reported)
-            outage["end"] = _text(max(end, parse_time(outage["start"])))
+            outage["end"] = rfc3339_seconds(max(end, parse_rfc3339(outage["start"])))
     for zone, state in sorted(zones.items()):
         if state.out and zone not in open_ones:
             start = now if state.reported is None else min(now, state.reported)
-            ended = [parse_time(o["end"]) for o in outages if o["zone"] == zone and "end" in o]
+            ended = [parse_rfc3339(o["end"]) for o in outages if o["zone"] == zone and "end" in o]
             if ended:
                 start = max(start, max(ended))
-            outages.append({"zone": zone, "start": _text(start)})
+            outages.append({"zone": zone, "start": rfc3339_seconds(start)})
     horizon = _previous_month_start(now)
-    outages = [o for o in outages if "end" not in o or parse_time(o["end"]) >= horizon]
+    outages = [o for o in outages if "end" not in o or parse_rfc3339(o["end"]) >= horizon]
     outages.sort(key=lambda o: (o["start"], o["zone"]))
     while len(outages) > OUTAGES_CAP:
         oldest = next((o for o in outages if "end" in o), outages[0])
@@ -338,13 +329,14 @@ def _advance_outages(previous: Sequence[Mapping[str, Any]], truncated: int, zone
 
 
 def _fresh(eligible: bool, causes: Sequence[Cause], zones: Mapping[str, ZoneState], now: datetime) -> dict[str, Any]:
-    current: dict[str, Any] = {"eligible": eligible, "since": _text(now)}
+    current: dict[str, Any] = {"eligible": eligible, "since": rfc3339_seconds(now)}
     month = _new_month(month_key(now))
     if not eligible:
         current.update(_causes_fields(causes))
         _open_interval(month, now, _causes_fields(causes))
     outages, truncated = _advance_outages([], 0, zones, now)
-    return {"startedAt": _text(now), "accountedUntil": _text(now), "current": current, "months": [month],
+    started = rfc3339_seconds(now)
+    return {"startedAt": started, "accountedUntil": started, "current": current, "months": [month],
             "totals": dict.fromkeys(BUCKETS, 0), "zoneOutages": outages, "zoneOutagesTruncated": truncated}
 
 
@@ -359,7 +351,7 @@ def advance_ledger(previous: Mapping[str, Any] | None, eligible: bool, causes: S
     if previous is None or not _valid(previous):
         return _fresh(eligible, causes, zones, now)
     current = previous["current"]
-    accounted = parse_time(previous["accountedUntil"])
+    accounted = parse_rfc3339(previous["accountedUntil"])
     now = max(now, accounted)
     new_current_fields = {} if eligible else _causes_fields(causes)
     new_state = (eligible, new_current_fields.get("causes") or [], new_current_fields.get("causesTruncated") or 0)
@@ -378,7 +370,7 @@ def advance_ledger(previous: Mapping[str, Any] | None, eligible: bool, causes: S
             _close_interval(month, now)
         if not eligible:
             _open_interval(month, now, new_current_fields)
-        since = current["since"] if bool(current["eligible"]) == eligible else _text(now)
+        since = current["since"] if bool(current["eligible"]) == eligible else rfc3339_seconds(now)
         ledger["current"] = {"eligible": eligible, "since": since, **new_current_fields}
     ledger["zoneOutages"] = outages
     ledger["zoneOutagesTruncated"] = truncated
@@ -402,6 +394,6 @@ def eligible_seconds_total(ledger: Mapping[str, Any], now: datetime, unobserved:
         return None
     total = int((ledger.get("totals") or {}).get("eligibleSeconds") or 0)
     if ledger["current"]["eligible"]:
-        start, now = parse_time(ledger["accountedUntil"]), _second(now)
+        start, now = parse_rfc3339(ledger["accountedUntil"]), _second(now)
         total += _seconds(start, now) - _unobserved(merge_gaps(unobserved), start, now)
     return total

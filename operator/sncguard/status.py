@@ -8,32 +8,30 @@ load this operator exists to avoid.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from .findings import Finding, ResourceRef, Result, Summary, most_severe_first
+from .i18n import msg
+from .timefmt import rfc3339_seconds
 
 FINDINGS_CAP = 20
 _VOLATILE = ("lastEvaluated",)
 
-
-def rfc3339(moment: datetime) -> str:
-    """UTC, second precision, trailing Z; a naive time is taken as UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+# The name evaluation.py and evidence/gather.py still import; timefmt is its home.
 
 
 def _condition(type_: str, status: str, reason: str, message: str, generation: int | None,
                previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
     old = next((c for c in (previous or {}).get("conditions") or () if c.get("type") == type_), None)
     changed = old is None or old.get("status") != status
+    now_text = rfc3339_seconds(now)
     cond = {
         "type": type_,
         "status": status,
         "reason": reason,
         "message": message,
-        "lastTransitionTime": rfc3339(now) if changed else old.get("lastTransitionTime", rfc3339(now)),
+        "lastTransitionTime": now_text if changed else old.get("lastTransitionTime", now_text),
     }
     if generation is not None:
         cond["observedGeneration"] = generation
@@ -59,13 +57,11 @@ def _finding_entry(f: Finding, language: str) -> dict[str, Any]:
 def compliance_message(findings: list[Finding], summary: Summary, language: str) -> str:
     failing = [f for f in most_severe_first(findings) if f.result is Result.FAIL]
     if not failing:
-        if language == "fr":
-            return f"Aucun constat en échec ({summary.passed} conformes, {summary.warned} avertissements)"
-        return f"No failing finding ({summary.passed} passed, {summary.warned} warnings)"
+        return msg("No failing finding ({passed} passed, {warned} warnings)", passed=summary.passed,
+                   warned=summary.warned).render(language)
     top = failing[0]
-    if language == "fr":
-        return f"{len(failing)} constat(s) en échec ; le plus grave : {top.rule.id} {top.message('fr')}"
-    return f"{len(failing)} failing finding(s); most severe: {top.rule.id} {top.message('en')}"
+    return msg("{count} failing finding(s); most severe: {rule} {message}", count=len(failing), rule=top.rule.id,
+               message=top.message(language)).render(language)
 
 
 def build_status(
@@ -81,7 +77,7 @@ def build_status(
     summary = Summary.of(findings)
     reported = [f for f in most_severe_first(findings) if f.result in (Result.FAIL, Result.WARN)]
     compliant = summary.failed == 0
-    ready_message = "Evaluated" if language == "en" else "Évaluée"
+    ready_message = msg("Evaluated").render(language)
     status: dict[str, Any] = {
         "observedGeneration": generation,
         "conditions": [
@@ -94,7 +90,7 @@ def build_status(
         "findingsTruncated": max(0, len(reported) - cap),
         **extra,
     }
-    status["lastEvaluated"] = rfc3339(now)
+    status["lastEvaluated"] = rfc3339_seconds(now)
     return status
 
 
@@ -110,7 +106,7 @@ def invalid_status(*, generation: int | None, reason: str, message: str, previou
             _condition("Compliant", "Unknown", reason, message, generation, previous, now),
         ],
     }
-    status["lastEvaluated"] = rfc3339(now)
+    status["lastEvaluated"] = rfc3339_seconds(now)
     return status
 
 

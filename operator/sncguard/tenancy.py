@@ -52,10 +52,6 @@ class TenantSelection:
                 if label_selector_matches(selector, labels):
                     self._claim(policy, name)
 
-    def labels_of(self, namespace: str) -> Mapping[str, str] | None:
-        """The namespace's labels as of the last `sync`; None when it was not known then."""
-        return self._labels.get(namespace)
-
     def namespaces_of(self, policy: Hashable) -> list[str]:
         return sorted(self._selected.get(policy, ()))
 

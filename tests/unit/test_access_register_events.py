@@ -125,9 +125,7 @@ def binding(name: str, user: str) -> RoleBinding:
 
 def test_the_reconciler_posts_one_event_per_change_and_none_at_first():
     client = RecordingClient()
-    engine = Engine(client, clock=lambda: NOW)
-    engine.compliance_events = False
-    engine.metrics = Metrics(client)
+    engine = Engine(client, clock=lambda: NOW, compliance_events=False, metrics=Metrics(client))
     spec = TenantPolicySpec.model_validate({"tenant": "acme", "namespaceSelector": {"matchLabels": {"t": "acme"}},
                                             "authorizedSubjects": [{"kind": "User", "name": "alice"}]})
     key = PolicyKey("TenantPolicy", "", "acme")

@@ -13,8 +13,9 @@ from typing import Any
 
 import lupa.lua51 as lupa_lua51
 import pytest
+from texts import Said
 
-from sncguard.findings import Message, ResourceRef, Result, finding
+from sncguard.findings import ResourceRef, Result, finding
 from sncguard.rules.catalogue import rule
 from sncguard.status import build_status, invalid_status
 
@@ -192,10 +193,10 @@ def _findings() -> list:
     api = ResourceRef("Deployment", "shop", "api")
     web = ResourceRef("Deployment", "shop", "web")
     return [
-        finding(rule("ZS-005"), Result.FAIL, api, Message("no PodDisruptionBudget covers it", "aucun PDB")),
-        finding(rule("ZS-006"), Result.FAIL, api, Message("pinned to zone zone-a by nodeSelector", "épinglé"),
+        finding(rule("ZS-005"), Result.FAIL, api, Said("no PodDisruptionBudget covers it", "aucun PDB")),
+        finding(rule("ZS-006"), Result.FAIL, api, Said("pinned to zone zone-a by nodeSelector", "épinglé"),
                 field="spec.template.spec.nodeSelector"),
-        finding(rule("ZS-002"), Result.PASS, web, Message("spreads over zones", "réparti")),
+        finding(rule("ZS-002"), Result.PASS, web, Said("spreads over zones", "réparti")),
     ]
 
 

@@ -1,6 +1,7 @@
 """`sncguard check`: the contract of REQUIREMENTS.md (JSON output, exit codes, --now, baseline)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from sncguard.cli import main
+from sncguard.rules.catalogue import CATALOGUE
+from sncguard.rules.registry import CATEGORIES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -88,6 +91,43 @@ def test_text_output_and_french(capsys):
     assert code == 1
     assert "ZS-001" in out and "Deployment/shop/api" in out
     assert "résultats" in out
+
+
+def test_italian_is_a_language_of_the_catalogues_alone(capsys):
+    """`--language it` on the examples: the same findings as in English, findings of every rule family among
+    them; each one's rule titled and its message worded in Italian, and printed; the summary line too."""
+    now = ("--now", "2026-11-22T10:00:00Z")
+    _, out, _ = run(capsys, str(EXAMPLES), "--output", "json", *now)
+    english = json.loads(out)
+    code, out, _ = run(capsys, str(EXAMPLES), "--output", "json", "--language", "it", *now)
+    italian = json.loads(out)
+    assert code == 1
+
+    def key(f):
+        return f["rule"], f["result"], f["resource"], f.get("field")
+
+    assert [key(f) for f in italian] == [key(f) for f in english]
+    by_family: dict[str, list[tuple[dict, dict]]] = {}
+    for en, it in zip(english, italian, strict=True):
+        by_family.setdefault(en["category"], []).append((en, it))
+    assert set(by_family) == set(CATEGORIES), "the examples hold a finding of every family"
+
+    _, out, _ = run(capsys, str(EXAMPLES), "--output", "sarif", "--language", "it", *now)
+    (sarif_run,) = json.loads(out)["runs"]
+    assert sarif_run["language"] == "it"
+    titles = {r["id"]: r["shortDescription"]["text"] for r in sarif_run["tool"]["driver"]["rules"]}
+    code, text, _ = run(capsys, str(EXAMPLES), "--verbose", "--language", "it", *now)
+    assert code == 1
+    for family, pairs in sorted(by_family.items()):
+        for en, _ in pairs:
+            info = CATALOGUE[en["rule"]]
+            assert titles[info.id] == info.title_in("it") not in (info.title, info.title_in("fr")), (family, info.id)
+        for en, it in pairs:
+            assert it["message"] != en["message"], (family, en["message"])
+            assert it["message"] in text
+    summary = text.splitlines()[-1]
+    assert re.fullmatch(r"\d+ risultati da 5 policy: \d+ non conformi, \d+ avvisi, \d+ conformi, \d+ non valutati",
+                        summary), summary
 
 
 @pytest.mark.parametrize(("content", "expected"), [

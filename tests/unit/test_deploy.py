@@ -310,8 +310,9 @@ def test_every_watched_kind_is_readable(watched):
 def kopf_resources() -> set[tuple[str, str]]:
     """(group, plural) of every resource a kopf handler of the operator is registered for."""
     from sncguard.controller import handlers
+    from sncguard.controller.wiring import Settings, wire
 
-    registry = handlers.registry
+    registry = handlers.register(wire(Settings()))
     try:
         handlers_ = [h for sub in (registry._indexing, registry._watching) for h in sub.get_all_handlers()]
         changing = list(registry._changing.get_all_handlers())

@@ -7,9 +7,10 @@ import itertools
 
 import pytest
 
-from sncguard.controller.engine import Engine, subset
+from sncguard.controller.engine import Engine
 from sncguard.controller.kube import KubeClient
 from sncguard.controller.state import PolicyKey
+from sncguard.controller.writer import subset
 
 
 def test_subset_allows_server_defaults_but_not_differences():
@@ -119,7 +120,7 @@ def test_a_change_on_an_idle_engine_is_evaluated_at_once():
     marked = in_virtual_time(scenario())
     assert [names for _, names in engine.batches] == [["spread"], ["spread"]]
     for (started, _), at in zip(engine.batches, marked, strict=True):
-        assert started - at < engine.debounce / 10, (started, at)
+        assert started - at < engine.queue.debounce / 10, (started, at)
 
 
 def test_a_burst_on_one_policy_costs_it_two_evaluations_and_no_other_policy_waits():
@@ -138,7 +139,7 @@ def test_a_burst_on_one_policy_costs_it_two_evaluations_and_no_other_policy_wait
             if i == 5:
                 other_at = loop.time()
                 engine.mark(other)
-            await asyncio.sleep(engine.debounce / 12)
+            await asyncio.sleep(engine.queue.debounce / 12)
         last = loop.time()
         await asyncio.sleep(5)
         await stopped(task)
@@ -147,9 +148,9 @@ def test_a_burst_on_one_policy_costs_it_two_evaluations_and_no_other_policy_wait
     first, other_at, last = in_virtual_time(scenario())
     of_busy = [at for at, names in engine.batches if "busy" in names]
     assert len(of_busy) == 2, engine.batches
-    assert of_busy[0] - first < engine.debounce / 10, "the first event is seen at once"
-    assert of_busy[1] >= last - engine.debounce / 12, "the last one is seen too"
-    assert of_busy[1] - of_busy[0] >= engine.debounce
+    assert of_busy[0] - first < engine.queue.debounce / 10, "the first event is seen at once"
+    assert of_busy[1] >= last - engine.queue.debounce / 12, "the last one is seen too"
+    assert of_busy[1] - of_busy[0] >= engine.queue.debounce
     of_other = [at for at, names in engine.batches if "other" in names]
     assert len(of_other) == 1 and of_other[0] - other_at <= engine.cost + 1e-9, "at most behind one running batch"
 
@@ -169,8 +170,8 @@ def test_a_long_burst_evaluates_a_policy_at_most_once_per_window():
 
     in_virtual_time(scenario())
     starts = [at for at, _ in engine.batches]
-    assert all(b - a >= engine.debounce for a, b in itertools.pairwise(starts)), starts
-    assert len(starts) <= 2 / engine.debounce + 2
+    assert all(b - a >= engine.queue.debounce for a, b in itertools.pairwise(starts)), starts
+    assert len(starts) <= 2 / engine.queue.debounce + 2
 
 
 def test_deferred_policies_still_go_after_prompt_ones_without_waiting_for_the_debounce():
@@ -195,7 +196,7 @@ def test_deferred_policies_still_go_after_prompt_ones_without_waiting_for_the_de
 
     marked = in_virtual_time(scenario())
     assert [names for _, names in engine.batches] == [["p"], ["d0", "d1", "d2", "d3"], ["late"], ["d4", "d5"]]
-    assert engine.batches[0][0] - marked < engine.debounce / 10
+    assert engine.batches[0][0] - marked < engine.queue.debounce / 10
     assert engine.batches[-1][0] - marked < 4 * engine.cost + 1e-9, "one batch after another, no pause"
 
 
@@ -203,10 +204,10 @@ def test_timers_keep_the_earliest_deadline():
     async def scenario():
         engine = Engine(KubeClient())
         key = PolicyKey("BackupPolicy", "ns", "p")
-        engine.schedule(key, 100)
-        engine.schedule(key, 200)
-        engine.schedule(key, 50)
-        return sorted(due for due, _, _ in engine._deadlines), engine._timers[key]
+        engine.queue.schedule(key, 100)
+        engine.queue.schedule(key, 200)
+        engine.queue.schedule(key, 50)
+        return sorted(due for due, _, _ in engine.queue.deadlines), engine.queue.timers[key]
 
     deadlines, timer = asyncio.run(scenario())
     assert len(deadlines) == 2 and timer == deadlines[0]
@@ -283,19 +284,15 @@ def _compliant(value: str) -> dict:
 
 
 def _writes_for(statuses: list[dict], *, compliance_events: bool) -> list[str]:
-    from types import SimpleNamespace
-
     from sncguard.controller.state import PolicyRecord
 
     client = RecordingClient()
-    engine = Engine(client)
-    engine.compliance_events = compliance_events
-    engine.reconcilers = {"ZoneSpread": SimpleNamespace(kind="ZoneSpread", api_version="sncguard.io/v1alpha1")}
+    engine = Engine(client, compliance_events=compliance_events)
     record = PolicyRecord(PolicyKey("ZoneSpread", "shop", "spread"), "uid-1", 1, {}, {})
 
     async def scenario():
         for status in statuses:
-            await engine.write_status(record, status)
+            await engine.writer.write_status(record, status)
 
     asyncio.run(scenario())
     return client.calls
@@ -387,12 +384,12 @@ def test_a_drill_not_yet_in_the_restore_index_is_not_started_twice():
 # ---- what the API server ends up storing, and what the engine remembers ------------------------
 
 
-def _zonespread_engine(client: KubeClient) -> tuple[Engine, dict]:
+def _zonespread_engine(client: KubeClient, **options) -> tuple[Engine, dict]:
     """An engine that evaluates ZoneSpreads of namespace shop with `Fake`, from an index the test fills."""
     from sncguard.controller.engine import policy_index_name
 
     index: dict[str, list] = {}
-    engine = Engine(client)
+    engine = Engine(client, **options)
     engine.attach({policy_index_name("ZoneSpread"): index}, [Fake()])
     return engine, index
 
@@ -412,8 +409,8 @@ class Fake:
         if spec is None:
             return
         if self.timer is not None:
-            engine.schedule(record.key, self.timer)
-        await engine.write_status(record, copy.deepcopy(self.status), [])
+            engine.queue.schedule(record.key, self.timer)
+        await engine.writer.write_status(record, copy.deepcopy(self.status), [])
 
     async def deleted(self, engine, record):
         pass
@@ -428,17 +425,15 @@ def test_a_nested_object_the_new_status_no_longer_has_keys_of_leaves_nothing_of_
     from sncguard.controller.state import PolicyRecord
 
     client = RecordingClient()
-    engine = Engine(client)
-    engine.compliance_events = False
-    engine.reconcilers = {"BackupPolicy": Fake()}
+    engine = Engine(client, compliance_events=False)
     record = PolicyRecord(PolicyKey("BackupPolicy", "shop", "nightly"), "uid-1", 1, {}, {})
     first = {**_compliant("True"), "lastDrill": {"restore": "a", "started": "2026-11-22T03:00:00Z",
                                                  "completed": "2026-11-22T03:05:00Z", "result": "Completed"}}
     second = {**_compliant("True"), "lastDrill": {"restore": "b", "started": "2026-11-23T03:00:00Z"}}
 
     async def scenario():
-        await engine.write_status(record, first)
-        await engine.write_status(record, second)
+        await engine.writer.write_status(record, first)
+        await engine.writer.write_status(record, second)
 
     asyncio.run(scenario())
     assert client.status == second
@@ -457,26 +452,26 @@ def _series(metrics) -> list[str]:
 
 
 def test_an_invalid_spec_keeps_the_last_verdict_in_the_metrics_until_a_valid_one_is_evaluated():
+    from texts import Said
+
     from sncguard.controller.metrics import Metrics
     from sncguard.controller.state import PolicyRecord
-    from sncguard.findings import Message, ResourceRef, Result, finding
+    from sncguard.findings import ResourceRef, Result, finding
     from sncguard.rules.catalogue import rule
     from sncguard.status import build_status
 
     client = RecordingClient()
-    engine = Engine(client)
-    engine.compliance_events = False
-    engine.metrics = Metrics(client)
+    engine = Engine(client, compliance_events=False, metrics=Metrics(client))
     engine.reconcilers = {"BackupPolicy": Fake()}
     key = PolicyKey("BackupPolicy", "shop", "nightly")
     failing = [finding(rule("BK-002"), Result.FAIL, ResourceRef("BackupStorageLocation", "velero", "default"),
-                       Message("en", "fr"))]
+                       Said("en", "fr"))]
     now = engine.clock()
 
     async def scenario():
         good = PolicyRecord(key, "uid-1", 1, {}, {})
-        await engine.write_status(good, build_status(generation=1, findings=failing, extra={}, previous=None,
-                                                     now=now), failing)
+        await engine.writer.write_status(good, build_status(generation=1, findings=failing, extra={},
+                                                            previous=None, now=now), failing)
         verdict = _series(engine.metrics)
         bad = PolicyRecord(key, "uid-1", 2, {"rpo": "soon"}, client.status)
         assert await engine.parse_spec(bad) is None
@@ -485,8 +480,8 @@ def test_an_invalid_spec_keeps_the_last_verdict_in_the_metrics_until_a_valid_one
         kept = _series(engine.metrics)
         fixed = PolicyRecord(key, "uid-1", 3, {}, client.status)
         assert await engine.parse_spec(fixed) is not None
-        await engine.write_status(fixed, build_status(generation=3, findings=[], extra={}, previous=client.status,
-                                                      now=now), [])
+        await engine.writer.write_status(fixed, build_status(generation=3, findings=[], extra={},
+                                                             previous=client.status, now=now), [])
         after = _series(engine.metrics)
         engine.forget(key)
         return verdict, kept, after, _series(engine.metrics)
@@ -509,9 +504,7 @@ def test_a_policy_recreated_under_the_same_name_gets_a_fresh_status(seen_first):
     from sncguard.controller.state import PolicyRecord
 
     client = RecordingClient()
-    engine, index = _zonespread_engine(client)
-    engine.compliance_events = False
-    engine.metrics = Metrics(client)
+    engine, index = _zonespread_engine(client, compliance_events=False, metrics=Metrics(client))
     fake = engine.reconcilers["ZoneSpread"]
     key = PolicyKey("ZoneSpread", "shop", "spread")
 
@@ -520,21 +513,21 @@ def test_a_policy_recreated_under_the_same_name_gets_a_fresh_status(seen_first):
         index["shop"] = [PolicyRecord.from_body("ZoneSpread", _body("uid-1"))]
         engine.policy_event("ZoneSpread", "ADDED", _body("uid-1"))
         await engine.reconcile(key)
-        assert client.calls == ["status"] and key in engine._timers and _series(engine.metrics)
+        assert client.calls == ["status"] and key in engine.queue.timers and _series(engine.metrics)
         # The new object: same name, new uid, no status yet (the server starts it empty).
         client.status = {}
         fake.timer = None
         index["shop"] = [PolicyRecord.from_body("ZoneSpread", _body("uid-2"))]
         if seen_first:
             engine.policy_event("ZoneSpread", None, _body("uid-2"))
-            assert key not in engine._timers, "the previous object's timer is not this one's"
+            assert key not in engine.queue.timers, "the previous object's timer is not this one's"
             assert _series(engine.metrics) == [], "nor are its metrics"
         await engine.reconcile(key)
 
     asyncio.run(scenario())
     assert client.calls == ["status", "status"]
     assert client.status == fake.status
-    assert key not in engine._timers
+    assert key not in engine.queue.timers
 
 
 def test_a_recreated_policy_with_an_invalid_spec_keeps_no_verdict_of_the_previous_one():
@@ -542,9 +535,7 @@ def test_a_recreated_policy_with_an_invalid_spec_keeps_no_verdict_of_the_previou
     from sncguard.controller.state import PolicyRecord
 
     client = RecordingClient()
-    engine, index = _zonespread_engine(client)
-    engine.compliance_events = False
-    engine.metrics = Metrics(client)
+    engine, index = _zonespread_engine(client, compliance_events=False, metrics=Metrics(client))
     key = PolicyKey("ZoneSpread", "shop", "spread")
 
     async def scenario():
@@ -585,17 +576,17 @@ def test_a_pod_anywhere_marks_the_tenants_whose_ipblocks_hold_its_address():
     reader, other = PolicyKey("TenantPolicy", "", "acme"), PolicyKey("TenantPolicy", "", "initech")
     engine.remember_foreign_pods(reader, ForeignPodReach((IPBlock.parse({"cidr": "10.0.0.0/8"}),)), ())
     engine.remember_foreign_pods(other, ForeignPodReach((IPBlock.parse({"cidr": "172.16.0.0/12"}),)), ())
-    engine.tenant_policies_of_namespace["globex-0"] = {PolicyKey("TenantPolicy", "", "globex")}
+    engine.tenant_policies_of_namespace.cover(PolicyKey("TenantPolicy", "", "globex"), ["globex-0"])
     intruder = Pod.from_obj({"metadata": {"namespace": "globex-0", "name": "intruder"},
                              "spec": {"containers": [{"name": "c"}]}, "status": {"podIP": "10.1.2.3"}})
-    BY_KIND["Pod"].affects(engine, "globex-0", "intruder", intruder)
-    assert engine._dirty == {reader, PolicyKey("TenantPolicy", "", "globex")}
-    assert engine._deferred == {reader}
-    assert other not in engine._dirty
+    BY_KIND["Pod"].affects(engine, "globex-0", "intruder", None, intruder)
+    assert engine.queue.dirty == {reader, PolicyKey("TenantPolicy", "", "globex")}
+    assert engine.queue.deferred == {reader}
+    assert other not in engine.queue.dirty
 
 
 def test_an_owned_object_holds_as_desired_only_when_its_content_is_exactly_the_plan():
-    from sncguard.controller.engine import holds_as_desired
+    from sncguard.controller.writer import holds_as_desired
 
     desired = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                "metadata": {"name": "sncguard-default-deny", "namespace": "shop",
@@ -643,7 +634,7 @@ def test_a_refused_enforce_write_is_retried_with_backoff_until_it_goes_through()
             desired = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                        "metadata": {"name": "sncguard-default-deny", "namespace": "shop"},
                        "spec": {"podSelector": {}}}
-            await engine.apply_owned(desired, None, owned=True)
+            await engine.writer.apply_owned(desired, None, owned=True)
 
         async def deleted(self, engine, record):
             pass
@@ -653,7 +644,7 @@ def test_a_refused_enforce_write_is_retried_with_backoff_until_it_goes_through()
     key = PolicyKey("TenantPolicy", "", "acme")
     engine.attach({policy_index_name("TenantPolicy"): {"": [PolicyRecord(key, "u", 1, {}, {})]}}, [Enforcing()])
     delays = []
-    engine.schedule = lambda k, delay: delays.append((k, delay))  # type: ignore[method-assign]
+    engine.queue.schedule = lambda k, delay: delays.append((k, delay))  # type: ignore[method-assign]
 
     async def scenario():
         for _ in range(4):
@@ -662,11 +653,11 @@ def test_a_refused_enforce_write_is_retried_with_backoff_until_it_goes_through()
     asyncio.run(scenario())
     assert client.calls == ["apply"] * 4
     assert delays == [(key, 5.0), (key, 10.0), (key, 20.0)], "backoff while refused, nothing once it went through"
-    assert key not in engine._retries
+    assert key not in engine.queue.retries
 
 
 def test_the_surplus_of_an_owned_object_is_what_another_manager_added():
-    from sncguard.controller.engine import surplus
+    from sncguard.controller.writer import surplus
 
     desired = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "d"},
                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
@@ -711,7 +702,7 @@ def _evaluate_in_turn(outcomes):
     def schedule(k, delay):
         delays[-1] = delay
 
-    engine.schedule = schedule  # type: ignore[method-assign]
+    engine.queue.schedule = schedule  # type: ignore[method-assign]
 
     async def scenario():
         for _ in outcomes:
@@ -741,7 +732,7 @@ def test_failed_evaluations_back_off_exponentially_with_one_warning_line_each(ca
     assert len(lines) == 9 and all(r.levelno == logging.WARNING and r.exc_info is None for r in lines), caplog.text
     assert "Connection refused" in lines[0].getMessage() and "retrying in 5 s" in lines[0].getMessage()
     assert "etcd is down" in lines[1].getMessage() and "TimeoutError" in lines[3].getMessage()
-    assert engine._retries[key] == 1
+    assert engine.queue.retries[key] == 1
 
 
 def test_an_unexpected_failure_has_its_traceback_once_in_a_row(caplog):
@@ -768,23 +759,24 @@ def test_a_timer_asked_again_within_10_ms_of_the_pending_one_stays_one_timer():
     microseconds between evaluations: each must not leave one more entry in the heap until it is due."""
     engine = Engine(KubeClient())
     key = PolicyKey("ZoneSpread", "shop", "spread")
-    engine.schedule(key, 3600.0)
+    engine.queue.schedule(key, 3600.0)
     for _ in range(100):
-        engine.schedule(key, 3600.0 - 0.005)
-    assert len(engine._deadlines) == 1
-    engine.schedule(key, 60.0)  # really earlier: the timer moves
-    assert len(engine._deadlines) == 2 and engine._timers[key] == min(due for due, _, _ in engine._deadlines)
+        engine.queue.schedule(key, 3600.0 - 0.005)
+    assert len(engine.queue.deadlines) == 1
+    engine.queue.schedule(key, 60.0)  # really earlier: the timer moves
+    deadlines = engine.queue.deadlines
+    assert len(deadlines) == 2 and engine.queue.timers[key] == min(due for due, _, _ in deadlines)
 
 
 def test_timers_due_at_the_same_instant_are_all_kept(monkeypatch):
     """Thousands of policies share a month's end or a deadline: two timers due at the same instant
     must not compare their keys (they do not compare), nor drop one another."""
-    import sncguard.controller.engine as engine_module
+    import sncguard.controller.workqueue as workqueue_module
 
-    monkeypatch.setattr(engine_module.time, "monotonic", lambda: 1000.0)
+    monkeypatch.setattr(workqueue_module.time, "monotonic", lambda: 1000.0)
     engine = Engine(KubeClient())
     keys = [PolicyKey("ZoneSpread", ns, "sla") for ns in ("a", "b", "c")]
     for key in keys:
-        engine.schedule(key, 60.0)
-    assert sorted(key.label() for _, _, key in engine._deadlines) == sorted(key.label() for key in keys)
-    assert {engine._timers[key] for key in keys} == {1060.0}
+        engine.queue.schedule(key, 60.0)
+    assert sorted(key.label() for _, _, key in engine.queue.deadlines) == sorted(key.label() for key in keys)
+    assert {engine.queue.timers[key] for key in keys} == {1060.0}

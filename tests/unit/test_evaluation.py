@@ -140,7 +140,11 @@ class _Capturing(Engine):
 
     findings: list
 
-    async def write_status(self, record, status, findings=None) -> bool:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.writer.write_status = self._keep_findings  # type: ignore[method-assign]
+
+    async def _keep_findings(self, record, status, findings=None) -> bool:
         self.findings = list(findings or [])
         return True
 

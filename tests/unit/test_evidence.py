@@ -23,8 +23,10 @@ from sncguard.evidence.gather import Snapshot, UnknownTenant, gather
 from sncguard.evidence.html import VERIFY_COMMAND, render_platform, render_tenant
 from sncguard.evidence.report import write_packs
 from sncguard.evidence.schema import canonical, digest_of, dumps, load_schema, seal, verify
+from sncguard.i18n import LANGUAGES
 from sncguard.loader import load
 from sncguard.rules.access import access_register, register_digest
+from sncguard.rules.catalogue import CATALOGUE
 
 LIVE_SOURCE = {"type": "cluster", "context": "sncguard-demo", "server": "https://127.0.0.1:6443"}
 
@@ -56,7 +58,7 @@ def all_packs(packs):
 # ---- schema ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("source", ["files", "cluster", "examples"])
 def test_every_pack_follows_the_schema(world, validator, language, source):
     snapshot = {"files": offline(world), "cluster": live(world)}.get(source) or Snapshot(
@@ -66,6 +68,13 @@ def test_every_pack_follows_the_schema(world, validator, language, source):
     for name, pack in all_packs(packs).items():
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(seal(pack))]
         assert not errors, f"{name}: {errors[:5]}"
+
+
+def test_the_schema_names_every_language_and_only_those(world, validator):
+    """The schema's language enum is the catalogues': a language added is a language the packs may state."""
+    assert load_schema()["$defs"]["head"]["properties"]["language"]["enum"] == list(LANGUAGES)
+    pack = seal({**gather(live(world), NOW).tenants["acme"], "language": "xx"})
+    assert not validator.is_valid(pack)
 
 
 def test_the_schema_refuses_a_broken_pack(world, validator):
@@ -376,6 +385,37 @@ def test_report_options_tenant_language_and_errors(world, tmp_path, capsys):
     code, _, err = run(capsys, "-d", str(tmp_path / "x"), "--kubeconfig", str(tmp_path / "no-kubeconfig"))
     assert code == 2 and "cannot read the kubeconfig" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_report_in_italian_writes_italian_packs_the_schema_accepts(world, tmp_path, capsys, validator):
+    """`sncguard report --language it`: titles, section titles, requirements and rule titles in Italian, from
+    the catalogues alone, in packs the schema takes."""
+    out_dir = tmp_path / "it"
+    code, _, err = run(capsys, str(world), "-d", str(out_dir), "--language", "it", "--now", "2026-11-22T10:00:00Z")
+    assert code == 0, err
+    acme = json.loads((out_dir / "acme.json").read_text(encoding="utf-8"))
+    platform = json.loads((out_dir / "platform.json").read_text(encoding="utf-8"))
+    for pack in (acme, platform):
+        assert pack["language"] == "it" and verify(pack)
+        assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(pack)] == []
+    r1 = next(r for r in acme["findings"]["requirements"] if r["id"] == "R1")
+    assert r1 == {"id": "R1", "source": "000: Garanti di Disponibilità, SLA 1", "text": (
+        "I carichi di lavoro coprono almeno 2 zone di disponibilità, altrimenti lo SLA non si applica")}
+    assert acme["findings"]["items"]
+    for item in acme["findings"]["items"]:
+        info = CATALOGUE[item["rule"]]
+        assert item["title"] == info.title_in("it") not in (info.title, info.title_in("fr"))
+    page = (out_dir / "acme.html").read_text(encoding="utf-8")
+    assert '<html lang="it">' in page and "<title>Fascicolo di evidenze: tenant acme</title>" in page
+    for title in ("Sintesi", "Registro degli accessi", "Collocazione: zone e regioni", "Idoneità allo SLA",
+                  "Backup e prove di ripristino", "Rete: matrice dei flussi ed esposizioni", "Rilievi",
+                  "Cessazione del contratto", "Integrità"):
+        assert f"<h2>{title}</h2>" in page, title
+    assert "Generato il 2026-11-22T10:00:00Z da sncguard" in page
+    platform_page = (out_dir / "platform.html").read_text(encoding="utf-8")
+    assert "<h1>Fascicolo di evidenze: piattaforma</h1>" in platform_page
+    for title in ("Tenant", "Policy", "Nodi, zone e regioni", "Ciò che non è stato possibile valutare"):
+        assert f"<h2>{title}</h2>" in platform_page, title
 
 
 def test_report_against_a_kubeconfig_context_that_does_not_exist(tmp_path, capsys):

@@ -18,6 +18,7 @@ from PIL import Image, ImageStat
 
 from sncguard.evidence.gather import Snapshot, gather
 from sncguard.evidence.report import write_packs
+from sncguard.i18n import LANGUAGES
 from sncguard.loader import load
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -53,7 +54,7 @@ def page_text(profile: Path, page: Path, pdf: Path) -> tuple[str, int]:
 def packs(tmp_path_factory) -> dict[str, Path]:
     world = write_world(tmp_path_factory.mktemp("world"))
     out = {}
-    for language in ("en", "fr"):
+    for language in LANGUAGES:
         snapshot = Snapshot(load([str(world)]), {"type": "cluster", "context": "sncguard-demo",
                                                  "server": "https://127.0.0.1:6443"}, statuses=statuses())
         folder = tmp_path_factory.mktemp(f"out-{language}")
@@ -93,3 +94,9 @@ def test_the_french_page_prints_in_french(packs, tmp_path):
     text, _ = page_text(tmp_path / "profile", packs["fr"] / "acme.html", tmp_path / "acme-fr.pdf")
     assert "Dossier de preuves : locataire acme" in text
     assert "Registre des accès" in text and "Éligibilité au SLA" in text
+
+
+def test_the_italian_page_prints_in_italian(packs, tmp_path):
+    text, _ = page_text(tmp_path / "profile", packs["it"] / "acme.html", tmp_path / "acme-it.pdf")
+    assert "Fascicolo di evidenze: tenant acme" in text
+    assert "Registro degli accessi" in text and "Idoneità allo SLA" in text

@@ -60,7 +60,7 @@ def make(kind, transport, clock=None):
     async def sleep(seconds):
         sleeps.append(seconds)
 
-    informer = Informer(BY_KIND[kind], transport, lambda ns, name, p: changes.append((ns, name, p)),
+    informer = Informer(BY_KIND[kind], transport, lambda ns, name, before, p: changes.append((ns, name, p)),
                         page_size=2, sleep=sleep, clock=clock or (lambda: 0.0))
     return informer, changes, sleeps
 
@@ -209,6 +209,65 @@ def test_an_object_the_projection_cannot_read_is_left_out_and_the_rest_goes_on()
     assert [name for _, name, _ in changes] == ["b"]
 
 
+def recording(kind, transport):
+    """An informer whose callback keeps each change whole: (namespace, name, before, after)."""
+    changes = []
+
+    async def sleep(seconds):
+        pass
+
+    informer = Informer(BY_KIND[kind], transport, lambda *change: changes.append(change), page_size=10,
+                        sleep=sleep, clock=lambda: 0.0)
+    return informer, changes
+
+
+def nodes_of(changes):
+    """Each pod change as (name, its node before, its node after), None where there is no projection."""
+    return [(name, before and before.node_name, after and after.node_name) for _, name, before, after in changes]
+
+
+def test_each_change_carries_the_projection_the_store_held_before():
+    transport = FakeTransport([page([pod("a")], rv="10")], [[
+        {"type": "MODIFIED", "object": pod("a", node="n2", rv="11")},
+        {"type": "ADDED", "object": pod("b", node="n3", rv="12")},
+        {"type": "DELETED", "object": pod("a", node="n2", rv="13")},
+    ]])
+    informer, changes = recording("Pod", transport)
+
+    list_then_watch(informer)
+    assert nodes_of(changes) == [("a", "n1", "n2"), ("b", None, "n3"), ("a", "n2", None)]
+    assert {ns for ns, *_ in changes} == {"shop"}
+
+
+def test_a_list_again_after_an_expiry_reports_before_and_after_of_what_moved_meanwhile():
+    """Events missed while the watch was down are rebuilt from the store: a changed object with what it
+    was, a vanished one as deleted with what it was, an unchanged one not at all."""
+    transport = FakeTransport(
+        [page([pod("a"), pod("b"), pod("same")], rv="10"),
+         page([pod("a", node="n3", rv="40"), pod("c", node="n4", rv="41"), pod("same")], rv="50")],
+        [[{"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}]])
+    informer, changes = recording("Pod", transport)
+
+    async def scenario():
+        await informer.list()
+        with pytest.raises(Expired):
+            await informer.watch()
+        await informer.list()
+
+    asyncio.run(scenario())
+    assert sorted(nodes_of(changes)) == [("a", "n1", "n3"), ("b", "n1", None), ("c", None, "n4")]
+
+
+def test_an_object_that_can_no_longer_be_read_is_reported_gone_with_its_last_projection():
+    broken = pod("a", rv="2")
+    broken["spec"]["containers"] = [{"name": "c", "ports": [{"containerPort": "not-a-number"}]}]
+    transport = FakeTransport([page([pod("a")])], [[{"type": "MODIFIED", "object": broken}]])
+    informer, changes = recording("Pod", transport)
+
+    list_then_watch(informer)
+    assert nodes_of(changes) == [("a", "n1", None)]
+
+
 def test_run_survives_an_unexpected_error():
     transport = FakeTransport([page([pod("a")], rv="10")], [RuntimeError("surprise"), asyncio.CancelledError()])
     informer, _, sleeps = make("Pod", transport)
@@ -306,8 +365,10 @@ def schedule(name, namespace="velero", rv="1", managed=False):
 def test_every_watched_kind_goes_through_the_informer():
     from sncguard.controller import handlers
     from sncguard.controller.kinds import WATCHED
+    from sncguard.controller.wiring import Settings, wire
 
-    assert not any(h.id == w.index_id for w in WATCHED for h in handlers.registry._indexing.get_all_handlers())
+    registry = handlers.register(wire(Settings()))
+    assert not any(h.id == w.index_id for w in WATCHED for h in registry._indexing.get_all_handlers())
     assert {w.kind for w in WATCHED if w.optional} >= {"Backup", "Schedule", "Restore", "BackupStorageLocation",
                                                        "Route"}
 

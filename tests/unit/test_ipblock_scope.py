@@ -8,6 +8,7 @@ those only, and only their events concern it. The verdict must stay the one ever
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -37,16 +38,25 @@ def pod(namespace: str, name: str, ip: str = "", labels: dict | None = None, por
                          "status": {"phase": "Running", **({"podIP": ip} if ip else {})}})
 
 
+# The pods each engine's events moved, as an informer's store keeps them: what a pod was before its next event.
+_MOVED: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], Pod]] = weakref.WeakKeyDictionary()
+
+
 def move_pod(engine: Engine, namespace: str, name: str, projection: Pod | None) -> None:
-    """What the informer does on a pod's event: the store is already updated, only the new projection is given."""
-    BY_KIND["Pod"].affects(engine, namespace, name, projection)
+    """What the informer does on a pod's event: the store is already updated; the callback gets the
+    projection before (the one last moved there, None at first) and after."""
+    moved = _MOVED.setdefault(engine, {})
+    before = moved.pop((namespace, name), None)
+    if projection is not None:
+        moved[(namespace, name)] = projection
+    BY_KIND["Pod"].affects(engine, namespace, name, before, projection)
 
 
 def _engine_reading(blocks: dict[PolicyKey, list[dict]]) -> Engine:
     engine = Engine(KubeClient())
     for key, raw in blocks.items():
         engine.remember_foreign_pods(key, ForeignPodReach(tuple(IPBlock.parse(b) for b in raw)), ())
-    engine.tenant_policies_of_namespace["globex-0"] = {GLOBEX}
+    engine.tenant_policies_of_namespace.cover(GLOBEX, ["globex-0"])
     return engine
 
 
@@ -59,31 +69,31 @@ def test_a_pod_whose_address_no_ipblock_holds_marks_no_other_tenant():
     move_pod(engine, "globex-0", "excepted", pod("globex-0", "excepted", "10.0.9.7"))
     move_pod(engine, "globex-0", "pending", pod("globex-0", "pending"))
     move_pod(engine, "elsewhere", "gone", None)
-    assert engine._dirty == {GLOBEX}, "only the pod's own tenant, promptly"
-    assert engine._deferred == set()
+    assert engine.queue.dirty == {GLOBEX}, "only the pod's own tenant, promptly"
+    assert engine.queue.deferred == set()
 
 
 def test_a_pod_inside_an_ipblock_marks_its_tenant_deferred():
     engine = _engine_reading({ACME: [{"cidr": "10.0.0.0/16"}], INITECH: [{"cidr": "172.16.0.0/12"}]})
     move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "10.0.1.2"))
-    assert engine._dirty == {GLOBEX, ACME} and engine._deferred == {ACME}
+    assert engine.queue.dirty == {GLOBEX, ACME} and engine.queue.deferred == {ACME}
 
 
 def test_a_hostnetwork_pod_is_judged_by_its_nodes_address():
     engine = _engine_reading({ACME: [{"cidr": "10.4.0.0/16"}]})
     move_pod(engine, "globex-0", "agent", pod("globex-0", "agent", "10.4.0.1", host_network=True))
-    assert ACME in engine._deferred
+    assert ACME in engine.queue.deferred
 
 
 def test_a_pod_that_leaves_the_block_marks_the_tenant_once_more_then_no_longer():
     engine = _engine_reading({ACME: [{"cidr": "10.0.0.0/16"}]})
     move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "10.0.1.2"))
-    engine._dirty.clear(), engine._deferred.clear()
+    engine.queue.dirty.clear(), engine.queue.deferred.clear()
     move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "192.168.1.2"))
-    assert ACME in engine._deferred, "its old address was in the block: NET-004 may pass now"
-    engine._dirty.clear(), engine._deferred.clear()
+    assert ACME in engine.queue.deferred, "its old address was in the block: NET-004 may pass now"
+    engine.queue.dirty.clear(), engine.queue.deferred.clear()
     move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "192.168.1.3"))
-    assert ACME not in engine._dirty
+    assert ACME not in engine.queue.dirty
 
 
 def test_a_deleted_pod_the_block_held_marks_the_tenant_even_if_only_its_evaluation_saw_it():
@@ -93,9 +103,9 @@ def test_a_deleted_pod_the_block_held_marks_the_tenant_even_if_only_its_evaluati
     listed = pod("globex-0", "shop", "10.0.1.2")
     engine.remember_foreign_pods(ACME, ForeignPodReach((block,)), [listed, pod("globex-0", "far", "192.168.0.1")])
     move_pod(engine, "globex-0", "far", None)
-    assert ACME not in engine._dirty
+    assert ACME not in engine.queue.dirty
     move_pod(engine, "globex-0", "shop", None)
-    assert ACME in engine._deferred
+    assert ACME in engine.queue.deferred
     assert ("globex-0", "shop") not in engine.pod_addresses_in_blocks
 
 
@@ -103,19 +113,19 @@ def test_a_pod_of_a_namespace_a_namespaceselector_names_marks_the_tenant():
     engine = Engine(KubeClient())
     engine.remember_foreign_pods(ACME, ForeignPodReach((), {"initech-x": (None,)}), ())
     move_pod(engine, "initech-x", "db", pod("initech-x", "db", "172.16.0.5"))
-    assert engine._deferred == {ACME}
+    assert engine.queue.deferred == {ACME}
     # Re-evaluated without that selector: no longer.
-    engine._dirty.clear(), engine._deferred.clear()
+    engine.queue.dirty.clear(), engine.queue.deferred.clear()
     engine.remember_foreign_pods(ACME, ForeignPodReach(), ())
     move_pod(engine, "initech-x", "db", None)
-    assert engine._dirty == set()
+    assert engine.queue.dirty == set()
 
 
 def test_a_deleted_tenant_policy_is_marked_by_no_pod():
     engine = _engine_reading({ACME: [{"cidr": "10.0.0.0/16"}]})
     engine.forget(ACME)
     move_pod(engine, "globex-0", "shop", pod("globex-0", "shop", "10.0.1.2"))
-    assert ACME not in engine._dirty
+    assert ACME not in engine.queue.dirty
 
 
 # ---- the restricted view judges as every pod does ----------------------------------------------
@@ -175,8 +185,9 @@ class Judging(Engine):
     def __init__(self) -> None:
         super().__init__(KubeClient(), clock=lambda: NOW)
         self.findings: dict[PolicyKey, list] = {}
+        self.writer.write_status = self._keep_findings  # type: ignore[method-assign]
 
-    async def write_status(self, record, status, findings=None):  # type: ignore[override]
+    async def _keep_findings(self, record, status, findings=None) -> bool:
         self.findings[record.key] = findings
         return False
 
@@ -237,9 +248,9 @@ def test_the_view_takes_of_the_other_tenants_pods_only_those_its_networkpolicies
     assert engine.tenant_policies_reading_pods_in["initech-x"] == {ACME}
     assert set(engine.pod_addresses_in_blocks) == {("globex-a", "shop-1"), ("globex-b", "agent")}
     move_pod(engine, "globex-b", "far", pod("globex-b", "far", "192.168.1.9"))
-    assert ACME not in engine._dirty
+    assert ACME not in engine.queue.dirty
     move_pod(engine, "globex-a", "shop-1", None)
-    assert ACME in engine._deferred
+    assert ACME in engine.queue.deferred
 
 
 def test_the_other_tenants_pods_remembered_for_the_view_follow_every_pod_change():
@@ -294,16 +305,16 @@ def test_a_peer_s_podselector_narrows_the_foreign_pods_a_tenant_names():
     engine = Engine(KubeClient())
     engine.remember_foreign_pods(ACME, reach, [dns_pod, other])
     move_pod(engine, "initech-x", "db", other)
-    assert engine._dirty == set(), "a pod no peer selects moves no verdict"
+    assert engine.queue.dirty == set(), "a pod no peer selects moves no verdict"
     move_pod(engine, "kube-system", "coredns", replace(dns_pod, pod_ip="10.96.0.11"))
-    assert engine._deferred == {ACME}
-    engine._dirty.clear(), engine._deferred.clear()
+    assert engine.queue.deferred == {ACME}
+    engine.queue.dirty.clear(), engine.queue.deferred.clear()
     # Relabelled out of the selector: marks once (it left), then no more.
     move_pod(engine, "kube-system", "coredns", replace(dns_pod, labels={}))
-    assert engine._deferred == {ACME}
-    engine._dirty.clear(), engine._deferred.clear()
+    assert engine.queue.deferred == {ACME}
+    engine.queue.dirty.clear(), engine.queue.deferred.clear()
     move_pod(engine, "kube-system", "coredns", replace(dns_pod, labels={"tier": "x"}))
-    assert engine._dirty == set()
+    assert engine.queue.dirty == set()
 
 
 def test_another_tenant_policy_claiming_namespaces_moves_this_tenant_s_verdict():
@@ -323,9 +334,9 @@ def test_another_tenant_policy_claiming_namespaces_moves_this_tenant_s_verdict()
         {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["globex-a", "globex-b", "kube-system"]}]}}
     body = {"metadata": {"name": "globex", "uid": "uid-globex", "generation": 2}, "spec": widened, "status": {}}
     index[""] = [r for r in index[""] if r.key != GLOBEX] + [PolicyRecord.from_body("TenantPolicy", body)]
-    engine._dirty.clear(), engine._deferred.clear()
+    engine.queue.dirty.clear(), engine.queue.deferred.clear()
     engine.policy_event("TenantPolicy", "MODIFIED", body)
-    assert ACME in engine._dirty and INITECH in engine._dirty, "the other tenants' scopes moved"
+    assert ACME in engine.queue.dirty and INITECH in engine.queue.dirty, "the other tenants' scopes moved"
     asyncio.run(evaluate(GLOBEX, ACME, INITECH))
     SPECS_NOW = {**SPECS, "globex": widened}
     view = ClusterView(namespaces={n.name: n for n in NAMESPACES}, pods=list(PODS), network_policies=list(POLICIES),
@@ -336,12 +347,12 @@ def test_another_tenant_policy_claiming_namespaces_moves_this_tenant_s_verdict()
     assert engine.findings[ACME] == offline
     assert "kube-system/dns" in str([f.message_en for f in engine.findings[ACME]])
     # An edit that leaves every selector as it was (a flow, a grant) moves no other tenant.
-    engine._dirty.clear(), engine._deferred.clear()
+    engine.queue.dirty.clear(), engine.queue.deferred.clear()
     body = {**body, "metadata": {**body["metadata"], "generation": 3},
             "spec": {**widened, "allowedRegions": ["eu-fr-paris"]}}
     index[""] = [r for r in index[""] if r.key != GLOBEX] + [PolicyRecord.from_body("TenantPolicy", body)]
     engine.policy_event("TenantPolicy", "MODIFIED", body)
-    assert engine._dirty == {GLOBEX}
+    assert engine.queue.dirty == {GLOBEX}
 
 
 def test_a_namespace_change_marks_the_tenants_it_can_move_and_no_other():
@@ -356,10 +367,11 @@ def test_a_namespace_change_marks_the_tenants_it_can_move_and_no_other():
     def namespace_event(ns: Namespace | None, name: str) -> tuple[set, set]:
         """What the informer does: the store first, then the change callback."""
         store = engine.indexes[BY_KIND["Namespace"].index_id]
+        before = next((n for n in store[CLUSTER] if n.name == name), None)
         store[CLUSTER] = [n for n in store[CLUSTER] if n.name != name] + ([ns] if ns is not None else [])
-        engine._dirty.clear(), engine._deferred.clear()
-        BY_KIND["Namespace"].affects(engine, "", name, ns)
-        return engine._dirty - engine._deferred, set(engine._deferred)
+        engine.queue.dirty.clear(), engine.queue.deferred.clear()
+        BY_KIND["Namespace"].affects(engine, "", name, before, ns)
+        return engine.queue.dirty - engine.queue.deferred, set(engine.queue.deferred)
 
     # initech's new namespace: initech at once; acme later (its flow's peer names initech's
     # namespaces); globex's peers name no other namespace and it has no ipBlock: not at all.

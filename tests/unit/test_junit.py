@@ -10,7 +10,7 @@ import pytest
 from sncguard.check import CheckReport
 from sncguard.cli import main
 from sncguard.findings import Finding, ResourceRef, Result
-from sncguard.i18n import msg
+from sncguard.i18n import LANGUAGES, msg
 from sncguard.junit import render
 from sncguard.loader import PolicyDocument, PolicyError, Source
 from sncguard.rules.catalogue import rule
@@ -63,6 +63,18 @@ def test_french_messages(capsys, monkeypatch):
     assert any("réplica" in m for m in messages)
 
 
+def test_italian_details(capsys, monkeypatch):
+    """The labels of a failure's details and its rule's title come from the Italian catalogue."""
+    monkeypatch.chdir(ROOT)
+    _, root, _ = junit_of(capsys, "examples", "--language", "it")
+    case = next(c for c in root.iter("testcase") if c.get("name").startswith("ZS-001 Deployment/shop/api"))
+    details = case.find("failure").text.splitlines()
+    title = rule("ZS-001").title_in("it")
+    assert title not in (rule("ZS-001").title, rule("ZS-001").title_in("fr"))
+    assert details[1:] == [f"regola: ZS-001 (high) {title}", "oggetto: Deployment/shop/api", "campo: spec.replicas",
+                           "requisiti: R1, R4", "posizione: examples/10-zonespread-shop.yaml:33"]
+
+
 def made(rule_id, result, name, message="en"):
     return Finding(rule(rule_id), result, ResourceRef("Pod", "shop", name, "v1"), msg(message), "spec.nodeName",
                    "TenantPolicy/acme")
@@ -100,7 +112,7 @@ def test_every_result_and_an_unusable_policy(tmp_path):
     assert error.get("message") == "spec.minZones: too small" and "policy not evaluated" in error.text
 
 
-@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_a_bad_policy_file_through_the_command(tmp_path, monkeypatch, capsys, language):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "zs.yaml").write_text("apiVersion: sncguard.io/v1alpha1\nkind: ZoneSpread\n"

@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from sncguard.api.backuppolicy import BackupPolicySpec
-from sncguard.findings import Message
+from sncguard.i18n import Text
 from sncguard.plans.backuppolicy import (
     MAX_NAME,
     bounded_name,
     drill_due,
     drill_due_at,
-    drill_in_flight,
     drill_name,
     drill_report,
     drill_scratch_namespace,
@@ -186,17 +185,6 @@ class TestRestoreDrill:
         v = ClusterView(restores=[done])  # the backup is gone
         assert check_restore_test(s, NS, v, NOW + timedelta(hours=1)).result.value == "pass"
 
-    def test_in_flight(self):
-        s = spec()
-        obj = restore_drill("p", NS, s, backup(), NOW)
-        assert drill_in_flight([as_restore(obj)], NS, s)
-        assert drill_in_flight([as_restore(obj, "InProgress")], NS, s)
-        for phase in ("Completed", "PartiallyFailed", "Failed", "FailedValidation"):
-            assert not drill_in_flight([as_restore(obj, phase)], NS, s)
-        assert not drill_in_flight([as_restore(obj)], "other", s)
-        assert not drill_in_flight([as_restore(obj)], NS, spec(veleroNamespace="velero"))
-        assert not drill_in_flight([], NS, s)
-
 
 class TestDrillDue:
     def test_not_due_without_interval(self):
@@ -233,8 +221,9 @@ class TestDrillReport:
 
     def test_completed(self):
         msg = drill_report(self.drill("Completed"), backup(), NS)
-        assert isinstance(msg, Message)
-        for text in (msg.en, msg.fr):
+        assert isinstance(msg, Text)
+        en, fr = msg.render("en"), msg.render("fr")
+        for text in (en, fr):
             assert "openshift-adp/sncguard-drill-shop-20261122100000" in text
             assert "openshift-adp/sncguard-shop-20261122020000" in text
             assert "2026-11-22T02:05:00Z" in text
@@ -242,20 +231,20 @@ class TestDrillReport:
             assert "sncguard-drill-shop" in text
             assert "Completed" in text
             assert NS in text
-        assert msg.en != msg.fr
-        assert "old when restored" in msg.en and "âgée de" in msg.fr
+        assert en != fr
+        assert "old when restored" in en and "âgée de" in fr
 
     def test_failed_without_completion(self):
         msg = drill_report(self.drill("Failed", completed=""), backup(), NS)
-        assert "phase Failed" in msg.en and "phase Failed" in msg.fr
-        assert "old when restored" not in msg.en
+        assert "phase Failed" in msg.render("en") and "phase Failed" in msg.render("fr")
+        assert "old when restored" not in msg.render("en")
 
     def test_unknown_phase_and_backup_time(self):
         undated = VeleroBackup.from_obj({"metadata": {"name": "b", "namespace": "openshift-adp"},
                                          "status": {"phase": "Completed"}})
         msg = drill_report(self.drill(""), undated, NS)
-        assert "phase unknown" in msg.en and "time unknown" in msg.en
-        assert "phase inconnue" in msg.fr and "date inconnue" in msg.fr
+        assert "phase unknown" in msg.render("en") and "time unknown" in msg.render("en")
+        assert "phase inconnue" in msg.render("fr") and "date inconnue" in msg.render("fr")
 
     def test_duration_when_start_is_known(self):
         class Started:  # a restore projection that also carries status.startTimestamp
@@ -264,8 +253,8 @@ class TestDrillReport:
             completed, started, labels = "2026-11-22T10:04:00Z", "2026-11-22T10:00:30Z", {}
 
         msg = drill_report(Started(), backup(), NS)  # type: ignore[arg-type]
-        assert "took 3m30s" in msg.en and "durée 3m30s" in msg.fr
-        assert "took" not in drill_report(self.drill("Completed"), backup(), NS).en
+        assert "took 3m30s" in msg.render("en") and "durée 3m30s" in msg.render("fr")
+        assert "took" not in drill_report(self.drill("Completed"), backup(), NS).render("en")
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sncguard.findings import Message, ResourceRef, Result, finding
+from texts import Said
+
+from sncguard.findings import ResourceRef, Result, finding
 from sncguard.reports import build_reports, policy_label_value, same_content
 from sncguard.rules.catalogue import rule
 
@@ -12,7 +14,7 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 def f(rule_id, result, ns="shop", name="web", kind="Deployment"):
     out = finding(rule(rule_id), result, ResourceRef(kind, ns, name, "apps/v1", "uid-1"),
-                  Message(f"{name} {rule_id}", f"{name} {rule_id} fr"), "spec.replicas")
+                  Said(f"{name} {rule_id}", f"{name} {rule_id} fr"), "spec.replicas")
     return replace(out, policy=f"ZoneSpread/{ns}/sla")
 
 

@@ -1,4 +1,4 @@
-"""BackupPolicy rules BK-001..BK-007 and evaluate_backup, each rule both ways.
+"""BackupPolicy rules BK-001..BK-007, each rule both ways, evaluate_backup and the status evaluation builds.
 
 Objects are built as Kubernetes dicts and projected through the same `from_obj` functions the
 operator and the offline check use.
@@ -13,8 +13,10 @@ import pytest
 
 from sncguard import REGION_LABEL, ZONE_LABEL
 from sncguard.api.backuppolicy import BackupPolicySpec
+from sncguard.evaluation import evaluate_backuppolicy
 from sncguard.findings import Finding, Result, Severity
 from sncguard.rules.backup import (
+    BackupEvaluation,
     check_encryption,
     check_off_zone,
     check_region,
@@ -26,12 +28,11 @@ from sncguard.rules.backup import (
     encryption_evidence,
     evaluate_backup,
     format_duration,
-    format_time,
     last_restore_test,
     latest_backup,
-    parse_time,
     workload_zones,
 )
+from sncguard.timefmt import parse_rfc3339_or_none, rfc3339_seconds
 from sncguard.view import (
     BackupStorageLocation,
     ClusterView,
@@ -195,22 +196,22 @@ def assert_ns(f: Finding, rule_id: str, result: Result, field: str | None = None
 
 class TestTime:
     def test_parse_z_and_offset(self):
-        assert parse_time("2026-11-22T10:00:00Z") == NOW
-        assert parse_time("2026-11-22T11:00:00+01:00") == NOW
-        assert parse_time("2026-11-22T10:00:00.123Z") == NOW + timedelta(milliseconds=123)
+        assert parse_rfc3339_or_none("2026-11-22T10:00:00Z") == NOW
+        assert parse_rfc3339_or_none("2026-11-22T11:00:00+01:00") == NOW
+        assert parse_rfc3339_or_none("2026-11-22T10:00:00.123Z") == NOW + timedelta(milliseconds=123)
 
     def test_parse_naive_is_utc(self):
-        assert parse_time("2026-11-22T10:00:00") == NOW
+        assert parse_rfc3339_or_none("2026-11-22T10:00:00") == NOW
 
     @pytest.mark.parametrize("text", ["", None, "yesterday", "2026-13-01T00:00:00Z"])
     def test_parse_bad(self, text):
-        assert parse_time(text) is None
+        assert parse_rfc3339_or_none(text) is None
 
     def test_format_time(self):
-        assert format_time(NOW + timedelta(microseconds=5)) == "2026-11-22T10:00:00Z"
+        assert rfc3339_seconds(NOW + timedelta(microseconds=5)) == "2026-11-22T10:00:00Z"
         paris = datetime(2026, 11, 22, 11, 0, tzinfo=UTC).astimezone(
             datetime.fromisoformat("2026-01-01T00:00:00+01:00").tzinfo)
-        assert format_time(paris) == "2026-11-22T11:00:00Z"
+        assert rfc3339_seconds(paris) == "2026-11-22T11:00:00Z"
 
     @pytest.mark.parametrize("seconds, text", [
         (0, "0s"), (-5, "0s"), (12, "12s"), (60, "1m"), (270, "4m30s"), (3600, "1h"),
@@ -640,6 +641,13 @@ class TestRegion:
 RULE_IDS = ["BK-001", "BK-002", "BK-003", "BK-004", "BK-005", "BK-006", "BK-007"]
 
 
+def evaluated(s: BackupPolicySpec, name: str, v: ClusterView) -> tuple[BackupEvaluation, dict[str, Any]]:
+    """The rules' evaluation of the policy and the status fields evaluation.py builds from it."""
+    outcome = evaluate_backuppolicy(s, NS, name, v, NOW)
+    assert isinstance(outcome.detail, BackupEvaluation)
+    return outcome.detail, outcome.status_fields
+
+
 class TestVeleroMissing:
     def test_every_check_skips(self):
         v = view(velero=False, locations=[], schedules=[], backups=[], restores=[])
@@ -654,25 +662,25 @@ class TestVeleroMissing:
             assert "Velero (velero.io) n'est pas installé" in f.message_fr
 
     def test_evaluate(self):
-        e = evaluate_backup(spec(), NS, "backups", view(velero=False), NOW)
+        e, status = evaluated(spec(), "backups", view(velero=False))
         assert [f.rule.id for f in e.findings] == RULE_IDS
         assert {f.result for f in e.findings} == {Result.SKIP}
         assert e.next_deadline is None and e.latest_backup is None and not e.storage_location_found
-        assert e.status_fields["target"] == "default"
-        assert "lastBackup" not in e.status_fields
+        assert status["target"] == "default"
+        assert "lastBackup" not in status
 
 
 class TestEvaluate:
     def test_compliant(self):
         s = spec(restoreTestInterval="720h", allowedRegions=["eu-fr-paris"])
         v = view(locations=[bsl(region="eu-fr-paris")])
-        e = evaluate_backup(s, NS, "backups", v, NOW)
+        e, status = evaluated(s, "backups", v)
         assert [f.rule.id for f in e.findings] == RULE_IDS
         assert {f.result for f in e.findings} == {Result.PASS}, [f.message_en for f in e.findings]
         assert {f.policy for f in e.findings} == {f"BackupPolicy/{NS}/backups"}
         assert e.storage_location_found
         assert e.latest_backup is not None and e.latest_backup.name == "daily-1"
-        assert e.status_fields == {
+        assert status == {
             "target": "default",
             "targetZone": "zone-c",
             "targetRegion": "eu-fr-paris",
@@ -686,34 +694,34 @@ class TestEvaluate:
     def test_next_deadline_is_the_earliest_future_one(self):
         # restore 719h old + 720h interval = in 1h, earlier than the backup's 23h.
         v = view(restores=[restore(age=timedelta(hours=719))])
-        e = evaluate_backup(spec(restoreTestInterval="720h"), NS, "p", v, NOW)
+        e, status = evaluated(spec(restoreTestInterval="720h"), "p", v)
         assert e.next_deadline == NOW + timedelta(hours=1)
-        assert e.status_fields["nextDeadline"] == "2026-11-22T11:00:00Z"
+        assert status["nextDeadline"] == "2026-11-22T11:00:00Z"
 
     def test_past_deadlines_are_ignored(self):
         v = view(backups=[backup(age=timedelta(hours=30))], restores=[restore(age=timedelta(hours=800))])
-        e = evaluate_backup(spec(restoreTestInterval="720h"), NS, "p", v, NOW)
+        e, status = evaluated(spec(restoreTestInterval="720h"), "p", v)
         assert e.next_deadline is None
-        assert "nextDeadline" not in e.status_fields
-        assert e.status_fields["lastBackup"] == "2026-11-21T04:00:00Z"
+        assert "nextDeadline" not in status
+        assert status["lastBackup"] == "2026-11-21T04:00:00Z"
 
     def test_restore_deadline_only_with_interval(self):
         # The backup is past its RPO deadline; the restore test has one only with an interval.
         v = view(backups=[backup(age=timedelta(hours=30))], restores=[restore(age=timedelta(hours=1))])
-        e = evaluate_backup(spec(), NS, "p", v, NOW)
+        e, status = evaluated(spec(), "p", v)
         assert e.next_deadline is None
-        assert e.status_fields["lastRestoreTest"] == "2026-11-22T09:00:00Z"
+        assert status["lastRestoreTest"] == "2026-11-22T09:00:00Z"
         e = evaluate_backup(spec(restoreTestInterval="2h"), NS, "p", v, NOW)
         assert e.next_deadline == NOW + timedelta(hours=1)
 
     def test_missing_location(self):
-        e = evaluate_backup(spec(allowedRegions=["eu"]), NS, "p", view(locations=[]), NOW)
+        e, status = evaluated(spec(allowedRegions=["eu"]), "p", view(locations=[]))
         results = {f.rule.id: f.result for f in e.findings}
         assert results == {"BK-001": Result.PASS, "BK-002": Result.SKIP, "BK-003": Result.FAIL,
                            "BK-004": Result.SKIP, "BK-005": Result.PASS, "BK-006": Result.SKIP,
                            "BK-007": Result.SKIP}
         assert not e.storage_location_found
-        assert "targetZone" not in e.status_fields and "targetRegion" not in e.status_fields
+        assert "targetZone" not in status and "targetRegion" not in status
 
     def test_a_schedule_that_failed_validation_is_no_coverage(self):
         e = evaluate_backup(spec(), NS, "p", view(schedules=[schedule(phase="FailedValidation")]), NOW)
@@ -724,11 +732,11 @@ class TestEvaluate:
     def test_non_compliant(self):
         v = view(locations=[bsl(config={"region": "us-east-1"})], schedules=[], backups=[],
                  pods=[pod("web-0", "node-c1")])
-        e = evaluate_backup(spec(restoreTestInterval="720h", allowedRegions=["eu-fr-paris"]), NS, "p", v, NOW)
+        e, status = evaluated(spec(restoreTestInterval="720h", allowedRegions=["eu-fr-paris"]), "p", v)
         results = {f.rule.id: f.result for f in e.findings}
         assert results == {"BK-001": Result.FAIL, "BK-002": Result.FAIL, "BK-003": Result.PASS,
                            "BK-004": Result.FAIL, "BK-005": Result.FAIL, "BK-006": Result.FAIL,
                            "BK-007": Result.FAIL}
         assert e.latest_backup is None
-        assert e.status_fields["targetRegion"] == "us-east-1"
-        assert e.status_fields["workloadZones"] == ["zone-c"]
+        assert status["targetRegion"] == "us-east-1"
+        assert status["workloadZones"] == ["zone-c"]

@@ -5,12 +5,14 @@ Objects are Kubernetes dicts projected through the view, as the operator and the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from sncguard.api.tenantpolicy import TenantPolicySpec
 from sncguard.findings import Finding, Result, Severity
+from sncguard.rules import network
 from sncguard.rules.network import (
     check_cleartext_exposure,
     check_cross_tenant_ingress,
@@ -21,6 +23,7 @@ from sncguard.rules.network import (
     check_forbidden_ports_exposed,
     evaluate_network,
 )
+from sncguard.rules.subjects import Tenant
 from sncguard.view import ClusterView, Ingress, Namespace, NetworkPolicy, Pod, Route, Service
 
 TENANT = ["acme-web", "acme-api"]
@@ -644,6 +647,14 @@ class TestExposureZone:
         f = only(self.judge(v, ["acme-api"], zones={}))
         assert f.result is Result.FAIL and "no network zone" in f.message_en and "aucune zone" in f.message_fr
 
+    def test_counts_agree_in_each_language(self):
+        # French counts zero in the singular, English and Italian in the plural.
+        f = only(self.judge(view(), ["acme-web"]))
+        assert "(0 exposed objects)" in f.message_en and "(0 objet exposé)" in f.message_fr
+        assert "(0 oggetti esposti)" in f.message("it")
+        f = only(self.judge(view(routes=[route("acme-web", "r", None)]), ["acme-web"]))
+        assert "(1 exposed object)" in f.message_en and "(1 objet exposé)" in f.message_fr
+
     def test_nothing_exposed_passes(self):
         f = only(self.judge(view(services=[service("acme-api", "internal")]), ["acme-api"]))
         assert f.result is Result.PASS and "zone lan" in f.message_en
@@ -678,3 +689,28 @@ class TestEvaluateNetwork:
         assert failed == {f"NET-00{i}" for i in range(1, 8)}
         for f in findings:
             assert_bilingual(f)
+
+    def test_one_network_policy_engine_per_evaluation(self, monkeypatch):
+        # NET-003, NET-004 and NET-005 share the engine: building it indexes every pod and policy of the view.
+        built: list[object] = []
+
+        class Counted(network.NetworkPolicyEngine):
+            def __init__(self, v: ClusterView) -> None:
+                built.append(v)
+                super().__init__(v)
+
+        monkeypatch.setattr(network, "NetworkPolicyEngine", Counted)
+        v = view(pods=[pod("acme-api", "api", {"app": "api"})], policies=[api_ingress()])
+        evaluate_network(spec(flows=[WEB_TO_API]), TENANT, ZONES, OTHERS, v)
+        evaluate_network(spec(flows=[WEB_TO_API]), TENANT, ZONES, OTHERS, v)
+        assert built == [v, v]
+
+    def test_a_tenant_judged_on_another_view_is_judged_on_that_view(self):
+        tenant = Tenant(spec(), "acme", ["acme-api"], ZONES, frozenset(OTHERS))
+        open_view = view(pods=[pod("acme-api", "api", {"app": "api"})])
+        closed_view = view(pods=[pod("acme-api", "api", {"app": "api"})], policies=[deny_all("acme-api")])
+
+        def net004(v: ClusterView) -> Result:
+            return only([f for f in network.family.evaluate(tenant, v, datetime.min) if f.rule.id == "NET-004"]).result
+
+        assert (net004(open_view), net004(closed_view)) == (Result.FAIL, Result.PASS)

@@ -20,7 +20,8 @@ from sncguard.cli import main
 from sncguard.evaluation import evaluate_tenantpolicy, tenant_scope
 from sncguard.findings import Finding, Result, Severity
 from sncguard.rules import termination
-from sncguard.rules.catalogue import TERMINATION, rule
+from sncguard.rules.catalogue import rule
+from sncguard.rules.registry import TERMINATION
 from sncguard.rules.termination import (
     INVENTORY_KINDS,
     certificate_digest,
@@ -373,7 +374,7 @@ def test_next_deadline_is_the_notice_due_then_the_erasure_deadline():
     assert next_deadline(spec(ago(45), ago(31)), NOW) is None
 
 
-def test_evaluate_tenantpolicy_returns_the_earliest_timer_as_detail():
+def test_evaluate_tenantpolicy_returns_the_earliest_timer_as_wake_at():
     grant = {"subject": {"kind": "User", "name": "ops"}, "clusterRole": "view",
              "expires": (NOW + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": "ticket 1"}
     ns = {"acme-web": namespace("acme-web")}
@@ -385,7 +386,7 @@ def test_evaluate_tenantpolicy_returns_the_earliest_timer_as_detail():
         (spec(declared=False), None),
     ):
         scope = tenant_scope(s, ns, [])
-        assert evaluate_tenantpolicy(s, POLICY, scope, view(*ns.values()), NOW).detail == expected
+        assert evaluate_tenantpolicy(s, POLICY, scope, view(*ns.values()), NOW).wake_at == expected
 
 
 def test_evaluate_tenantpolicy_carries_the_certificate_over():
@@ -515,5 +516,5 @@ def test_a_backup_change_marks_the_tenants_of_ended_contracts_deferred():
         mark_kind=kinds.append,
         backup_index=SimpleNamespace(velero_changed=lambda: None),
     )
-    BY_KIND["Backup"].affects(engine, "openshift-adp", "nightly", None)
+    BY_KIND["Backup"].affects(engine, "openshift-adp", "nightly", None, None)
     assert kinds == ["BackupPolicy"] and marked == [("ended", True)]

@@ -231,6 +231,15 @@ class TestReplicas:
         f = check_replicas(DEFAULT, workload(replicas=0))
         assert f.result is Result.FAIL and "0 replicas" in f.message_en and "0 réplica " in f.message_fr
 
+    @pytest.mark.parametrize(("replicas", "en", "fr", "it"), [
+        (0, "has 0 replicas;", "a 0 réplica ;", "ha 0 repliche;"),
+        (1, "has 1 replica;", "a 1 réplica ;", "ha 1 replica;"),
+        (2, "has 2 replicas;", "a 2 réplicas ;", "ha 2 repliche;"),
+    ])
+    def test_each_language_puts_zero_in_its_own_number(self, replicas, en, fr, it):
+        f = check_replicas(spec(minZones=3), workload(replicas=replicas))
+        assert en in f.message_en and fr in f.message_fr and it in f.message("it")
+
     def test_absent_replicas_defaults_to_one(self):
         w = workload(replicas=None)
         assert w.replicas == 1

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft4Validator
+from texts import Said
 
 from sncguard import __version__
 from sncguard.check import CheckReport
 from sncguard.cli import main
 from sncguard.findings import Finding, ResourceRef, Result
+from sncguard.i18n import LANGUAGES
 from sncguard.rules.catalogue import CATALOGUE, rule
 from sncguard.sarif import to_sarif
 
@@ -29,13 +31,6 @@ NOW = "2026-11-22T10:00:00Z"
 # sha256 of sarif-schema-2.1.0.json as OASIS publishes it (the TC's repository, sarif-2.1/schema/):
 # "id": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json".
 OFFICIAL_SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
-
-
-class _EnFr:
-    """A finding's text that renders "en" or "fr": what the output puts where, without a catalogue."""
-
-    def render(self, language: str) -> str:
-        return "fr" if language == "fr" else "en"
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +59,7 @@ def in_repo(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
-@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_the_failing_examples_give_a_valid_sarif_log(validator, capsys, in_repo, language):
     code, log, _ = sarif_of(capsys, "examples", "--language", language)
     assert code == 1
@@ -100,6 +95,19 @@ def test_one_rule_per_catalogue_id_with_its_level_and_language(capsys, in_repo):
         assert "Exigences" in descriptor["help"]["text"]
         assert descriptor["name"] and descriptor["name"] != descriptor["id"]
     assert log["runs"][0]["language"] == "fr"
+
+
+def test_rules_are_described_in_italian(capsys, in_repo):
+    """A third language is a catalogue: the rules' titles and their descriptions' labels in Italian."""
+    _, log, _ = sarif_of(capsys, "examples", "--language", "it")
+    for descriptor in log["runs"][0]["tool"]["driver"]["rules"]:
+        info = CATALOGUE[descriptor["id"]]
+        title = info.title_in("it")
+        assert title not in (info.title, info.title_in("fr"))
+        assert descriptor["shortDescription"]["text"] == title
+        assert descriptor["fullDescription"]["text"] == f"{title}. Requisiti: {', '.join(info.requirements)}."
+        assert descriptor["help"]["text"].endswith(f" Categoria: {info.category}.")
+    assert log["runs"][0]["language"] == "it"
 
 
 def test_results_are_the_failing_and_warning_findings_at_their_file_and_line(capsys, in_repo):
@@ -194,7 +202,7 @@ def test_levels_of_a_warning_and_of_each_severity(validator, tmp_path):
     ref = ResourceRef("Pod", "shop", "p", "v1")
 
     def made(rule_id, result):
-        return Finding(rule(rule_id), result, ref, _EnFr(), "spec.nodeName", "TenantPolicy/acme")
+        return Finding(rule(rule_id), result, ref, Said("en", "fr"), "spec.nodeName", "TenantPolicy/acme")
 
     report = CheckReport(findings=[made("LOC-001", Result.WARN), made("NET-002", Result.FAIL),
                                    made("NET-001", Result.FAIL), made("NET-002", Result.PASS),

@@ -472,14 +472,16 @@ def test_a_node_readiness_change_alone_re_evaluates_only_the_zonespreads():
     marked: list[str] = []
     engine = SimpleNamespace(mark_kind=marked.append)
     affects = BY_KIND["Node"].affects
-    affects(engine, "", "n-ready", node("n-ready", "zone-a", True))
+    ready, down = node("n-ready", "zone-a", True), node("n-ready", "zone-a", False, "2026-11-20T10:00:00Z")
+    moved = node("n-ready", "zone-b", False, "2026-11-20T10:00:00Z")
+    affects(engine, "", "n-ready", None, ready)
     assert marked == ["ZoneSpread", "TenantPolicy", "BackupPolicy"], "a node first seen moves everything"
     marked.clear()
-    affects(engine, "", "n-ready", node("n-ready", "zone-a", False, "2026-11-20T10:00:00Z"))
+    affects(engine, "", "n-ready", ready, down)
     assert marked == ["ZoneSpread"]
     marked.clear()
-    affects(engine, "", "n-ready", node("n-ready", "zone-b", False, "2026-11-20T10:00:00Z"))
+    affects(engine, "", "n-ready", down, moved)
     assert marked == ["ZoneSpread", "TenantPolicy", "BackupPolicy"], "its labels move everything"
     marked.clear()
-    affects(engine, "", "n-ready", None)
+    affects(engine, "", "n-ready", moved, None)
     assert marked == ["ZoneSpread", "TenantPolicy", "BackupPolicy"]

@@ -1,6 +1,7 @@
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sncguard.findings import Message, ResourceRef, Result, finding
+from sncguard.findings import ResourceRef, Result, finding
 from sncguard.rules.catalogue import rule
 from sncguard.status import build_status, differs, invalid_status, status_patch
 
@@ -8,8 +9,18 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 REF = ResourceRef("Deployment", "shop", "web")
 
 
+@dataclass(frozen=True)
+class _Said:
+    """A finding's text that renders as "<rule> <language>": where each language lands, without a catalogue."""
+
+    rule_id: str
+
+    def render(self, language: str) -> str:
+        return f"{self.rule_id} {language}"
+
+
 def _f(rule_id, result):
-    return finding(rule(rule_id), result, REF, Message(f"{rule_id} en", f"{rule_id} fr"), "spec.replicas")
+    return finding(rule(rule_id), result, REF, _Said(rule_id), "spec.replicas")
 
 
 def test_compliant_when_nothing_fails():
@@ -37,6 +48,20 @@ def test_french_messages():
                           language="fr")
     assert status["findings"][0]["message"] == "ZS-001 fr"
     assert "échec" in next(c for c in status["conditions"] if c["type"] == "Compliant")["message"]
+
+
+def test_italian_messages():
+    """Italian, the third language, comes from its catalogue alone: no condition falls back to French or English."""
+    failing = build_status(generation=1, findings=[_f("ZS-001", Result.FAIL)], extra={}, previous=None, now=NOW,
+                           language="it")
+    conditions = {c["type"]: c for c in failing["conditions"]}
+    assert conditions["Ready"]["message"] == "Valutata"
+    assert conditions["Compliant"]["message"] == "1 rilievo/i non conforme/i; il più grave: ZS-001 ZS-001 it"
+    assert failing["findings"][0]["message"] == "ZS-001 it"
+    passing = build_status(generation=1, findings=[_f("ZS-001", Result.PASS), _f("ZS-005", Result.WARN)], extra={},
+                           previous=None, now=NOW, language="it")
+    compliant = next(c for c in passing["conditions"] if c["type"] == "Compliant")
+    assert compliant["message"] == "Nessun rilievo non conforme (1 conformi, 1 avvisi)"
 
 
 def test_the_clock_alone_is_no_change():

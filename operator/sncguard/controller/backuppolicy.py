@@ -15,15 +15,15 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import API_VERSION
 from ..api import BackupPolicySpec, Mode
 from ..evaluation import evaluate_backuppolicy
+from ..i18n import msg, render
 from ..plans import backuppolicy as plan
 from ..status import build_status, invalid_status
+from ..timefmt import parse_rfc3339_or_none as _parse_time
 from ..view import VeleroRestore
 from .engine import Engine
-from .kinds import BY_KIND, index_values, missing_permission, owned_objects, velero_installed
-from .kube import ApiError
+from .kinds import BY_KIND, build_view, index_values, missing_permission, owned_objects, velero_installed
 from .state import PolicyKey, PolicyRecord
 
 log = logging.getLogger("sncguard.backuppolicy")
@@ -40,15 +40,8 @@ def _policy_label(record: PolicyRecord) -> str:
     return plan.policy_label_value(record.key.namespace, record.key.name)
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 class BackupPolicyReconciler:
     kind = "BackupPolicy"
-    api_version = API_VERSION
 
     def __init__(self) -> None:
         # Drills created but not yet seen in the Restore index: (policy uid, what status says of it, when).
@@ -58,23 +51,20 @@ class BackupPolicyReconciler:
 
     async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
         now = engine.clock()
-        previous = engine.previous_status(record)
+        previous = engine.writer.previous_status(record)
         spec = await engine.parse_spec(record)
         if spec is None or await missing_permission(engine, record):
             return
         assert isinstance(spec, BackupPolicySpec)
         if not velero_installed(engine):
-            message = ("Velero (velero.io) is not installed: no backup can be judged; sncguard will pick it up "
-                       "as soon as its CRDs appear")
-            if engine.language == "fr":
-                message = ("Velero (velero.io) n'est pas installé : aucune sauvegarde ne peut être évaluée ; "
-                           "sncguard le prendra en compte dès que ses CRD apparaîtront")
-            await engine.write_status(record, invalid_status(
+            message = msg("Velero (velero.io) is not installed: no backup can be judged; sncguard will pick it up "
+                          "as soon as its CRDs appear").render(engine.language)
+            await engine.writer.write_status(record, invalid_status(
                 generation=record.generation, reason="VeleroNotInstalled", message=message, previous=previous,
                 now=now))
             return
         namespace = record.key.namespace
-        view = engine.view([namespace], velero_namespaces=[spec.velero_namespace])
+        view = build_view(engine, [namespace], [spec.velero_namespace])
         view.backups = engine.backup_index.relevant(
             spec.velero_namespace, namespace, lambda vns: index_values(engine, BY_KIND["Backup"], [vns]), view.restores)
         outcome = evaluate_backuppolicy(spec, namespace, record.key.name, view, now)
@@ -88,13 +78,13 @@ class BackupPolicyReconciler:
                 extra["enforcementErrors"] = errors
         for due in (result.next_deadline, outcome.wake_at):
             if due is not None:
-                engine.schedule_at(record.key, due)
+                engine.queue.schedule_at(record.key, due)
         if spec.mode is Mode.ENFORCE and (due := plan.drill_due_at(spec, _parse_time(extra.get("lastRestoreTest")))):
             # The drill starts a margin before BK-006 would fail, so a well-run drill keeps it passing.
-            engine.schedule_at(record.key, due)
+            engine.queue.schedule_at(record.key, due)
         status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
                               previous=previous, now=now, language=engine.language)
-        await engine.write_status(record, status, outcome.findings)
+        await engine.writer.write_status(record, status, outcome.findings)
 
     async def _enforce(self, engine: Engine, record: PolicyRecord, spec: BackupPolicySpec, result: Any,
                        extra: dict[str, Any], now: datetime) -> tuple[list[str], dict[str, Any] | None]:
@@ -106,12 +96,12 @@ class BackupPolicyReconciler:
         taken = {s.name for s in index_values(engine, BY_KIND["Schedule"], [spec.velero_namespace])}
         if smeta["name"] in taken and smeta["name"] not in owned:
             errors.append(f"Schedule {smeta['namespace']}/{smeta['name']} exists and is not managed by sncguard")
-        elif error := await engine.apply_owned(schedule, owned.get(smeta["name"]), owned=True):
+        elif error := await engine.writer.apply_owned(schedule, owned.get(smeta["name"]), owned=True):
             errors.append(error)
         for stale in plan.stale_schedules(owned_objects(engine, "Schedule"), record.uid, schedule):
             meta = stale["metadata"]
-            if error := await engine.delete_owned("velero.io/v1", "Schedule", meta["namespace"], meta["name"],
-                                                  meta.get("uid")):
+            if error := await engine.writer.delete_owned("velero.io/v1", "Schedule", meta["namespace"], meta["name"],
+                                                         meta.get("uid")):
                 errors.append(error)
         drill = await self._drills(engine, record, spec, result, extra, now, errors)
         return errors, drill
@@ -133,7 +123,7 @@ class BackupPolicyReconciler:
                     now - started > UNSEEN_DRILL_GRACE):
                 del self._unseen_drills[record.key]
             else:  # in flight: nothing else to do until the index shows it, or the grace runs out
-                engine.schedule_at(record.key, started + UNSEEN_DRILL_GRACE)
+                engine.queue.schedule_at(record.key, started + UNSEEN_DRILL_GRACE)
                 return unseen_drill
         for obj in mine:
             restore = VeleroRestore.from_obj(obj)
@@ -147,14 +137,14 @@ class BackupPolicyReconciler:
         backup = result.latest_backup
         if backup is not None and plan.drill_due(spec, last_test, in_flight, now):
             restore_obj = plan.restore_drill(record.key.name, namespace, spec, backup, now)
-            if error := await engine.apply_owned(restore_obj, None, owned=True):
+            if error := await engine.writer.apply_owned(restore_obj, None, owned=True):
                 errors.append(error)
             else:
                 log.info("restore drill %s started for %s", restore_obj["metadata"]["name"], record.key.label())
                 drill = {"restore": restore_obj["metadata"]["name"], "backup": backup.name,
                          "scratchNamespace": plan.drill_scratch_namespace(namespace), "phase": "New"}
                 self._unseen_drills[record.key] = (record.uid, drill, now)
-                engine.schedule_at(record.key, now + UNSEEN_DRILL_GRACE)
+                engine.queue.schedule_at(record.key, now + UNSEEN_DRILL_GRACE)
                 return drill
         if not mine:
             return None
@@ -176,20 +166,19 @@ class BackupPolicyReconciler:
         backup = backups.get(restore.backup_name)
         if backup is not None:
             report = plan.drill_report(restore, backup, record.key.namespace)
-            text = report.fr if engine.language == "fr" else report.en
         else:
-            text = f"Restore drill {restore.name} finished: {restore.phase} (backup {restore.backup_name})"
-        await engine.post_event(record, "RestoreDrill", text, "Normal" if restore.phase == "Completed" else "Warning")
+            report = msg("Restore drill {restore} finished: {phase} (backup {backup})", restore=restore.name,
+                         phase=restore.phase, backup=restore.backup_name)
+        await engine.writer.post_event(record, "RestoreDrill", render(report, engine.language),
+                                       "Normal" if restore.phase == "Completed" else "Warning")
         for scratch in restore.namespace_mapping.values():
             if scratch.startswith("sncguard-drill-") and (
-                    error := await engine.delete_owned("v1", "Namespace", None, scratch)):
+                    error := await engine.writer.delete_owned("v1", "Namespace", None, scratch)):
                 errors.append(error)
-        # A merge patch: a partial server-side apply would drop the fields sncguard applied before.
-        try:
-            await engine.client.merge_patch("velero.io/v1", "Restore", restore.namespace, restore.name,
-                                            {"metadata": {"annotations": {REPORTED: "true"}}})
-        except ApiError as exc:  # the report is out; marking it is best effort
-            errors.append(f"marking drill {restore.name} reported: {exc}")
+        # The report is out: marking it is best effort.
+        if error := await engine.writer.annotate("velero.io/v1", "Restore", restore.namespace, restore.name,
+                                                 {REPORTED: "true"}):
+            errors.append(f"marking drill {restore.name} reported: {error}")
 
     async def deleted(self, engine: Engine, record: PolicyRecord) -> None:
         """The Schedule lives in Velero's namespace, where no ownerReference can reach: delete it here."""
@@ -198,7 +187,8 @@ class BackupPolicyReconciler:
         for obj in owned_objects(engine, "Schedule"):
             meta = obj["metadata"]
             if (meta.get("labels") or {}).get("sncguard.io/backup-policy") == label:
-                await engine.delete_owned("velero.io/v1", "Schedule", meta["namespace"], meta["name"], meta.get("uid"))
+                await engine.writer.delete_owned("velero.io/v1", "Schedule", meta["namespace"], meta["name"],
+                                                 meta.get("uid"))
         await self.sweep(engine)
 
     async def sweep(self, engine: Engine) -> None:
@@ -209,4 +199,5 @@ class BackupPolicyReconciler:
             meta = obj["metadata"]
             log.info("Schedule %s/%s belongs to a BackupPolicy that no longer exists (%s): deleting it",
                      meta["namespace"], meta["name"], (meta.get("annotations") or {}).get(plan.OWNER_ANNOTATION))
-            await engine.delete_owned("velero.io/v1", "Schedule", meta["namespace"], meta["name"], meta.get("uid"))
+            await engine.writer.delete_owned("velero.io/v1", "Schedule", meta["namespace"], meta["name"],
+                                             meta.get("uid"))

@@ -48,8 +48,8 @@ CONNECTION_BACKOFF_S = (0.5, 1.0, 2.0)
 # (identical requests go at most once a second).
 ABSENT_RETRY_S = (1.0, 2.0, 4.0, 8.0)
 
-# (namespace or "", name, projection or None when deleted)
-OnChange = Callable[[str, str, Any], None]
+# (namespace or "", name, the projection before or None when created, after or None when deleted)
+OnChange = Callable[[str, str, Any, Any], None]
 
 
 class ApiRevisions:
@@ -300,14 +300,14 @@ class Informer:
             copy = owned_copy(self.watched, body) if is_managed(body) else None
             owned_changed = self.owned.put(key, name, copy) != copy
         if before != projection or owned_changed:
-            self._changed(namespace, name, projection)
+            self._changed(namespace, name, before, projection)
         return key, name
 
     def _delete(self, key: str, name: str) -> None:
         before = self.store.put(key, name, None)
         owned_before = self.owned.put(key, name, None)
         if before is not None or owned_before is not None:
-            self._changed("" if key == CLUSTER else key, name, None)
+            self._changed("" if key == CLUSTER else key, name, before, None)
 
     def _absent(self) -> None:
         """The API does not serve the kind (404: its CRD is not installed, or was deleted): the kind
@@ -337,8 +337,9 @@ class Informer:
         # Nothing to wait for: the engine starts, and judges what it can.
         self.synced.set()
 
-    def _changed(self, namespace: str, name: str, projection: Any) -> None:
+    def _changed(self, namespace: str, name: str, before: Any, after: Any) -> None:
         # The initial list fills the store silently: the engine evaluates every policy once it
-        # is synced anyway. Later lists (after a 410) do report what moved meanwhile.
+        # is synced anyway. Later lists (after a 410) do report what moved meanwhile, from what the
+        # store held.
         if self.synced.is_set():
-            self.on_change(namespace, name, projection)
+            self.on_change(namespace, name, before, after)

@@ -1,7 +1,9 @@
 """What the operator watches: each kind's projection, index, and the policies a change can affect.
 
 One table drives the informers and kopf registrations (handlers.py) and the view the rules
-read (build_view), so adding a kind is one entry here, not edits in three places.
+read (build_view), so adding a kind is one entry here, not edits in three places. Which policies a
+change marks is derived from what each policy kind reads (the rule registry's `reads`) and from where
+it reads the kind (`mark_readers`); a rule that declares a new read is followed with no edit here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ..i18n import msg, seq
 from ..netpol import NAMESPACE_NAME_LABEL, pod_address
+from ..rules import registry
 from ..selectors import label_selector_matches
 from ..status import invalid_status
 from ..view import ClusterView, project
@@ -25,41 +29,37 @@ CLUSTER = "*"
 VELERO_GROUP = "velero.io"
 
 
-# Each `affects` gets the object's namespace ("" when cluster-scoped), its name, and its new
-# projection (None when it was deleted), and marks the policies whose verdict it may move.
-Affects = Callable[["Engine", str, str, Any], None]
+@dataclass(frozen=True)
+class Change:
+    """One object's change as the informer saw it: its projection before (None: it is new) and after
+    (None: it was deleted); `namespace` is "" for a cluster-scoped object."""
+
+    kind: str
+    namespace: str
+    name: str
+    before: Any
+    after: Any
 
 
-def _affects_namespace_policies(*kinds: str) -> Affects:
-    def affects(engine: Engine, namespace: str, name: str, projection: Any) -> None:
-        for kind in kinds:
-            engine.mark_namespaced(kind, namespace)
-        engine.mark_tenants_of(namespace)
-    return affects
+# The kinds a policy kind reads beyond the namespaces it judges, besides the cluster-scoped kinds and Velero's
+# (read in the Velero namespace a policy names): a TenantPolicy selects its namespaces among all of them,
+# and judges the pods of other tenants that its peers name (NET-004, NET-005).
+READ_BEYOND_OWN_NAMESPACES: dict[str, frozenset[str]] = {"TenantPolicy": frozenset({"Namespace", "Pod"})}
+
+# A policy kind that reads a kind across the cluster or beyond its own namespaces would have every policy of
+# it judged again on any change of that kind. A narrowing says which of them the change can move, from the
+# change and from what each one's last evaluation recorded: thousands of tenants are not judged again for
+# one node reboot or one pod.
+Narrowing = Callable[["Engine", Change], None]
 
 
-def _affects_tenants(engine: Engine, namespace: str, name: str, projection: Any) -> None:
-    engine.mark_tenants_of(namespace)
-
-
-def _affects_pod_policies(engine: Engine, namespace: str, name: str, projection: Any) -> None:
-    """A pod moves its namespace's policies at once, and, later, the other tenants that can name it
-    (another tenant's pod admitted by address is a NET-004 failure)."""
-    engine.foreign_pods.pod_changed(namespace)
-    for kind in ("ZoneSpread", "BackupPolicy"):
-        engine.mark_namespaced(kind, namespace)
-    engine.mark_tenants_of(namespace)
-    for key in _tenants_naming_pod(engine, namespace, name, projection):
-        engine.mark(key, deferred=True)
-
-
-def _tenants_naming_pod(engine: Engine, namespace: str, name: str, projection: Any) -> set[PolicyKey]:
-    """The TenantPolicies whose NetworkPolicies name this pod of another tenant, or did: a
-    namespaceSelector matches its namespace, or one of their ipBlocks holds its address now or held
-    the one it had (it left the block, or was deleted). Any other tenant's verdict ignores it."""
-    where = (namespace, name)
+def _tenants_naming_pod(engine: Engine, change: Change) -> None:
+    """Later, the TenantPolicies whose NetworkPolicies name this pod of another tenant, or did: a peer
+    selects it, or one of their ipBlocks holds its address now or held the one it had (it left the
+    block, or was deleted). Any other tenant's verdict ignores it."""
+    where, projection = (change.namespace, change.name), change.after
     readers: set[PolicyKey] = set()
-    for key in engine.tenant_policies_reading_pods_in.get(namespace, ()):
+    for key in engine.tenant_policies_reading_pods_in.get(change.namespace, ()):
         reach, selected = engine.tenant_reach.get(key), engine.foreign_pods_selected.setdefault(key, set())
         selects_it = reach is None or (projection is not None and reach.selects(projection))
         if selects_it or where in selected:
@@ -76,48 +76,19 @@ def _tenants_naming_pod(engine: Engine, namespace: str, name: str, projection: A
             engine.pod_addresses_in_blocks[where] = after
         if holds_it or (before is not None and any(block.contains(before) for block in blocks)):
             readers.add(key)
-    return readers
+    for key in readers:
+        engine.mark(key, deferred=True)
 
 
-def _affects_all_tenants(engine: Engine, namespace: str, name: str, projection: Any) -> None:
-    engine.mark_kind("TenantPolicy")
-
-
-def _affects_everything(engine: Engine, namespace: str, name: str, projection: Any) -> None:
-    for kind in ("ZoneSpread", "TenantPolicy", "BackupPolicy"):
-        engine.mark_kind(kind)
-
-
-def _affects_nodes() -> Affects:
-    """A node's labels move every policy (zones, regions); its Ready condition alone only the ZoneSpreads,
-    whose SLA ledgers record zone outages: a node reboot must not re-evaluate every TenantPolicy."""
-    labels_of: dict[str, dict[str, str]] = {}
-
-    def affects(engine: Engine, namespace: str, name: str, projection: Any) -> None:
-        before = labels_of.pop(name, None)
-        if projection is not None:
-            labels_of[name] = projection.labels
-        if projection is not None and before == projection.labels:
-            engine.mark_kind("ZoneSpread")
-        else:
-            _affects_everything(engine, namespace, name, projection)
-    return affects
-
-
-def _affects_namespace(engine: Engine, namespace: str, name: str, projection: Any) -> None:
+def _tenants_reading_namespace(engine: Engine, change: Change) -> None:
     """A namespace created, relabelled or deleted. The TenantPolicies that select it now or covered
     it before are evaluated promptly. Another tenant's verdict reads it only through its peers'
     namespaceSelectors (matching the labels before or after) and its ipBlocks (holding a pod of it):
     those tenants are evaluated later, as are the tenants not evaluated yet; the rest not at all."""
-    engine.mark_namespaced("ZoneSpread", name)
-    engine.mark_namespaced("BackupPolicy", name)
+    name = change.name
     covering = engine.tenant_policies_of_namespace.get(name, set())
-    before = engine.namespace_labels_seen.pop(name, None)
-    if before is None:
-        before = engine.tenant_selection.labels_of(name)
-    after = projection.labels if projection is not None else None
-    if after is not None:
-        engine.namespace_labels_seen[name] = after
+    before = change.before.labels if change.before is not None else None
+    after = change.after.labels if change.after is not None else None
     named = [{**labels, NAMESPACE_NAME_LABEL: name} for labels in (before, after) if labels is not None]
     has_pods = bool(index_values(engine, BY_KIND["Pod"], [name]))
     for record in engine.records("TenantPolicy"):
@@ -140,15 +111,31 @@ def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) ->
         return False
 
 
-def _affects_backups(engine: Engine, namespace: str, name: str, projection: Any) -> None:
-    """Velero's objects move the BackupPolicies at once, and, later, the TenantPolicies of ended
-    contracts: a Backup covering a tenant's namespace is data that remains (TERM-002)."""
-    engine.backup_index.velero_changed()
-    engine.mark_kind("BackupPolicy")
+def _every_one_if_node_labels_moved(policy_kind: str) -> Narrowing:
+    """A node's labels (zones, regions) are all a `policy_kind` reads of it; its Ready condition only the
+    ZoneSpreads read: a node reboot must not judge every TenantPolicy again."""
+    def narrowed(engine: Engine, change: Change) -> None:
+        if change.before is None or change.after is None or change.before.labels != change.after.labels:
+            engine.mark_kind(policy_kind)
+    return narrowed
+
+
+def _tenants_with_a_termination(engine: Engine, change: Change) -> None:
+    """Later, the TenantPolicies that declare a termination: a Backup that holds one of their namespaces
+    is data that remains (TERM-002); no other tenant reads Backups."""
     for record in engine.records("TenantPolicy"):
         spec = engine.spec_of(record)
         if spec is not None and getattr(spec, "termination", None) is not None:
             engine.mark(record.key, deferred=True)
+
+
+NARROWINGS: dict[tuple[str, str], Narrowing] = {
+    ("Pod", "TenantPolicy"): _tenants_naming_pod,
+    ("Namespace", "TenantPolicy"): _tenants_reading_namespace,
+    ("Node", "TenantPolicy"): _every_one_if_node_labels_moved("TenantPolicy"),
+    ("Node", "BackupPolicy"): _every_one_if_node_labels_moved("BackupPolicy"),
+    ("Backup", "TenantPolicy"): _tenants_with_a_termination,
+}
 
 
 @dataclass(frozen=True)
@@ -157,7 +144,6 @@ class Watched:
     version: str
     plural: str
     kind: str
-    affects: Affects
     namespaced: bool = True
     # Owned kinds: a second index keeps the plain objects sncguard manages, to diff plans against.
     owned: bool = False
@@ -172,6 +158,21 @@ class Watched:
         """The body's projection, by the path the offline loader takes too; the kind is this entry's,
         never the body's (listed items carry none)."""
         return project(self.kind, body)
+
+    @property
+    def read_in_own_namespaces(self) -> bool:
+        """Whether a policy reads objects of this kind in the namespaces it judges (a Namespace is the one it
+        names), rather than across the cluster or, for Velero's kinds, in the Velero namespace it names."""
+        return (self.namespaced and self.group != VELERO_GROUP) or self.kind == "Namespace"
+
+    def affects(self, engine: Engine, namespace: str, name: str, before: Any, after: Any) -> None:
+        """A change of one object (its projection before and after): forget what the engine derived from
+        the kind there, and mark the policies whose verdict it may move (`mark_readers`)."""
+        if self.kind == "Pod":
+            engine.foreign_pods.pod_changed(namespace)
+        if self.group == VELERO_GROUP:
+            engine.backup_index.velero_changed()
+        mark_readers(engine, self, Change(self.kind, namespace, name, before, after))
 
     @property
     def index_id(self) -> str:
@@ -209,54 +210,71 @@ def is_managed(body: Mapping[str, Any]) -> bool:
 
 
 WATCHED: tuple[Watched, ...] = (
-    Watched("", "v1", "pods", "Pod", _affects_pod_policies),
-    Watched("apps", "v1", "deployments", "Deployment", _affects_namespace_policies("ZoneSpread")),
-    Watched("apps", "v1", "statefulsets", "StatefulSet", _affects_namespace_policies("ZoneSpread")),
-    Watched("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", _affects_namespace_policies("ZoneSpread")),
-    Watched("", "v1", "nodes", "Node", _affects_nodes(), namespaced=False),
-    Watched("", "v1", "namespaces", "Namespace", _affects_namespace, namespaced=False),
-    Watched("", "v1", "services", "Service", _affects_tenants),
-    Watched("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", _affects_tenants, owned=True),
-    Watched("networking.k8s.io", "v1", "ingresses", "Ingress", _affects_tenants),
-    Watched("route.openshift.io", "v1", "routes", "Route", _affects_tenants, optional=True),
-    Watched("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", _affects_tenants, owned=True,
+    Watched("", "v1", "pods", "Pod"),
+    Watched("apps", "v1", "deployments", "Deployment"),
+    Watched("apps", "v1", "statefulsets", "StatefulSet"),
+    Watched("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"),
+    Watched("", "v1", "nodes", "Node", namespaced=False),
+    Watched("", "v1", "namespaces", "Namespace", namespaced=False),
+    Watched("", "v1", "services", "Service"),
+    Watched("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", owned=True),
+    Watched("networking.k8s.io", "v1", "ingresses", "Ingress"),
+    Watched("route.openshift.io", "v1", "routes", "Route", optional=True),
+    Watched("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", owned=True,
             keep=("metadata", "roleRef", "subjects")),
-    Watched("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", _affects_all_tenants,
+    Watched("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding",
             namespaced=False),
-    Watched("", "v1", "persistentvolumes", "PersistentVolume", _affects_all_tenants, namespaced=False),
-    Watched("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", _affects_tenants),
-    Watched(VELERO_GROUP, "v1", "backupstoragelocations", "BackupStorageLocation", _affects_backups, optional=True),
-    Watched(VELERO_GROUP, "v1", "schedules", "Schedule", _affects_backups, owned=True, optional=True),
-    Watched(VELERO_GROUP, "v1", "backups", "Backup", _affects_backups, optional=True),
-    Watched(VELERO_GROUP, "v1", "restores", "Restore", _affects_backups, owned=True, optional=True,
+    Watched("", "v1", "persistentvolumes", "PersistentVolume", namespaced=False),
+    Watched("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    Watched(VELERO_GROUP, "v1", "backupstoragelocations", "BackupStorageLocation", optional=True),
+    Watched(VELERO_GROUP, "v1", "schedules", "Schedule", owned=True, optional=True),
+    Watched(VELERO_GROUP, "v1", "backups", "Backup", optional=True),
+    Watched(VELERO_GROUP, "v1", "restores", "Restore", owned=True, optional=True,
             keep=("metadata", "spec", "status")),
 )
 BY_KIND = {w.kind: w for w in WATCHED}
 
 
-# The kinds each policy kind's rules read. A kind sncguard may not list (a 403) leaves the policies
-# that read it unjudged, Ready=False reason MissingPermission, rather than judged on a view that
-# silently lacks it; every other policy runs on.
+# The kinds each policy kind reads: what its rules declare in the registry, and what it reads beside them.
+# A change of one of them may move its verdicts (`mark_readers`). A kind sncguard may not list (a 403)
+# leaves the policies that read it unjudged, Ready=False reason MissingPermission, rather than judged on
+# a view that silently lacks it; every other policy runs on.
 READS: dict[str, frozenset[str]] = {
-    "ZoneSpread": frozenset({"Namespace", "Node", "Pod", "Deployment", "StatefulSet", "PodDisruptionBudget"}),
-    "TenantPolicy": frozenset({"Namespace", "Node", "Pod", "Service", "NetworkPolicy", "Ingress", "Route",
-                               "RoleBinding", "ClusterRoleBinding", "PersistentVolume", "PersistentVolumeClaim",
-                               "Backup"}),
-    "BackupPolicy": frozenset({"Namespace", "Node", "Pod", "BackupStorageLocation", "Schedule", "Backup", "Restore"}),
-}
-
-
-def change_handler(engine: Engine, watched: Watched) -> Callable[[str, str, Any], None]:
-    """The informer's callback for `watched`: a real change of one object marks the policies it may move."""
-    def changed(namespace: str, name: str, projection: Any) -> None:
-        engine.object_changed(watched.kind, namespace, name)
-        watched.affects(engine, namespace, name, projection)
-    return changed
+    kind: registry.policy_reads(kind) for kind in ("ZoneSpread", "TenantPolicy", "BackupPolicy")}
 
 
 def readers_of(kind: str) -> list[str]:
     """The policy kinds whose verdicts read `kind`."""
     return [policy for policy, reads in READS.items() if kind in reads]
+
+
+def mark_readers(engine: Engine, watched: Watched, change: Change) -> None:
+    """Mark the policies whose verdict `change` may move: of each policy kind that reads its kind, those
+    that judge its namespace (a ZoneSpread or BackupPolicy there, the TenantPolicies covering it), and,
+    for a kind read across the cluster or beyond a policy's own namespaces, every one, or those its
+    narrowing picks."""
+    namespace = change.name if watched.kind == "Namespace" else change.namespace
+    for policy_kind in readers_of(watched.kind):
+        if watched.read_in_own_namespaces:
+            if policy_kind == "TenantPolicy":
+                engine.mark_tenants_of(namespace)
+            else:
+                engine.mark_namespaced(policy_kind, namespace)
+        if not watched.read_in_own_namespaces or watched.kind in READ_BEYOND_OWN_NAMESPACES.get(policy_kind, ()):
+            narrowed = NARROWINGS.get((watched.kind, policy_kind))
+            if narrowed is None:
+                engine.mark_kind(policy_kind)
+            else:
+                narrowed(engine, change)
+
+
+def change_handler(engine: Engine, watched: Watched) -> Callable[[str, str, Any, Any], None]:
+    """The informer's callback for `watched`: a real change of one object (its projection before and
+    after) marks the policies it may move, and the next plan compares the object again."""
+    def changed(namespace: str, name: str, before: Any, after: Any) -> None:
+        engine.object_changed(watched.kind, namespace, name)
+        watched.affects(engine, namespace, name, before, after)
+    return changed
 
 
 async def missing_permission(engine: Engine, record: PolicyRecord) -> bool:
@@ -266,16 +284,12 @@ async def missing_permission(engine: Engine, record: PolicyRecord) -> bool:
                if w.kind in READS[record.key.kind] and (why := engine.forbidden.get(w.kind))}
     if not refused:
         return False
-    names = ", ".join(sorted(refused))
-    if engine.language == "fr":
-        message = (f"sncguard n'a pas le droit de lister {names} : cette politique n'est pas évaluée tant que "
-                   f"ce droit manque (les autres le sont)")
-    else:
-        message = (f"sncguard may not list {names}: this policy is not judged until it may (the others are); "
-                   f"the API server said: {'; '.join(sorted(set(refused.values())))}")
-    await engine.write_status(record, invalid_status(
-        generation=record.generation, reason="MissingPermission", message=message,
-        previous=engine.previous_status(record), now=engine.clock()))
+    message = msg("sncguard may not list {resources}: this policy is not judged until it may (the others are); "
+                  "the API server said: {reasons}", resources=sorted(refused),
+                  reasons=seq(sorted(set(refused.values())), "; "))
+    await engine.writer.write_status(record, invalid_status(
+        generation=record.generation, reason="MissingPermission", message=message.render(engine.language),
+        previous=engine.writer.previous_status(record), now=engine.clock()))
     return True
 
 

@@ -321,10 +321,6 @@ class KubeClient:
                 start = end + 1
             del buffer[:start]
 
-    @property
-    def ready(self) -> bool:
-        return self._session is not None
-
     async def request(self, method: str, path: str, *, body: Any = None, content_type: str = "application/json",
                       params: dict[str, str] | None = None) -> dict[str, Any]:
         """One API request, within the rate limit; a 429 or 503 is waited out and sent again."""
@@ -391,16 +387,9 @@ class KubeClient:
             if exc.status != 404:
                 raise
 
-    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        meta = obj["metadata"]
-        return await self.request("POST", resource_path(obj["apiVersion"], obj["kind"], meta.get("namespace")),
-                                  body=obj)
-
     async def post_event(self, api_version: str, kind: str, namespace: str, name: str, uid: str,
                          reason: str, message: str, type_: str = "Normal") -> dict[str, Any]:
         """A core/v1 Event on a policy; cluster-scoped policies get theirs in `default`."""
-        from datetime import UTC, datetime
-
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         event_namespace = namespace or "default"
         event = {

@@ -33,7 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..sla import parse_time, read_gaps, record_gap, write_gaps
+from ..sla import read_gaps, record_gap, write_gaps
+from ..timefmt import parse_rfc3339
 from .kube import ApiError, KubeClient
 
 log = logging.getLogger("sncguard.leader")
@@ -153,7 +154,7 @@ class LeaderElector:
         meta = lease.get("metadata") or {}
         annotations = dict(meta.get("annotations") or {})
         try:
-            last_seen = parse_time(renewed) if renewed else None
+            last_seen = parse_rfc3339(renewed) if renewed else None
         except ValueError:
             last_seen = None
         gaps = record_gap(read_gaps(annotations.get(UNOBSERVED_ANNOTATION)), last_seen, now)

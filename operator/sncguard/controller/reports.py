@@ -49,7 +49,8 @@ def _existing(engine: Engine, label: str) -> dict[tuple[str, str, str], dict[str
 
 async def _delete(engine: Engine, kind: str, obj: dict[str, Any]) -> None:
     meta = obj["metadata"]
-    await engine.delete_owned(REPORT_API_VERSION, kind, meta.get("namespace") or None, meta["name"], meta.get("uid"))
+    await engine.writer.delete_owned(REPORT_API_VERSION, kind, meta.get("namespace") or None, meta["name"],
+                                     meta.get("uid"))
 
 
 async def withdraw(engine: Engine, record: PolicyRecord) -> None:
@@ -88,7 +89,7 @@ async def publish(engine: Engine, record: PolicyRecord, findings: list[Finding])
         wanted.add(where)
         if same_content(report, existing.get(where)):
             continue
-        if error := await engine.apply_owned(report, None, owned=True):
+        if error := await engine.writer.apply_owned(report, None, owned=True):
             log.warning("could not write %s: %s", where, error)
     for where, obj in existing.items():
         if where not in wanted:

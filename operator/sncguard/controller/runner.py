@@ -7,14 +7,15 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterable
-from types import ModuleType
 
 import aiohttp
 import kopf
-from kopf._cogs.structs.references import Insights  # the type of kopf.operator(insights=...)
 
 from . import kopf_fixes
+from .handlers import register
 from .kube import DEFAULT_BURST, DEFAULT_QPS
+from .leader import Timing, default_identity, default_namespace
+from .wiring import LeaderElection, Operator, Settings, wire
 
 # kopf logs every failed attempt of its own API requests at ERROR, from the logger of whoever made
 # the request: "Request attempt #3/9 failed; will retry: GET ... -> ClientConnectorError(...)". During
@@ -74,33 +75,21 @@ def lower_kopf_retries(names: Iterable[str] = KOPF_API_LOGGERS) -> KopfRetriesAs
     return retries
 
 
-async def _operate(handlers: ModuleType, liveness: str) -> None:
-    # kopf's own discovery keeps these insights current (which APIs exist and are watched); the
-    # engine reads them to know whether Velero or the PolicyReport API is there, with no watch
-    # of its own on CustomResourceDefinitions (which would duplicate kopf's request for request).
-    insights = Insights()
-    handlers.engine.insights = insights
-    await kopf.operator(registry=handlers.registry, clusterwide=True, liveness_endpoint=liveness,
-                        standalone=True, insights=insights)
+async def _operate(operator: Operator, liveness: str) -> None:
+    await kopf.operator(registry=register(operator), clusterwide=True, liveness_endpoint=liveness,
+                        standalone=True, insights=operator.insights)
 
 
 def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float, metrics: str,
                  compliance_events: bool = True, leader_election: bool = True,
                  leader_election_namespace: str | None = None, lease_duration: float = 12.0,
                  qps: float = DEFAULT_QPS, burst: int = DEFAULT_BURST) -> int:
-    from . import handlers
-    from .leader import Timing, default_identity, default_namespace
-
+    election = None
     if leader_election:
-        handlers.LEADER_ELECTION.update(namespace=leader_election_namespace or default_namespace(),
-                                        identity=default_identity(), timing=Timing.for_lease(lease_duration))
-
-    # sncguard's own requests (kopf's have their own client): a runaway loop cannot flood the API.
-    handlers.client.set_rate_limit(qps, burst)
-    handlers.engine.language = language
-    handlers.engine.compliance_events = compliance_events
-    handlers.engine.debounce = debounce
-    handlers.METRICS_ADDRESS["value"] = metrics
+        election = LeaderElection(namespace=leader_election_namespace or default_namespace(),
+                                  identity=default_identity(), timing=Timing.for_lease(lease_duration))
+    operator = wire(Settings(language=language, debounce=debounce, compliance_events=compliance_events,
+                             metrics_address=metrics, leader_election=election, qps=qps, burst=burst))
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -112,5 +101,5 @@ def run_operator(*, liveness: str, language: str, verbose: bool, debounce: float
     lower_kopf_retries()
     kopf_fixes.apply()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_operate(handlers, liveness))
+        asyncio.run(_operate(operator, liveness))
     return 0

@@ -2,11 +2,12 @@
 (spec, status, generation, uid) as plain values that outlive kopf's event.
 
 The informers hold the projections of the watched kinds (informer.py); the engine decides whether to
-evaluate and whether to write from these records (engine.py)."""
+evaluate and whether to write from these records (engine.py), and which TenantPolicies cover each
+namespace (TenantCoverage)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,38 @@ class PolicyRecord:
             spec=plain(body.get("spec") or {}),
             status=plain(body.get("status") or {}),
         )
+
+
+class TenantCoverage(Mapping[str, Set[PolicyKey]]):
+    """Which TenantPolicies cover each namespace, as of their last evaluation: read by namespace, changed
+    by policy (an evaluation's scope, a policy gone)."""
+
+    def __init__(self) -> None:
+        self._by_namespace: dict[str, set[PolicyKey]] = {}
+        self._by_policy: dict[PolicyKey, set[str]] = {}
+
+    def __getitem__(self, namespace: str) -> Set[PolicyKey]:
+        return self._by_namespace[namespace]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_namespace)
+
+    def __len__(self) -> int:
+        return len(self._by_namespace)
+
+    def cover(self, key: PolicyKey, namespaces: Iterable[str]) -> None:
+        """TenantPolicy `key` covers exactly `namespaces` now."""
+        self.forget(key)
+        covered = self._by_policy[key] = set(namespaces)
+        for namespace in covered:
+            self._by_namespace.setdefault(namespace, set()).add(key)
+
+    def forget(self, key: PolicyKey) -> None:
+        for namespace in self._by_policy.pop(key, ()):
+            keys = self._by_namespace[namespace]
+            keys.discard(key)
+            if not keys:
+                del self._by_namespace[namespace]
 
 
 def plain(value: Any) -> Any:

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .. import API_VERSION
 from ..api import Mode, TenantPolicySpec
 from ..evaluation import TenantScope, evaluate_tenantpolicy, scope_of, yielded_namespaces
 from ..netpol import foreign_pod_reach
@@ -22,7 +21,7 @@ from ..rules.network import namespace_selectors_read
 from ..status import build_status
 from ..view import ClusterView, Namespace
 from .engine import Engine
-from .kinds import BY_KIND, index_values, missing_permission, owned_objects
+from .kinds import BY_KIND, build_view, index_values, missing_permission, owned_objects
 from .state import PolicyKey, PolicyRecord
 
 log = logging.getLogger("sncguard.tenantpolicy")
@@ -36,11 +35,10 @@ def _other_specs(engine: Engine, key: PolicyKey) -> dict[str, TenantPolicySpec]:
 
 class TenantPolicyReconciler:
     kind = "TenantPolicy"
-    api_version = API_VERSION
 
     async def reconcile(self, engine: Engine, record: PolicyRecord) -> None:
         now = engine.clock()
-        previous = engine.previous_status(record)
+        previous = engine.writer.previous_status(record)
         spec = await engine.parse_spec(record)
         if spec is None or await missing_permission(engine, record):
             return
@@ -50,7 +48,7 @@ class TenantPolicyReconciler:
         engine.tenant_selection.sync(namespaces, {name: engine.namespace_selector_of(name, s)
                                                   for name, s in {**others, record.key.name: spec}.items()})
         scope = scope_of(record.key.name, spec, namespaces, engine.tenant_selection)
-        self._remember_scope(engine, record.key, scope.namespaces)
+        engine.tenant_policies_of_namespace.cover(record.key, scope.namespaces)
         view = self._view(engine, record.key, scope, namespaces)
         if spec.termination is not None:
             # What remains of an ended tenant includes the Velero Backups covering its namespaces,
@@ -67,9 +65,8 @@ class TenantPolicyReconciler:
             errors += await self._enforce(engine, record, spec, scope, view, now, set(yielded))
             if errors:
                 extra["enforcementErrors"] = errors[:20]
-        for due in (outcome.detail, outcome.wake_at):
-            if due is not None:
-                engine.schedule_at(record.key, due)
+        if outcome.wake_at is not None:
+            engine.queue.schedule_at(record.key, outcome.wake_at)
         status = build_status(generation=record.generation, findings=outcome.findings, extra=extra,
                               previous=previous, now=now, language=engine.language)
         # The access register (R9, R14): a change is an Event naming who was added and who removed.
@@ -78,9 +75,9 @@ class TenantPolicyReconciler:
         # Posted once the status holds the new register: a refused write posts nothing, and its retry
         # compares with the register still in the status.
         change = register_change_message(previous, status, engine.language)
-        await engine.write_status(record, status, outcome.findings)
+        await engine.writer.write_status(record, status, outcome.findings)
         if change is not None:
-            await engine.post_event(record, "AccessRegisterChanged", change)
+            await engine.writer.post_event(record, "AccessRegisterChanged", change)
 
     @staticmethod
     def _view(engine: Engine, key: PolicyKey, scope: TenantScope, namespaces: Mapping[str, Namespace]) -> ClusterView:
@@ -95,19 +92,12 @@ class TenantPolicyReconciler:
         reach = foreign_pod_reach(index_values(engine, BY_KIND["NetworkPolicy"], scope.namespaces), foreign)
         named = engine.foreign_pods.named(reach, sorted(foreign),
                                           lambda namespace: index_values(engine, BY_KIND["Pod"], [namespace]))
-        view = engine.view([*scope.namespaces, *sorted({p.namespace for p in named})])
+        view = build_view(engine, [*scope.namespaces, *sorted({p.namespace for p in named})], ())
         view.pods = [*(p for p in view.pods if p.namespace in mine), *named]
         engine.remember_foreign_pods(key, reach, (p for p in view.pods if p.namespace not in mine))
         engine.tenant_namespace_selectors[key] = namespace_selectors_read(
             p for p in view.network_policies if p.namespace in mine)
         return view
-
-    @staticmethod
-    def _remember_scope(engine: Engine, key: PolicyKey, namespaces: list[str]) -> None:
-        for keys in engine.tenant_policies_of_namespace.values():
-            keys.discard(key)
-        for namespace in namespaces:
-            engine.tenant_policies_of_namespace.setdefault(namespace, set()).add(key)
 
     async def _enforce(self, engine: Engine, record: PolicyRecord, spec: TenantPolicySpec, scope: Any,
                        view: Any, now: Any, yielded: set[str]) -> list[str]:
@@ -131,7 +121,7 @@ class TenantPolicyReconciler:
                 if existing is None and where in taken:
                     errors.append(f"{kind} {where[0]}/{where[1]} exists and is not managed by sncguard: left alone")
                     continue
-                if error := await engine.apply_owned(obj, existing, owned=True):
+                if error := await engine.writer.apply_owned(obj, existing, owned=True):
                     errors.append(error)
         # What the plan no longer holds goes: a removed flow, an expired grant, a namespace that left.
         # Each delete names the uid sncguard saw: an object recreated meanwhile under the name (someone
@@ -142,17 +132,16 @@ class TenantPolicyReconciler:
         all_policies = [p for p in index_values(engine, BY_KIND["NetworkPolicy"], None)]
         for namespace, policy_name in tenantpolicy_network.stale_owned(all_policies, desired_policies, name,
                                                                         policy_uid=uid):
-            if error := await engine.delete_owned("networking.k8s.io/v1", "NetworkPolicy", namespace, policy_name,
-                                                  seen_uid("NetworkPolicy", namespace, policy_name)):
+            seen = seen_uid("NetworkPolicy", namespace, policy_name)
+            if error := await engine.writer.delete_owned("networking.k8s.io/v1", "NetworkPolicy", namespace,
+                                                         policy_name, seen):
                 errors.append(error)
         all_bindings = [b for b in index_values(engine, BY_KIND["RoleBinding"], None)]
         for namespace, binding in tenantpolicy_access.stale_grant_bindings(all_bindings, desired_bindings, name):
-            if error := await engine.delete_owned("rbac.authorization.k8s.io/v1", "RoleBinding", namespace, binding,
-                                                  seen_uid("RoleBinding", namespace, binding)):
+            if error := await engine.writer.delete_owned("rbac.authorization.k8s.io/v1", "RoleBinding", namespace,
+                                                         binding, seen_uid("RoleBinding", namespace, binding)):
                 errors.append(error)
         return errors
 
     async def deleted(self, engine: Engine, record: PolicyRecord) -> None:
         """Owned NetworkPolicies and RoleBindings carry an ownerReference: the garbage collector removes them."""
-        for keys in engine.tenant_policies_of_namespace.values():
-            keys.discard(record.key)

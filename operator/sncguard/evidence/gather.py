@@ -22,6 +22,7 @@ from ..api.tenantpolicy import Flow, FlowPeer
 from ..check import BASELINE_NAME, Judged, judge
 from ..evaluation import TenantScope, tenant_scope
 from ..findings import SEVERITY_RANK, Finding, Result, Summary, most_severe_first
+from ..i18n import msg
 from ..loader import Inputs
 from ..netpol import CLUSTER_ADDRESS_SPACE, NetworkPolicyEngine
 from ..plans.backuppolicy import drill_report
@@ -30,7 +31,7 @@ from ..rules.location import tenant_volumes, volume_regions
 from ..rules.zonespread import WorkloadAssessment, ZoneSpreadEvaluation, workload_pods
 from ..selectors import label_selector_matches
 from ..sla import accrued, sla_causes
-from ..status import rfc3339
+from ..timefmt import parse_rfc3339_or_none, rfc3339_seconds
 from ..view import ClusterView, Pod
 from .i18n import REQUIREMENTS, requirement, t
 
@@ -67,7 +68,7 @@ class Packs:
 
 
 class UnknownTenant(ValueError):
-    pass
+    """Its one argument is a Text: `str` gives it in English, `render` in the report's language."""
 
 
 # ---- small helpers ------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ class _Findings:
 
     def item(self, f: Finding) -> dict[str, Any]:
         out = f.as_dict(self.language)
-        out["title"] = f.rule.title_fr if self.language == "fr" else f.rule.title_en
+        out["title"] = f.rule.title_in(self.language)
         out["waived"] = f.waived
         source = self.sources.get((f.resource.kind, f.resource.namespace, f.resource.name))
         if source is not None:
@@ -124,7 +125,7 @@ class _Findings:
         for f in ordered:
             entry = by_rule.setdefault(f.rule.id, {
                 "rule": f.rule.id, "severity": f.severity.value,
-                "title": f.rule.title_fr if self.language == "fr" else f.rule.title_en,
+                "title": f.rule.title_in(self.language),
                 "requirements": list(f.rule.requirements), "fail": 0, "warn": 0, "pass": 0, "skip": 0, "waived": 0})
             entry[f.result.value] += 1
             entry["waived"] += f.waived
@@ -336,7 +337,7 @@ def _month_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 
 def _parse(text: Any) -> datetime | None:
-    return backup.parse_time(text) if isinstance(text, str) else None
+    return parse_rfc3339_or_none(text) if isinstance(text, str) else None
 
 
 def _timeline(ledger: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -349,7 +350,7 @@ def _timeline(ledger: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     began = max(start, _parse(ledger.get("startedAt")) or start)
     segments: list[dict[str, Any]] = []
     if began > start:
-        segments.append({"start": rfc3339(start), "end": rfc3339(min(began, stop)), "state": "unknown"})
+        segments.append({"start": rfc3339_seconds(start), "end": rfc3339_seconds(min(began, stop)), "state": "unknown"})
     cursor = began
     for interval in sorted((i for i in entry.get("intervals") or () if isinstance(i, Mapping)),
                            key=lambda i: str(i.get("start"))):
@@ -358,9 +359,9 @@ def _timeline(ledger: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         if e <= s or s >= stop:
             continue
         if s > cursor:
-            segments.append({"start": rfc3339(cursor), "end": rfc3339(s), "state": "eligible"})
+            segments.append({"start": rfc3339_seconds(cursor), "end": rfc3339_seconds(s), "state": "eligible"})
         causes = [c for c in interval.get("causes") or () if isinstance(c, Mapping)]
-        segments.append({"start": rfc3339(s), "end": rfc3339(e), "state": "not-eligible",
+        segments.append({"start": rfc3339_seconds(s), "end": rfc3339_seconds(e), "state": "not-eligible",
                          "causes": [{k: str(c[k]) for k in ("kind", "namespace", "name", "rule") if c.get(k)}
                                     for c in causes]})
         cursor = max(cursor, e)
@@ -371,7 +372,7 @@ def _timeline(ledger: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         since = _parse(current.get("since"))
         state = "not-eligible" if current.get("eligible") is False and since is not None and since <= cursor \
             else "eligible"
-        segments.append({"start": rfc3339(cursor), "end": rfc3339(stop), "state": state})
+        segments.append({"start": rfc3339_seconds(cursor), "end": rfc3339_seconds(stop), "state": state})
     outages = []
     for o in ledger.get("zoneOutages") or ():
         if not isinstance(o, Mapping):
@@ -379,11 +380,12 @@ def _timeline(ledger: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         s, e = _parse(o.get("start")), _parse(o.get("end")) or stop
         if s is None or e <= start or s >= stop:
             continue
-        outage = {"zone": str(o.get("zone", "")), "start": rfc3339(max(s, start)), "end": rfc3339(min(e, stop))}
+        outage = {"zone": str(o.get("zone", "")), "start": rfc3339_seconds(max(s, start)),
+                  "end": rfc3339_seconds(min(e, stop))}
         if o.get("end") is None:
             outage["ongoing"] = True
         outages.append(outage)
-    return {"month": month, "start": rfc3339(start), "end": rfc3339(end), "now": rfc3339(stop),
+    return {"month": month, "start": rfc3339_seconds(start), "end": rfc3339_seconds(end), "now": rfc3339_seconds(stop),
             "segments": segments, "outages": outages}
 
 
@@ -438,7 +440,7 @@ def _target(bsl: Any, language: str) -> dict[str, Any]:
     evidence = backup.encryption_evidence(bsl)
     return {"namespace": bsl.namespace, "name": bsl.name, "provider": bsl.provider, "bucket": bsl.bucket,
             "zone": bsl.zone, "region": bsl.region, "phase": bsl.phase or None,
-            "encryption": [fr if language == "fr" else en for _, en, fr in evidence.evidence]}
+            "encryption": [said.render(language) for _, said in evidence.evidence]}
 
 
 def _backup_entry(j: Judged, snapshot: Snapshot, view: ClusterView, language: str) -> dict[str, Any]:
@@ -454,7 +456,7 @@ def _backup_entry(j: Judged, snapshot: Snapshot, view: ClusterView, language: st
         test: dict[str, Any] = {"name": r.name, "namespace": r.namespace, "backup": r.backup_name, "phase": r.phase,
                                 "completed": r.completed, "drill": r.labels.get(backup.DRILL_LABEL) == "true"}
         if report is not None:
-            test["report"] = report.fr if language == "fr" else report.en
+            test["report"] = report.render(language)
         tests.append(test)
     status = snapshot.statuses.get(("BackupPolicy", ns, j.policy.name)) or {}
     drill = status.get("lastDrill") if isinstance(status.get("lastDrill"), Mapping) else None
@@ -503,11 +505,11 @@ def _selector_text(selector: Any) -> str:
 def _end_text(end: FlowPeer, language: str) -> str:
     if end.cidr is not None:
         return end.cidr
-    where = f"zone {end.zone}" if end.zone is not None else f"namespaces {_selector_text(end.namespace_selector)}"
-    if language == "fr":
-        where = f"zone {end.zone}" if end.zone is not None else \
-            f"espaces de noms {_selector_text(end.namespace_selector)}"
-    return f"{where} · pods {_selector_text(end.pod_selector)}" if end.pod_selector is not None else where
+    where = (msg("zone {zone}", zone=end.zone) if end.zone is not None
+             else msg("namespaces {selector}", selector=_selector_text(end.namespace_selector)))
+    if end.pod_selector is not None:
+        return msg("{where} · pods {selector}", where=where, selector=_selector_text(end.pod_selector)).render(language)
+    return where.render(language)
 
 
 def _ports_text(flow: Flow, language: str) -> str:
@@ -654,10 +656,10 @@ def _termination(x: _Tenant, snapshot: Snapshot, view: ClusterView, items: _Find
     certificate = recorded if recorded is not None else computed
     return {
         "declared": True,
-        "contractEndedAt": rfc3339(t_.contract_ended_at) if t_.contract_ended_at else None,
-        "erasureNoticeAt": rfc3339(t_.erasure_notice_at) if t_.erasure_notice_at else None,
-        "noticeDeadline": rfc3339(notice) if notice else None,
-        "erasureDeadline": rfc3339(erasure) if erasure else None,
+        "contractEndedAt": rfc3339_seconds(t_.contract_ended_at) if t_.contract_ended_at else None,
+        "erasureNoticeAt": rfc3339_seconds(t_.erasure_notice_at) if t_.erasure_notice_at else None,
+        "noticeDeadline": rfc3339_seconds(notice) if notice else None,
+        "erasureDeadline": rfc3339_seconds(erasure) if erasure else None,
         "namespaces": namespaces,
         "remaining": {
             "namespaces": remaining.namespaces,
@@ -676,7 +678,7 @@ def _termination(x: _Tenant, snapshot: Snapshot, view: ClusterView, items: _Find
 
 
 def _head(kind: str, snapshot: Snapshot, now: datetime, language: str) -> dict[str, Any]:
-    return {"schemaVersion": SCHEMA_VERSION, "kind": kind, "language": language, "generatedAt": rfc3339(now),
+    return {"schemaVersion": SCHEMA_VERSION, "kind": kind, "language": language, "generatedAt": rfc3339_seconds(now),
             "generator": {"name": "sncguard", "version": __version__}, "source": dict(snapshot.source)}
 
 
@@ -793,8 +795,9 @@ def gather(snapshot: Snapshot, now: datetime, language: str = "en",
         names = {x.name for x in stems.values()} | {x.judged.policy.name for x in stems.values()}
         unknown = sorted(set(tenants) - names)
         if unknown:
-            known = ", ".join(sorted({x.name for x in stems.values()})) or "none"
-            raise UnknownTenant(f"no TenantPolicy for tenant {', '.join(unknown)} (tenants: {known})")
+            known = sorted({x.name for x in stems.values()}) or msg("none")
+            raise UnknownTenant(msg("no TenantPolicy for tenant {tenants} (tenants: {known})", tenants=unknown,
+                                    known=known))
         chosen = {stem: x for stem, x in stems.items() if x.name in tenants or x.judged.policy.name in tenants}
     else:
         chosen = stems

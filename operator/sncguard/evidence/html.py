@@ -5,10 +5,10 @@ JSON alone (sealed: with its digest), so the page and the JSON say the same."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from ..timefmt import parse_rfc3339
 from . import charts
 from .i18n import t
 from .schema import ALGORITHM
@@ -249,7 +249,7 @@ class _Page:
                       "unknown": self.t("unknown"), "outage": self.t("zone_outage")}
             title = self.t("chart.sla", month=month)
             out.append(f"<figure><figcaption>{e(title)}</figcaption>"
-                       f"{charts.sla_timeline(title, lanes, labels, _parse_time)}</figure>")
+                       f"{charts.sla_timeline(title, lanes, labels, parse_rfc3339)}</figure>")
             rows = []
             for p in policies:
                 for m in p.get("months") or ():
@@ -349,11 +349,6 @@ class _Page:
         return "".join(out)
 
 
-def _parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _duration(seconds: int) -> str:
     days, rest = divmod(max(0, seconds), 86400)
     hours, rest = divmod(rest, 3600)
@@ -450,7 +445,8 @@ def _placement(page: _Page, placement: Mapping[str, Any]) -> str:
     else:
         out.append(page.note(page.t("no_volumes")))
     if placement["claimsWithoutVolume"]:
-        out.append(page.note(f"{page.t('claim')}: {', '.join(placement['claimsWithoutVolume'])}", "warn"))
+        out.append(page.note(page.t("claims_without_volume", claims=", ".join(placement["claimsWithoutVolume"])),
+                             "warn"))
     return "".join(out) + "</section>"
 
 
@@ -537,7 +533,7 @@ def render_tenant(pack: Mapping[str, Any], file_name: str) -> str:
     policies = page.table(
         [e(page.t("policy")), e(page.t("mode")), e(page.t("computed_verdict")), e(page.t("recorded_verdict"))],
         ([e(f"{p['kind']} {p['namespace'] + '/' if p['namespace'] else ''}{p['name']}"
-            + (" (baseline)" if p["baseline"] else "")),
+            + (f" ({page.t('baseline')})" if p["baseline"] else "")),
           e(p.get("mode") or "—"),
           page.verdict(p["summary"]), page.recorded(p["recorded"])] for p in tenant["policies"]))
     body = [
@@ -550,8 +546,9 @@ def render_tenant(pack: Mapping[str, Any], file_name: str) -> str:
             (e(page.t("namespaces")), e(namespaces or page.t("none"))),
             (e(page.t("computed_verdict")), page.verdict(pack["summary"])),
             (e(page.t("recorded_verdict")), page.recorded(pack["summary"].get("recorded"))),
-            (e(page.t("by_severity")), e(", ".join(f"{k}: {v}" for k, v in pack["summary"]["failingBySeverity"].items()
-                                                  if v) or "0")),
+            (e(page.t("by_severity")), e(", ".join(f"{page.t('sev.' + k)}: {v}"
+                                                   for k, v in pack["summary"]["failingBySeverity"].items() if v)
+                                         or "0")),
         ]),
         policies,
         page.toc([(anchor, title) for anchor, title, _ in sections]),
@@ -595,7 +592,8 @@ def render_platform(pack: Mapping[str, Any], file_name: str) -> str:
         [e(page.t("policy")), e(page.t("tenant")), e(page.t("mode")), e(page.t("computed_verdict")),
          e(page.t("recorded_verdict"))],
         ([e(f"{p['kind']} {p['namespace'] + '/' if p['namespace'] else ''}{p['name']}"
-            + (" (baseline)" if p["baseline"] else "")), e(p.get("tenant") or "—"), e(p.get("mode") or "—"),
+            + (f" ({page.t('baseline')})" if p["baseline"] else "")),
+          e(p.get("tenant") or "—"), e(p.get("mode") or "—"),
           page.verdict(p["summary"]),
           page.recorded(p["recorded"]) + ("" if "agrees" not in p else
                                           f' ({e(page.t("matches") if p["agrees"] else page.t("differs"))})')]

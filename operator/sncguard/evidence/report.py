@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from ..i18n import Text, msg, render
 from .gather import PLATFORM, Packs, Snapshot, UnknownTenant, gather
 from .html import render_platform, render_tenant
 from .schema import dumps, seal
@@ -34,7 +35,7 @@ def from_files(paths: Sequence[str], namespace: str) -> Snapshot:
     except InputError as exc:
         raise ReportError(str(exc)) from None
     if inputs.errors and len(inputs.errors) == inputs.documents:
-        raise ReportError("no usable document")
+        raise ReportError(msg("no usable document"))
     return Snapshot(inputs, {"type": "files", "paths": list(paths)})
 
 
@@ -65,11 +66,11 @@ def write_packs(packs: Packs, directory: Path) -> list[Path]:
     items = [(stem, pack, render_tenant) for stem, pack in sorted(packs.tenants.items())]
     if packs.platform is not None:
         items.append((PLATFORM, packs.platform, render_platform))
-    for stem, pack, render in items:
+    for stem, pack, render_page in items:
         sealed = seal(pack)
         json_path, html_path = directory / f"{stem}.json", directory / f"{stem}.html"
         _write(json_path, dumps(sealed))
-        _write(html_path, render(sealed, json_path.name))
+        _write(html_path, render_page(sealed, json_path.name))
         written += [html_path, json_path]
     return written
 
@@ -78,20 +79,25 @@ def report(paths: Sequence[str], *, output_dir: str, language: str, now: datetim
            namespace: str = "default", kubeconfig: str | None = None, context: str | None = None,
            out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
+
+    def say(text: Text) -> None:
+        err.write(f"sncguard report: {text.render(language)}\n")
+
     try:
         snapshot = from_files(paths, namespace) if paths else from_cluster(kubeconfig, context)
         for error in snapshot.inputs.errors:
-            err.write(f"sncguard report: {error} (policy not evaluated)\n")
+            say(msg("{error} (policy not evaluated)", error=error))
         packs = gather(snapshot, now, language, tenants=set(tenants) or None)
     except (ReportError, UnknownTenant) as exc:
-        err.write(f"sncguard report: {exc}\n")
+        # A Text, or the words of the module that raised it (loader, client), English until it has a catalogue.
+        err.write(f"sncguard report: {render(exc.args[0], language)}\n")
         return EXIT_UNUSABLE
     if not packs.tenants:
-        err.write("sncguard report: no TenantPolicy in the input: the platform pack only\n")
+        say(msg("no TenantPolicy in the input: the platform pack only"))
     try:
         written = write_packs(packs, Path(output_dir))
     except OSError as exc:
-        err.write(f"sncguard report: cannot write to {output_dir}: {exc}\n")
+        say(msg("cannot write to {directory}: {error}", directory=output_dir, error=exc))
         return EXIT_UNUSABLE
     for path in written:
         out.write(f"{path}\n")

@@ -22,22 +22,15 @@ policies of one namespace never rewrite one object in turn.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..api.backuppolicy import BackupPolicySpec, parse_duration
-from ..findings import Message
+from ..i18n import Text, msg
 from ..naming import digest
-from ..rules.backup import (
-    DRILL_LABEL,
-    VELERO_API_VERSION,
-    aware,
-    backup_time,
-    format_duration,
-    format_time,
-    parse_time,
-)
+from ..rules.backup import DRILL_LABEL, VELERO_API_VERSION, backup_time, format_duration
+from ..timefmt import as_utc, parse_rfc3339_or_none, rfc3339_seconds
 from ..view import VeleroBackup, VeleroRestore
 
 __all__ = [
@@ -51,7 +44,6 @@ __all__ = [
     "bounded_name",
     "drill_due",
     "drill_due_at",
-    "drill_in_flight",
     "drill_name",
     "drill_report",
     "drill_scratch_namespace",
@@ -110,7 +102,7 @@ def drill_scratch_namespace(namespace: str) -> str:
 
 def drill_name(namespace: str, now: datetime) -> str:
     """sncguard-drill-<namespace>-<YYYYmmddHHMMSS> (UTC), at most 63 characters: the time is kept whole."""
-    stamp = aware(now).astimezone(UTC).strftime(_STAMP)
+    stamp = as_utc(now).strftime(_STAMP)
     return bounded_name("sncguard-drill-", namespace, f"-{stamp}")
 
 
@@ -192,7 +184,7 @@ def drill_due(spec: BackupPolicySpec, last_restore_test: datetime | None, drills
     if last_restore_test is None:
         return True
     interval = parse_duration(spec.restore_test_interval)
-    remaining = interval - (aware(now) - aware(last_restore_test)).total_seconds()
+    remaining = interval - (as_utc(now) - as_utc(last_restore_test)).total_seconds()
     return remaining < DRILL_MARGIN * interval
 
 
@@ -202,7 +194,7 @@ def drill_due_at(spec: BackupPolicySpec, last_restore_test: datetime | None) -> 
     if spec.restore_test_interval is None or last_restore_test is None:
         return None
     interval = parse_duration(spec.restore_test_interval)
-    return aware(last_restore_test) + timedelta(seconds=interval * (1 - DRILL_MARGIN))
+    return as_utc(last_restore_test) + timedelta(seconds=interval * (1 - DRILL_MARGIN))
 
 
 def _owner_uid(obj: dict[str, Any]) -> str:
@@ -223,44 +215,33 @@ def orphaned_schedules(owned: list[dict[str, Any]], policy_uids: set[str]) -> li
     return [o for o in owned if _owner_uid(o) and _owner_uid(o) not in policy_uids]
 
 
-def drill_in_flight(restores: list[VeleroRestore], namespace: str, spec: BackupPolicySpec) -> bool:
-    """Whether a drill of `namespace` (a Restore labelled sncguard.io/drill=true in veleroNamespace with
-    the namespace in its namespaceMapping) has not reached a terminal phase yet."""
-    return any(r.namespace == spec.velero_namespace and r.labels.get(DRILL_LABEL) == "true"
-               and namespace in r.namespace_mapping and r.phase not in TERMINAL_RESTORE_PHASES
-               for r in restores)
-
-
-def drill_report(restore: VeleroRestore, backup: VeleroBackup, namespace: str) -> Message:
+def drill_report(restore: VeleroRestore, backup: VeleroBackup, namespace: str) -> Text:
     """The text of the Event posted when a drill ends: which backup, how old it was when restored,
     the phase, and how long the restore took when both of its timestamps are known."""
-    where = f"{restore.namespace}/{restore.name}"
     scratch = restore.namespace_mapping.get(namespace, "")
-    phase = restore.phase or "unknown"
-    phase_fr = restore.phase or "inconnue"
     taken = backup_time(backup)
-    finished = parse_time(restore.completed)
+    finished = parse_rfc3339_or_none(restore.completed)
     # VeleroRestore does not project status.startTimestamp yet; use it as soon as it does.
-    started = parse_time(getattr(restore, "started", "") or "")
-    if taken is not None:
-        at = finished or started
-        age = format_duration((at - taken).total_seconds()) if at else ""
-        age_en = f", {age} old when restored" if at else ""
-        age_fr = f", âgée de {age} lors de la restauration" if at else ""
-        backup_en = f"backup {backup.namespace}/{backup.name} (taken {format_time(taken)}{age_en})"
-        backup_fr = f"sauvegarde {backup.namespace}/{backup.name} (prise le {format_time(taken)}{age_fr})"
+    started = parse_rfc3339_or_none(getattr(restore, "started", "") or "")
+    name = f"{backup.namespace}/{backup.name}"
+    at = finished or started
+    source: Text
+    if taken is None:
+        source = msg("backup {backup} (time unknown)", backup=name)
+    elif at is None:
+        source = msg("backup {backup} (taken {taken})", backup=name, taken=rfc3339_seconds(taken))
     else:
-        backup_en = f"backup {backup.namespace}/{backup.name} (time unknown)"
-        backup_fr = f"sauvegarde {backup.namespace}/{backup.name} (date inconnue)"
-    into_en = f" into namespace {scratch}" if scratch else ""
-    into_fr = f" dans l'espace de noms {scratch}" if scratch else ""
-    if started is not None and finished is not None:
-        took = format_duration((finished - started).total_seconds())
-        took_en, took_fr = f", took {took}", f", durée {took}"
+        source = msg("backup {backup} (taken {taken}, {age} old when restored)", backup=name,
+                     taken=rfc3339_seconds(taken), age=format_duration((at - taken).total_seconds()))
+    if scratch:
+        source = msg("{backup} into namespace {namespace}", backup=source, namespace=scratch)
+    took = (format_duration((finished - started).total_seconds())
+            if started is not None and finished is not None else None)
+    if restore.phase:
+        outcome = (msg("phase {phase}, took {took}", phase=restore.phase, took=took) if took
+                   else msg("phase {phase}", phase=restore.phase))
     else:
-        took_en = took_fr = ""
-    return Message(
-        f"Restore drill {where} of namespace {namespace} from {backup_en}{into_en}: phase {phase}{took_en}",
-        f"Test de restauration {where} de l'espace de noms {namespace} à partir de la {backup_fr}{into_fr} : "
-        f"phase {phase_fr}{took_fr}",
-    )
+        outcome = msg("phase unknown, took {took}", took=took) if took else msg("phase unknown")
+    drill = f"{restore.namespace}/{restore.name}"
+    return msg("Restore drill {restore} of namespace {namespace} from {source}: {outcome}",
+               restore=drill, namespace=namespace, source=source, outcome=outcome)

@@ -14,7 +14,6 @@ prefix is a user's and is never stale.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,8 @@ from typing import Any
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..api.tenantpolicy import AccessGrant, TenantPolicySpec
 from ..naming import digest, label_value, owner_reference
-from ..rules.access import grant_active, rfc3339
+from ..rules.access import grant_active
+from ..timefmt import rfc3339_fraction as rfc3339
 from ..view import RoleBinding
 
 __all__ = [
@@ -43,9 +43,6 @@ GRANT_PREFIX = "sncguard-grant-"
 TENANT_POLICY_LABEL = "sncguard.io/tenant-policy"
 EXPIRES_ANNOTATION = "sncguard.io/expires"
 REASON_ANNOTATION = "sncguard.io/reason"
-
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
-
 
 
 def policy_label_value(policy_name: str) -> str:

@@ -63,12 +63,9 @@ DNS_POD_SELECTORS = (
 DNS_PORTS = tuple({"protocol": proto, "port": port} for port in (53, 5353) for proto in ("UDP", "TCP"))
 
 MAX_NAME = 253
-MAX_LABEL_VALUE = 63
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 NETWORK_POLICY_API = "networking.k8s.io/v1"
-
 
 
 def tenant_policy_label_value(policy_name: str) -> str:

@@ -44,21 +44,24 @@ The access register (R9, R14; evidence, not a rule)
     subject that reaches the tenant's namespaces, except those authorised implicitly (the tenant's
     own service accounts, the platform's identities): its roles, bindings and namespaces, whether
     the tenant authorised it, and the grant that does. `register_status` caps it for the status
-    with a digest of the whole; `register_change_message` words the Event that announces a change.
+    with a digest of the whole; `register_change_text` words the Event that announces a change.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..findings import Finding, Message, ResourceRef, Result, finding
+from ..findings import Finding, ResourceRef, Result, Severity, finding
+from ..i18n import N_, Seq, Text, msg, render, seq
+from ..timefmt import rfc3339_fraction as rfc3339
 from ..view import ClusterView, RoleBinding, Subject
-from .catalogue import rule
+from .registry import ACCESS, Family, rule
+from .subjects import Tenant
 
 if TYPE_CHECKING:
     from ..api.tenantpolicy import AccessGrant, TenantPolicySpec
@@ -85,28 +88,28 @@ __all__ = [
     "judged_bindings",
     "next_grant_expiry",
     "register_change_message",
+    "register_change_text",
     "register_changes",
     "register_digest",
     "register_status",
-    "rfc3339",
     "spec_identity",
 ]
 
 RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
 POLICY_API_VERSION = "sncguard.io/v1alpha1"
 
-BROAD_GROUPS: dict[str, tuple[str, str]] = {
-    "system:authenticated": ("every authenticated user", "tous les utilisateurs authentifiés"),
-    "system:unauthenticated": ("every anonymous request", "toutes les requêtes anonymes"),
-    "system:serviceaccounts": ("every service account of the cluster", "tous les comptes de service du cluster"),
+# Who each broad group stands for, as the messages name them.
+BROAD_GROUPS: dict[str, Text] = {
+    "system:authenticated": msg("every authenticated user"),
+    "system:unauthenticated": msg("every anonymous request"),
+    "system:serviceaccounts": msg("every service account of the cluster"),
 }
 
 # `system:` names that stand for everyone (or every human): never authorised implicitly.
-NEVER_IMPLICIT: dict[str, tuple[str, str]] = {
+NEVER_IMPLICIT: dict[str, Text] = {
     **BROAD_GROUPS,
-    "system:anonymous": ("the anonymous user", "l'utilisateur anonyme"),
-    "system:authenticated:oauth": ("every user logged in through OpenShift OAuth",
-                                   "tous les utilisateurs connectés par l'OAuth d'OpenShift"),
+    "system:anonymous": msg("the anonymous user"),
+    "system:authenticated:oauth": msg("every user logged in through OpenShift OAuth"),
 }
 
 # ClusterRoles that Kubernetes and OpenShift bind to broad groups themselves; none reads or writes
@@ -140,6 +143,11 @@ SA_USER_PREFIX = "system:serviceaccount:"
 SA_GROUP_PREFIX = "system:serviceaccounts:"
 
 F_GRANTS = "spec.accessGrants"
+
+# Every ACC rule reads the bindings alone (view.role_bindings holds both kinds).
+BINDING_KINDS = frozenset({"RoleBinding", "ClusterRoleBinding"})
+
+family: Family[Tenant] = Family(ACCESS, "TenantPolicy")
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,51 +212,39 @@ def is_platform_identity(identity: Identity) -> bool:
 # Text helpers
 
 
-def rfc3339(moment: datetime) -> str:
-    """UTC, second precision unless the time has a fraction: 2026-12-01T00:00:00Z."""
-    moment = _aware(moment).astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-_FR_KIND = {
-    "User": ("l'utilisateur", "à l'utilisateur"),
-    "Group": ("le groupe", "au groupe"),
-    "ServiceAccount": ("le compte de service", "au compte de service"),
-}
-
-
-def _subject_en(subject: Subject, binding_namespace: str = "") -> str:
+def _subject(subject: Subject, binding_namespace: str = "") -> Text:
+    """A subject as a sentence names it (French adds the article its kind takes)."""
     if subject.kind == "ServiceAccount":
-        return f"ServiceAccount {subject.namespace or binding_namespace}/{subject.name}"
-    return f"{subject.kind} {subject.name}"
+        return msg("ServiceAccount {namespace}/{name}", namespace=subject.namespace or binding_namespace,
+                   name=subject.name)
+    if subject.kind == "User":
+        return msg("User {name}", name=subject.name)
+    if subject.kind == "Group":
+        return msg("Group {name}", name=subject.name)
+    return msg("{kind} {name}", kind=subject.kind, name=subject.name)
 
 
-def _subject_fr(subject: Subject, binding_namespace: str = "", *, dative: bool = False) -> str:
-    article = _FR_KIND.get(subject.kind, (f"le sujet {subject.kind}", f"au sujet {subject.kind}"))[dative]
+def _to_subject(subject: Subject, binding_namespace: str = "") -> Text:
+    """"to <subject>": its own message because French contracts the preposition with the article."""
     if subject.kind == "ServiceAccount":
-        return f"{article} {subject.namespace or binding_namespace}/{subject.name}"
-    return f"{article} {subject.name}"
+        return msg("to ServiceAccount {namespace}/{name}", namespace=subject.namespace or binding_namespace,
+                   name=subject.name)
+    if subject.kind == "User":
+        return msg("to User {name}", name=subject.name)
+    if subject.kind == "Group":
+        return msg("to Group {name}", name=subject.name)
+    return msg("to {kind} {name}", kind=subject.kind, name=subject.name)
 
 
-def _spec_subject_en(subject: SpecSubject) -> str:
+def _spec_subject(subject: SpecSubject) -> Text:
     kind = subject.kind.value if hasattr(subject.kind, "value") else str(subject.kind)
     if kind == "ServiceAccount" and not subject.namespace:
-        return f"ServiceAccount {subject.name} of each tenant namespace"
-    return _subject_en(Subject(kind, subject.name, subject.namespace or ""))
-
-
-def _spec_subject_fr(subject: SpecSubject) -> str:
-    kind = subject.kind.value if hasattr(subject.kind, "value") else str(subject.kind)
-    if kind == "ServiceAccount" and not subject.namespace:
-        return f"le compte de service {subject.name} de chaque espace de noms du locataire"
-    return _subject_fr(Subject(kind, subject.name, subject.namespace or ""))
+        return msg("ServiceAccount {name} of each tenant namespace", name=subject.name)
+    return _subject(Subject(kind, subject.name, subject.namespace or ""))
 
 
 def _subject_key(subject: SpecSubject) -> str:
@@ -259,32 +255,26 @@ def _subject_key(subject: SpecSubject) -> str:
     return f"{kind}/{subject.name}"
 
 
-def _binding_en(b: RoleBinding) -> str:
+def _binding(b: RoleBinding) -> str:
     return f"{b.kind} {b.namespace}/{b.name}" if b.namespace else f"{b.kind} {b.name}"
-
-
-def _binding_fr(b: RoleBinding) -> str:
-    return f"le {_binding_en(b)}"
 
 
 def _role(b: RoleBinding) -> str:
     return f"{b.role_kind or 'Role'} {b.role_name}"
 
 
-def _scope_en(b: RoleBinding) -> str:
+def _scope(b: RoleBinding) -> Text:
     if b.kind == "ClusterRoleBinding":
-        return "in every namespace (the tenant's included)"
-    return f"in tenant namespace {b.namespace}"
+        return msg("in every namespace (the tenant's included)")
+    return msg("in tenant namespace {namespace}", namespace=b.namespace)
 
 
-def _scope_fr(b: RoleBinding) -> str:
-    if b.kind == "ClusterRoleBinding":
-        return "dans tous les espaces de noms (y compris ceux du locataire)"
-    return f"dans l'espace de noms du locataire {b.namespace}"
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def _semicolons(items: Sequence[Text]) -> Text:
+    """The items one after another, separated as each language writes a semicolon (French: " ; ")."""
+    joined = items[0]
+    for item in items[1:]:
+        joined = msg("{earlier}; {later}", earlier=joined, later=item)
+    return joined
 
 
 def _ref(b: RoleBinding) -> ResourceRef:
@@ -336,8 +326,7 @@ def _grants_role(grant: AccessGrant, binding: RoleBinding) -> bool:
 @dataclass(frozen=True, slots=True)
 class Authorisation:
     authorised: bool
-    reason_en: str
-    reason_fr: str
+    reason: Text
     # The unexpired grant that authorises, when one does (the access register shows its reason and expiry).
     grant: AccessGrant | None = None
 
@@ -346,19 +335,17 @@ def implicit_authorisation(who: Identity, tenant_namespaces: Iterable[str]) -> A
     """Why `who` is authorised implicitly (a service account of the tenant, a platform identity); None if not."""
     tenant = frozenset(tenant_namespaces)
     if who.kind == "ServiceAccount" and who.namespace in tenant:
-        return Authorisation(True, f"a service account of tenant namespace {who.namespace}",
-                             f"compte de service de l'espace de noms du locataire {who.namespace}")
+        return Authorisation(True, msg("a service account of tenant namespace {namespace}",
+                                       namespace=who.namespace))
     sa_namespace = _sa_group_namespace(who)
     if sa_namespace is not None and sa_namespace in tenant:
-        return Authorisation(True, f"the service accounts of tenant namespace {sa_namespace}",
-                             f"les comptes de service de l'espace de noms du locataire {sa_namespace}")
+        return Authorisation(True, msg("the service accounts of tenant namespace {namespace}",
+                                       namespace=sa_namespace))
     if is_platform_identity(who):
         if who.kind == "ServiceAccount" or sa_namespace is not None:
-            where = who.namespace or sa_namespace
-            return Authorisation(True, f"a platform identity (service accounts of namespace {where})",
-                                 f"identité de la plateforme (comptes de service de l'espace de noms {where})")
-        return Authorisation(True, "a Kubernetes/OpenShift system identity",
-                             "identité système de Kubernetes/OpenShift")
+            return Authorisation(True, msg("a platform identity (service accounts of namespace {namespace})",
+                                           namespace=who.namespace or sa_namespace))
+        return Authorisation(True, msg("a Kubernetes/OpenShift system identity"))
     return None
 
 
@@ -369,53 +356,42 @@ def authorisation(subject: Subject, binding: RoleBinding, spec: TenantPolicySpec
     who = identity_of(subject, binding.namespace)
     for i, allowed in enumerate(spec.authorized_subjects or ()):
         if spec_identity(allowed, binding.namespace) == who:
-            return Authorisation(True, f"on the authorised list (spec.authorizedSubjects[{i}])",
-                                 f"sur la liste autorisée (spec.authorizedSubjects[{i}])")
+            return Authorisation(True, msg("on the authorised list (spec.authorizedSubjects[{index}])", index=i))
     held = [(i, g) for i, g in enumerate(spec.access_grants or ())
             if spec_identity(g.subject, binding.namespace) == who]
     for i, g in held:
         if grant_active(g, now) and _grants_role(g, binding):
-            return Authorisation(
-                True,
-                f"holds access grant spec.accessGrants[{i}] for ClusterRole {g.cluster_role} until "
-                f"{rfc3339(g.expires)} ({g.reason})",
-                f"détient l'autorisation d'accès spec.accessGrants[{i}] pour le ClusterRole {g.cluster_role} "
-                f"jusqu'au {rfc3339(g.expires)} ({g.reason})", g)
+            return Authorisation(True, msg(
+                "holds access grant spec.accessGrants[{index}] for ClusterRole {role} until {expires} ({reason})",
+                index=i, role=g.cluster_role, expires=rfc3339(g.expires), reason=g.reason,
+            ), g)
     implicit = implicit_authorisation(who, tenant)
     if implicit is not None:
         return implicit
     sa_namespace = _sa_group_namespace(who)
     # Not authorised: say why as precisely as the evidence allows.
     if who.kind in ("User", "Group") and who.name in NEVER_IMPLICIT:
-        en, fr = NEVER_IMPLICIT[who.name]
-        return Authorisation(False, f"it stands for {en} and is never authorised implicitly",
-                             f"il représente {fr} et n'est jamais autorisé implicitement")
+        return Authorisation(False, msg("it stands for {who} and is never authorised implicitly",
+                                        who=NEVER_IMPLICIT[who.name]))
     where = (who.namespace or sa_namespace) if (who.kind == "ServiceAccount" or sa_namespace) else None
     expired = [(i, g) for i, g in held if _grants_role(g, binding)]
     if expired:
         i, g = max(expired, key=lambda p: p[1].expires)
-        return Authorisation(
-            False,
-            f"its access grant spec.accessGrants[{i}] for ClusterRole {g.cluster_role} expired at "
-            f"{rfc3339(g.expires)}, and it is not on spec.authorizedSubjects",
-            f"son autorisation d'accès spec.accessGrants[{i}] pour le ClusterRole {g.cluster_role} a expiré "
-            f"le {rfc3339(g.expires)}, et il ne figure pas dans spec.authorizedSubjects")
+        return Authorisation(False, msg(
+            "its access grant spec.accessGrants[{index}] for ClusterRole {role} expired at {expires}, and it is "
+            "not on spec.authorizedSubjects", index=i, role=g.cluster_role, expires=rfc3339(g.expires),
+        ))
     if held:
-        roles = ", ".join(sorted({g.cluster_role for _, g in held}))
-        return Authorisation(
-            False,
-            f"its access grants cover ClusterRole {roles}, not {_role(binding)}, and it is not on "
-            f"spec.authorizedSubjects",
-            f"ses autorisations d'accès portent sur le ClusterRole {roles}, pas sur le {_role(binding)}, et il "
-            f"ne figure pas dans spec.authorizedSubjects")
+        return Authorisation(False, msg(
+            "its access grants cover ClusterRole {roles}, not {role}, and it is not on spec.authorizedSubjects",
+            roles={g.cluster_role for _, g in held}, role=_role(binding),
+        ))
     if where is not None:
-        extra_en = f"; it belongs to namespace {where}, which is not a tenant namespace"
-        extra_fr = f" ; il appartient à l'espace de noms {where}, qui n'est pas un espace de noms du locataire"
-    else:
-        extra_en = extra_fr = ""
-    return Authorisation(
-        False, f"it is not on spec.authorizedSubjects and holds no access grant{extra_en}",
-        f"il ne figure pas dans spec.authorizedSubjects et ne détient aucune autorisation d'accès{extra_fr}")
+        return Authorisation(False, msg(
+            "it is not on spec.authorizedSubjects and holds no access grant; it belongs to namespace {namespace}, "
+            "which is not a tenant namespace", namespace=where,
+        ))
+    return Authorisation(False, msg("it is not on spec.authorizedSubjects and holds no access grant"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,25 +431,21 @@ def check_authorised_subjects(spec: TenantPolicySpec, tenant_namespaces: Iterabl
         verdicts = [(i, s, authorisation(s, b, spec, tenant, now)) for i, s in enumerate(b.subjects)]
         refused = [(i, s, a) for i, s, a in verdicts if not a.authorised]
         for i, s, a in refused:
-            out.append(finding(rule("ACC-001"), Result.FAIL, _ref(b), Message(
-                f"{_binding_en(b)} grants {_role(b)} {_scope_en(b)} to {_subject_en(s, b.namespace)} "
-                f"(subjects[{i}]), who is not authorised by the tenant: {a.reason_en}",
-                f"{_cap(_binding_fr(b))} donne le {_role(b)} {_scope_fr(b)} "
-                f"{_subject_fr(s, b.namespace, dative=True)} (subjects[{i}]), qui n'est pas autorisé par le "
-                f"locataire : {a.reason_fr}",
+            out.append(finding(rule("ACC-001"), Result.FAIL, _ref(b), msg(
+                "{binding} grants {role} {scope} {to_subject} (subjects[{index}]), who is not authorised by the "
+                "tenant: {reason}", binding=_binding(b), role=_role(b), scope=_scope(b),
+                to_subject=_to_subject(s, b.namespace), index=i, reason=a.reason,
             ), f"subjects[{i}]"))
         if refused:
             continue
         if not verdicts:
-            message = Message(f"{_binding_en(b)} ({_role(b)}) binds no subject",
-                              f"{_cap(_binding_fr(b))} ({_role(b)}) ne lie aucun sujet")
+            text = msg("{binding} ({role}) binds no subject", binding=_binding(b), role=_role(b))
         else:
-            message = Message(
-                f"{_binding_en(b)} grants {_role(b)} {_scope_en(b)} only to authorised subjects: "
-                + "; ".join(f"{_subject_en(s, b.namespace)}: {a.reason_en}" for _, s, a in verdicts),
-                f"{_cap(_binding_fr(b))} ne donne le {_role(b)} {_scope_fr(b)} qu'à des sujets autorisés : "
-                + " ; ".join(f"{_subject_fr(s, b.namespace)} : {a.reason_fr}" for _, s, a in verdicts))
-        out.append(finding(rule("ACC-001"), Result.PASS, _ref(b), message, "subjects"))
+            reasons = [msg("{subject}: {reason}", subject=_subject(s, b.namespace), reason=a.reason)
+                       for _, s, a in verdicts]
+            text = msg("{binding} grants {role} {scope} only to authorised subjects: {subjects}",
+                       binding=_binding(b), role=_role(b), scope=_scope(b), subjects=_semicolons(reasons))
+        out.append(finding(rule("ACC-001"), Result.PASS, _ref(b), text, "subjects"))
     return out
 
 
@@ -494,12 +466,10 @@ def check_broad_groups(tenant_namespaces: Iterable[str], view: ClusterView) -> l
     cluster_wide = False
     for b in judged_bindings(tenant, view):
         for i, s in _broad_subjects(b):
-            en, fr = BROAD_GROUPS[s.name]
-            out.append(finding(rule("ACC-002"), Result.FAIL, _ref(b), Message(
-                f"{_binding_en(b)} grants {_role(b)} {_scope_en(b)} to Group {s.name} (subjects[{i}]), that is "
-                f"to {en}: a broad group defeats the tenant's authorised list",
-                f"{_cap(_binding_fr(b))} donne le {_role(b)} {_scope_fr(b)} au groupe {s.name} (subjects[{i}]), "
-                f"c'est-à-dire à {fr} : un groupe aussi large rend caduque la liste autorisée du locataire",
+            out.append(finding(rule("ACC-002"), Result.FAIL, _ref(b), msg(
+                "{binding} grants {role} {scope} to Group {group} (subjects[{index}]), that is to {who}: a broad "
+                "group defeats the tenant's authorised list",
+                binding=_binding(b), role=_role(b), scope=_scope(b), group=s.name, index=i, who=BROAD_GROUPS[s.name],
             ), f"subjects[{i}]"))
             if b.kind == "ClusterRoleBinding":
                 cluster_wide = True
@@ -510,13 +480,10 @@ def check_broad_groups(tenant_namespaces: Iterable[str], view: ClusterView) -> l
     for namespace in tenant:
         if namespace in dirty:
             continue
-        out.append(finding(rule("ACC-002"), Result.PASS, _namespace_ref(namespace), Message(
-            f"No RoleBinding in tenant namespace {namespace} and no ClusterRoleBinding (apart from the discovery "
-            f"roles Kubernetes and OpenShift bind themselves) names system:authenticated, "
-            f"system:unauthenticated or system:serviceaccounts",
-            f"Aucun RoleBinding de l'espace de noms du locataire {namespace} ni aucun ClusterRoleBinding (hors "
-            f"rôles de découverte liés par Kubernetes et OpenShift eux-mêmes) ne nomme system:authenticated, "
-            f"system:unauthenticated ou system:serviceaccounts",
+        out.append(finding(rule("ACC-002"), Result.PASS, _namespace_ref(namespace), msg(
+            "No RoleBinding in tenant namespace {namespace} and no ClusterRoleBinding (apart from the discovery "
+            "roles Kubernetes and OpenShift bind themselves) names system:authenticated, system:unauthenticated "
+            "or system:serviceaccounts", namespace=namespace,
         )))
     return out
 
@@ -525,18 +492,16 @@ def check_broad_groups(tenant_namespaces: Iterable[str], view: ClusterView) -> l
 # ACC-003
 
 
-def _still_justified(binding: RoleBinding, subject: Subject, spec: TenantPolicySpec,
-                     now: datetime) -> tuple[str, str] | None:
+def _still_justified(binding: RoleBinding, subject: Subject, spec: TenantPolicySpec, now: datetime) -> Text | None:
     """Why the binding may stay although a grant expired: an active grant of the same role, or the list."""
     who = identity_of(subject, binding.namespace)
     for j, g in enumerate(spec.access_grants or ()):
         if grant_active(g, now) and _grants_role(g, binding) and spec_identity(g.subject, binding.namespace) == who:
-            return (f"access grant spec.accessGrants[{j}] is active until {rfc3339(g.expires)}",
-                    f"l'autorisation d'accès spec.accessGrants[{j}] est active jusqu'au {rfc3339(g.expires)}")
+            return msg("access grant spec.accessGrants[{index}] is active until {expires}",
+                       index=j, expires=rfc3339(g.expires))
     for j, allowed in enumerate(spec.authorized_subjects or ()):
         if spec_identity(allowed, binding.namespace) == who:
-            return (f"the subject is on the authorised list (spec.authorizedSubjects[{j}])",
-                    f"le sujet figure sur la liste autorisée (spec.authorizedSubjects[{j}])")
+            return msg("the subject is on the authorised list (spec.authorizedSubjects[{index}])", index=j)
     return None
 
 
@@ -551,18 +516,17 @@ def check_expired_grants(spec: TenantPolicySpec, policy_name: str, tenant_namesp
                         key=lambda b: (b.kind != "ClusterRoleBinding", b.namespace, b.name))
     out: list[Finding] = []
     for i, g in enumerate(spec.access_grants or ()):
-        who_en, who_fr = _spec_subject_en(g.subject), _spec_subject_fr(g.subject)
         field = f"{F_GRANTS}[{i}]"
-        until = rfc3339(g.expires)
+        grant = {"field": field, "subject": _spec_subject(g.subject), "role": g.cluster_role,
+                 "expires": rfc3339(g.expires)}
         if grant_active(g, now):
-            out.append(finding(rule("ACC-003"), Result.PASS, _policy_ref(policy_name), Message(
-                f"Access grant {field} ({who_en}, ClusterRole {g.cluster_role}, {g.reason}) is active until {until}",
-                f"L'autorisation d'accès {field} ({who_fr}, ClusterRole {g.cluster_role}, {g.reason}) est active "
-                f"jusqu'au {until}",
+            out.append(finding(rule("ACC-003"), Result.PASS, _policy_ref(policy_name), msg(
+                "Access grant {field} ({subject}, ClusterRole {role}, {reason}) is active until {expires}",
+                reason=g.reason, **grant,
             ), field))
             continue
         lingering = 0
-        justified: list[tuple[RoleBinding, str, str]] = []
+        justified: list[Text] = []
         for b in candidates:
             if not _grants_role(g, b):
                 continue
@@ -571,49 +535,55 @@ def check_expired_grants(spec: TenantPolicySpec, policy_name: str, tenant_namesp
                     continue
                 why = _still_justified(b, s, spec, now)
                 if why is not None:
-                    justified.append((b, *why))
+                    justified.append(msg("{binding}: {why}", binding=_binding(b), why=why))
                     continue
                 lingering += 1
-                out.append(finding(rule("ACC-003"), Result.FAIL, _ref(b), Message(
-                    f"{_binding_en(b)} still grants ClusterRole {g.cluster_role} {_scope_en(b)} to "
-                    f"{_subject_en(s, b.namespace)} (subjects[{k}]) although access grant {field} ({g.reason}) "
-                    f"expired at {until}",
-                    f"{_cap(_binding_fr(b))} donne toujours le ClusterRole {g.cluster_role} {_scope_fr(b)} "
-                    f"{_subject_fr(s, b.namespace, dative=True)} (subjects[{k}]) alors que l'autorisation "
-                    f"d'accès {field} ({g.reason}) a expiré le {until}",
+                out.append(finding(rule("ACC-003"), Result.FAIL, _ref(b), msg(
+                    "{binding} still grants ClusterRole {role} {scope} {to_subject} (subjects[{index}]) although "
+                    "access grant {field} ({reason}) expired at {expires}",
+                    binding=_binding(b), role=g.cluster_role, scope=_scope(b), to_subject=_to_subject(s, b.namespace),
+                    index=k, field=field, reason=g.reason, expires=grant["expires"],
                 ), f"subjects[{k}]"))
         if lingering:
             continue
         if justified:
-            names_en = "; ".join(f"{_binding_en(b)}: {en}" for b, en, _ in justified)
-            names_fr = " ; ".join(f"{_binding_fr(b)} : {fr}" for b, _, fr in justified)
-            message = Message(
-                f"Access grant {field} ({who_en}, ClusterRole {g.cluster_role}) expired at {until}; the bindings "
-                f"that remain are justified otherwise: {names_en}",
-                f"L'autorisation d'accès {field} ({who_fr}, ClusterRole {g.cluster_role}) a expiré le {until} ; "
-                f"les liaisons restantes sont justifiées autrement : {names_fr}")
+            text = msg("Access grant {field} ({subject}, ClusterRole {role}) expired at {expires}; the bindings that "
+                       "remain are justified otherwise: {bindings}", bindings=_semicolons(justified), **grant)
         else:
-            message = Message(
-                f"Access grant {field} ({who_en}, ClusterRole {g.cluster_role}) expired at {until} and no binding "
-                f"gives that role to that subject in a tenant namespace any more",
-                f"L'autorisation d'accès {field} ({who_fr}, ClusterRole {g.cluster_role}) a expiré le {until} et "
-                f"plus aucune liaison ne donne ce rôle à ce sujet dans un espace de noms du locataire")
-        out.append(finding(rule("ACC-003"), Result.PASS, _policy_ref(policy_name), message, field))
+            text = msg("Access grant {field} ({subject}, ClusterRole {role}) expired at {expires} and no binding "
+                       "gives that role to that subject in a tenant namespace any more", **grant)
+        out.append(finding(rule("ACC-003"), Result.PASS, _policy_ref(policy_name), text, field))
     return out
 
 
 # --------------------------------------------------------------------------------------------
-# The policy
+# The rules
+
+
+@family.rule("ACC-001", Severity.HIGH, ("R9", "R14"),
+             N_("A binding grants access to a tenant namespace to a subject not on the authorised list"),
+             reads=BINDING_KINDS)
+def authorised_subjects(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_authorised_subjects(tenant.spec, tenant.namespaces, view, now)
+
+
+@family.rule("ACC-002", Severity.HIGH, ("S4",), N_("A binding grants access to a broad group"),
+             reads=BINDING_KINDS)
+def broad_groups(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_broad_groups(tenant.namespaces, view)
+
+
+@family.rule("ACC-003", Severity.HIGH, ("R9",),
+             N_("A temporary access grant has expired but its binding still exists"),
+             reads=BINDING_KINDS)
+def expired_grants(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_expired_grants(tenant.spec, tenant.name, tenant.namespaces, view, now)
 
 
 def evaluate_access(spec: TenantPolicySpec, policy_name: str, tenant_namespaces: list[str], view: ClusterView,
                     now: datetime) -> list[Finding]:
     """Every ACC rule for the tenant's namespaces."""
-    return [
-        *check_authorised_subjects(spec, tenant_namespaces, view, now),
-        *check_broad_groups(tenant_namespaces, view),
-        *check_expired_grants(spec, policy_name, tenant_namespaces, view, now),
-    ]
+    return family.evaluate(Tenant(spec, policy_name, list(tenant_namespaces)), view, now)
 
 
 # --------------------------------------------------------------------------------------------
@@ -706,10 +676,9 @@ def _register_key(entry: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(entry.get("kind", "")), str(entry.get("namespace", "")), str(entry.get("name", ""))
 
 
-def _register_subject(entry: Mapping[str, Any], language: str) -> str:
+def _register_subject(entry: Mapping[str, Any]) -> Text:
     kind, namespace, name = _register_key(entry)
-    subject = Subject(kind, name, namespace)
-    return _subject_fr(subject) if language == "fr" else _subject_en(subject)
+    return _subject(Subject(kind, name, namespace))
 
 
 def register_changes(previous: Iterable[Mapping[str, Any]], current: Iterable[Mapping[str, Any]]
@@ -724,8 +693,21 @@ def register_changes(previous: Iterable[Mapping[str, Any]], current: Iterable[Ma
     return added, removed, changed
 
 
-def register_change_message(previous: Mapping[str, Any], fields: Mapping[str, Any], language: str = "en"
-                            ) -> str | None:
+def _named(entries: list[Mapping[str, Any]], with_verdict: bool) -> Seq:
+    shown: list[Text] = []
+    for e in entries[:REGISTER_EVENT_NAMES]:
+        subject = _register_subject(e)
+        if with_verdict:
+            subject = (msg("{subject} (authorised)", subject=subject) if e.get("authorised")
+                       else msg("{subject} (not authorised)", subject=subject))
+        shown.append(subject)
+    more = len(entries) - len(shown)
+    if more:
+        shown.append(msg("and {count} more", count=more))
+    return seq(shown)
+
+
+def register_change_text(previous: Mapping[str, Any], fields: Mapping[str, Any]) -> Text | None:
     """The message of the AccessRegisterChanged Event between a previous status and new status fields;
     None when there is nothing to announce: the digest did not change, or the previous status had no
     register to compare with (a first evaluation, or a status written before the register existed).
@@ -735,39 +717,25 @@ def register_change_message(previous: Mapping[str, Any], fields: Mapping[str, An
     before, after = previous.get("accessRegisterDigest"), fields.get("accessRegisterDigest")
     if before is None or after is None or before == after:
         return None
-    fr = language == "fr"
     added, removed, changed = register_changes(previous.get("accessRegister") or (),
                                                fields.get("accessRegister") or ())
+    parts: list[Text] = []
+    if added:
+        parts.append(msg("added: {subjects}", subjects=_named(added, True)))
+    if removed:
+        parts.append(msg("removed: {subjects}", subjects=_named(removed, False)))
+    if changed:
+        parts.append(msg("changed: {subjects}", subjects=_named(changed, True)))
+    if not parts:
+        return msg("Access register changed: beyond the first {cap} subjects shown", cap=REGISTER_CAP)
+    if previous.get("accessRegisterTruncated") or fields.get("accessRegisterTruncated"):
+        return msg("Access register changed: {changes} (register truncated: subjects beyond the first {cap} are "
+                   "not named)", changes=_semicolons(parts), cap=REGISTER_CAP)
+    return msg("Access register changed: {changes}", changes=_semicolons(parts))
 
-    def names(entries: list[Mapping[str, Any]], with_verdict: bool) -> str:
-        shown = []
-        for e in entries[:REGISTER_EVENT_NAMES]:
-            text = _register_subject(e, language)
-            if with_verdict:
-                text += (" (autorisé)" if e.get("authorised") else " (non autorisé)") if fr else (
-                    " (authorised)" if e.get("authorised") else " (not authorised)")
-            shown.append(text)
-        more = len(entries) - len(shown)
-        if more:
-            shown.append(f"et {more} autre(s)" if fr else f"and {more} more")
-        return ", ".join(shown)
 
-    parts = []
-    for entries, en, fr_label, with_verdict in ((added, "added", "ajouté(s)", True),
-                                                (removed, "removed", "retiré(s)", False),
-                                                (changed, "changed", "modifié(s)", True)):
-        if entries:
-            listed = names(entries, with_verdict)
-            parts.append(f"{fr_label} : {listed}" if fr else f"{en}: {listed}")
-    truncated = bool(previous.get("accessRegisterTruncated") or fields.get("accessRegisterTruncated"))
-    if fr:
-        text = "Registre des accès modifié : " + (" ; ".join(parts) if parts else
-                                                    f"au-delà des {REGISTER_CAP} premiers sujets affichés")
-        if truncated and parts:
-            text += f" (registre tronqué : les sujets au-delà des {REGISTER_CAP} premiers ne sont pas nommés)"
-    else:
-        text = "Access register changed: " + ("; ".join(parts) if parts else
-                                              f"beyond the first {REGISTER_CAP} subjects shown")
-        if truncated and parts:
-            text += f" (register truncated: subjects beyond the first {REGISTER_CAP} are not named)"
-    return text
+def register_change_message(previous: Mapping[str, Any], fields: Mapping[str, Any], language: str = "en"
+                            ) -> str | None:
+    """`register_change_text` rendered in `language`: an Event's message is a string."""
+    text = register_change_text(previous, fields)
+    return None if text is None else render(text, language)

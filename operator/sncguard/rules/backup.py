@@ -1,9 +1,12 @@
 """BackupPolicy rules BK-001 to BK-007: the policy's namespace is backed up off-zone, encrypted, within
 its RPO, restore-tested and inside the allowed regions (R2, R3, R10, S2, S3).
 
-Pure: no I/O, no clock, no kopf, no client; `now` is a parameter. `evaluate_backup` judges the
-namespace a BackupPolicy lives in; each `check_*` function judges one rule and returns exactly one
-Finding.
+Pure: no I/O, no clock, no kopf, no client; `now` is a parameter. The rules judge a
+`ProtectedNamespace`: the namespace a BackupPolicy lives in (and protects), with the evidence
+several rules and the policy's status share, found once. `evaluate_backup` runs them all and
+gives the findings and the facts the operator acts on (the next deadline, the backup a drill
+restores); evaluation.py builds the status from them. Each `check_*` function judges one rule
+and returns exactly one Finding.
 
 Evidence (REQUIREMENTS.md, "Evidence conventions"), all read in the policy's `veleroNamespace`:
 
@@ -29,12 +32,15 @@ identity in status and reports does not churn.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import cached_property
 
 from .. import ZONE_LABEL
 from ..api.backuppolicy import BackupPolicySpec, parse_duration
-from ..findings import Finding, Message, ResourceRef, Result, finding
+from ..findings import Finding, ResourceRef, Result, Severity, finding
+from ..i18n import N_, Seq, Text, msg, seq
+from ..timefmt import as_utc, parse_rfc3339_or_none, rfc3339_seconds
 from ..view import (
     ENCRYPTION_ANNOTATION,
     REGION_LABEL,
@@ -45,7 +51,7 @@ from ..view import (
     VeleroRestore,
     VeleroSchedule,
 )
-from .catalogue import rule
+from .registry import BACKUP, Family, Rule, rule
 
 __all__ = [
     "DRILL_LABEL",
@@ -53,8 +59,8 @@ __all__ = [
     "VELERO_API_VERSION",
     "BackupEvaluation",
     "Encryption",
+    "ProtectedNamespace",
     "WorkloadZones",
-    "aware",
     "backup_covers",
     "backup_holds_namespace",
     "backup_time",
@@ -68,14 +74,14 @@ __all__ = [
     "covering_schedules",
     "encryption_evidence",
     "evaluate_backup",
+    "family",
     "find_storage_location",
     "format_duration",
-    "format_time",
     "last_restore_test",
     "latest_backup",
-    "parse_time",
+    "next_deadline",
     "restore_tests",
-    "schedule_covers",
+    "schedule_miss",
     "successful_backups",
     "workload_zones",
 ]
@@ -97,26 +103,19 @@ F_CONFIG = "spec.config"
 F_ANNOTATION = f"metadata.annotations['{ENCRYPTION_ANNOTATION}']"
 F_SCHEDULE_PHASE = "status.phase"
 F_BACKUP_COMPLETED = "status.completionTimestamp"
+F_BACKUP_STARTED = "status.startTimestamp"
 F_RESTORE_COMPLETED = "status.completionTimestamp"
 
 # The Schedule phase Velero sets when it refuses a Schedule: it never creates a Backup from it.
 SCHEDULE_REFUSED = "FailedValidation"
+# How many pods sharing the target's zone, or of unknown zone, a BK-002 message names.
+PODS_SHOWN = 3
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_ALL_RULES = ("BK-001", "BK-002", "BK-003", "BK-004", "BK-005", "BK-006", "BK-007")
+# The name evidence/gather.py still imports; timefmt is its home.
 
 
 # --------------------------------------------------------------------------------------------
-# Results
-
-
-@dataclass(frozen=True)
-class BackupEvaluation:
-    findings: list[Finding]          # one finding per rule BK-001..BK-007, pass and skip included
-    status_fields: dict              # camelCase fields of the BackupPolicy status
-    next_deadline: datetime | None   # earliest future moment a verdict changes by time alone
-    storage_location_found: bool
-    latest_backup: VeleroBackup | None  # latest Completed backup of the namespace: what a drill restores
+# What the rules judge, and what they give
 
 
 @dataclass(frozen=True)
@@ -131,12 +130,67 @@ class WorkloadZones:
         return sorted(self.by_zone)
 
 
+@dataclass
+class ProtectedNamespace:
+    """The namespace a BackupPolicy lives in and protects, as `view` shows it. The evidence that several
+    rules and the status read is found once, when first read; without Velero there is none."""
+
+    spec: BackupPolicySpec
+    namespace: str
+    name: str  # the BackupPolicy's
+    view: ClusterView = field(repr=False, compare=False)
+
+    @cached_property
+    def storage_location(self) -> BackupStorageLocation | None:
+        return find_storage_location(self.spec, self.view) if self.view.velero_installed else None
+
+    @cached_property
+    def workload_zones(self) -> WorkloadZones:
+        return workload_zones(self.namespace, self.view)
+
+    @cached_property
+    def latest_backup(self) -> VeleroBackup | None:
+        """The latest Completed backup of the namespace: what BK-005 dates and a drill restores."""
+        return latest_backup(self.spec, self.namespace, self.view) if self.view.velero_installed else None
+
+    @cached_property
+    def last_backup_at(self) -> datetime | None:
+        return backup_time(self.latest_backup) if self.latest_backup is not None else None
+
+    @cached_property
+    def last_restore_test(self) -> VeleroRestore | None:
+        return last_restore_test(self.spec, self.namespace, self.view) if self.view.velero_installed else None
+
+    @cached_property
+    def last_restore_test_at(self) -> datetime | None:
+        test = self.last_restore_test
+        return parse_rfc3339_or_none(test.completed) if test is not None else None
+
+
+family: Family[ProtectedNamespace] = Family(BACKUP, "BackupPolicy")
+
+
+@dataclass(frozen=True)
+class BackupEvaluation:
+    protected: ProtectedNamespace
+    findings: list[Finding]          # one finding per rule BK-001..BK-007, pass and skip included
+    next_deadline: datetime | None   # earliest future moment a verdict changes by time alone
+
+    @property
+    def storage_location_found(self) -> bool:
+        return self.protected.storage_location is not None
+
+    @property
+    def latest_backup(self) -> VeleroBackup | None:
+        return self.protected.latest_backup
+
+
 @dataclass(frozen=True)
 class Encryption:
-    """What shows that a storage location encrypts: (field, English, French) per piece of evidence,
-    and the keys that are present but say "no"."""
+    """What shows that a storage location encrypts: (field, what it shows) per piece of evidence, and the
+    keys that are present but say "no"."""
 
-    evidence: tuple[tuple[str, str, str], ...]
+    evidence: tuple[tuple[str, Text], ...]
     negative: tuple[str, ...]
 
     @property
@@ -145,28 +199,7 @@ class Encryption:
 
 
 # --------------------------------------------------------------------------------------------
-# Time and text helpers
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """An RFC 3339 timestamp as an aware datetime (UTC when it has no zone); None when absent or bad."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return aware(value)
-
-
-def aware(value: datetime) -> datetime:
-    """The datetime with a time zone: a naive one is taken as UTC (so comparisons never raise)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 in UTC, to the second: 2026-11-22T10:00:00Z."""
-    return aware(value).astimezone(UTC).strftime(_TIME_FORMAT)
+# Text helpers
 
 
 def format_duration(seconds: float) -> str:
@@ -182,9 +215,11 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def _names(items: Iterable[str], none_en: str = "none") -> str:
-    listed = sorted(items)
-    return ", ".join(listed) if listed else none_en
+def _semicolon_separated(items: list[Text]) -> Seq:
+    """The items one after the other, each after the first led by the language's semicolon ("; " in
+    English, " ; " in French)."""
+    # TRANSLATORS: one more item of a list separated by semicolons; keep the leading punctuation.
+    return seq([items[0], *(msg("; {item}", item=item) for item in items[1:])], "")
 
 
 def _bsl_ref(spec: BackupPolicySpec) -> ResourceRef:
@@ -196,25 +231,17 @@ def _ns_ref(namespace: str) -> ResourceRef:
     return ResourceRef(kind="Namespace", namespace="", name=namespace, api_version="v1")
 
 
-def _bsl_en(spec: BackupPolicySpec) -> str:
-    return f"BackupStorageLocation {spec.velero_namespace}/{spec.storage_location}"
+def _location(spec: BackupPolicySpec) -> str:
+    return f"{spec.velero_namespace}/{spec.storage_location}"
 
 
-def _bsl_fr(spec: BackupPolicySpec) -> str:
-    return f"le BackupStorageLocation {spec.velero_namespace}/{spec.storage_location}"
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _not_installed(rule_id: str, spec: BackupPolicySpec, namespace: str) -> Finding:
-    ref = _ns_ref(namespace) if rule_id in ("BK-001", "BK-005", "BK-006") else _bsl_ref(spec)
-    return finding(rule(rule_id), Result.SKIP, ref, Message(
-        f"Velero (velero.io) is not installed: {rule_id} cannot judge the backups of namespace {namespace}",
-        f"Velero (velero.io) n'est pas installé : {rule_id} ne peut pas juger les sauvegardes de l'espace de "
-        f"noms {namespace}",
-    ))
+def _not_installed(rule_id: str, protected: ProtectedNamespace) -> list[Finding]:
+    namespace = protected.namespace
+    ref = _ns_ref(namespace) if rule_id in ("BK-001", "BK-005", "BK-006") else _bsl_ref(protected.spec)
+    return [finding(rule(rule_id), Result.SKIP, ref, msg(
+        "Velero (velero.io) is not installed: {rule} cannot judge the backups of namespace {namespace}",
+        rule=rule_id, namespace=namespace,
+    ))]
 
 
 def _location_of(name: str) -> str:
@@ -241,43 +268,41 @@ def _excludes(excluded: tuple[str, ...], namespace: str) -> bool:
     return namespace in excluded or "*" in excluded
 
 
-def _spec_misses(spec: BackupPolicySpec, namespace: str, schedule: VeleroSchedule) -> tuple[str, str]:
-    """Why the schedule, as written, does not back the namespace up to the policy's location; ("", "") when it
+def _spec_miss(spec: BackupPolicySpec, namespace: str, schedule: VeleroSchedule) -> Text | None:
+    """Why the schedule, as written, does not back the namespace up to the policy's location; None when it
     would."""
     if schedule.namespace != spec.velero_namespace:
-        return (f"it is in namespace {schedule.namespace}, not {spec.velero_namespace}",
-                f"elle est dans l'espace de noms {schedule.namespace}, pas dans {spec.velero_namespace}")
+        return msg("it is in namespace {schedule_namespace}, not {velero_namespace}",
+                   schedule_namespace=schedule.namespace, velero_namespace=spec.velero_namespace)
     if not _includes(schedule.included_namespaces, namespace):
-        return (f"its includedNamespaces ({_names(schedule.included_namespaces)}) do not hold {namespace}",
-                f"ses includedNamespaces ({_names(schedule.included_namespaces)}) ne contiennent pas {namespace}")
+        return msg("its includedNamespaces ({included}) do not hold {namespace}",
+                   included=sorted(schedule.included_namespaces), namespace=namespace)
     if _excludes(schedule.excluded_namespaces, namespace):
-        return (f"its excludedNamespaces exclude {namespace}",
-                f"ses excludedNamespaces excluent {namespace}")
+        return msg("its excludedNamespaces exclude {namespace}", namespace=namespace)
     location = _location_of(schedule.storage_location)
     if location != spec.storage_location:
-        return (f"it writes to storage location {location}, not {spec.storage_location}",
-                f"elle écrit dans l'emplacement {location}, et non {spec.storage_location}")
+        return msg("it writes to storage location {location}, not {expected}",
+                   location=location, expected=spec.storage_location)
     if schedule.paused:
-        return "it is paused", "elle est suspendue (paused)"
-    return "", ""
+        return msg("it is paused")
+    return None
 
 
-def schedule_covers(spec: BackupPolicySpec, namespace: str, schedule: VeleroSchedule) -> tuple[str, str]:
-    """Why the schedule does not cover the namespace, (English, French); ("", "") when it does."""
-    miss = _spec_misses(spec, namespace, schedule)
-    if miss[0]:
+def schedule_miss(spec: BackupPolicySpec, namespace: str, schedule: VeleroSchedule) -> Text | None:
+    """Why the schedule does not cover the namespace; None when it does."""
+    miss = _spec_miss(spec, namespace, schedule)
+    if miss is not None:
         return miss
     # Judged last, so that this reason names exactly the Schedules that would cover once Velero accepted them.
     if schedule.phase == SCHEDULE_REFUSED:
-        return (f"its {F_SCHEDULE_PHASE} is {schedule.phase}: Velero refused it and never runs it",
-                f"son {F_SCHEDULE_PHASE} vaut {schedule.phase} : Velero l'a refusée et ne l'exécute jamais")
-    return "", ""
+        return msg("its {field} is {phase}: Velero refused it and never runs it",
+                   field=F_SCHEDULE_PHASE, phase=schedule.phase)
+    return None
 
 
 def covering_schedules(spec: BackupPolicySpec, namespace: str, view: ClusterView) -> list[VeleroSchedule]:
     """The Schedules that back the namespace up to the policy's storage location, by name."""
-    return sorted((s for s in view.schedules if not schedule_covers(spec, namespace, s)[0]),
-                  key=lambda s: s.name)
+    return sorted((s for s in view.schedules if schedule_miss(spec, namespace, s) is None), key=lambda s: s.name)
 
 
 def backup_holds_namespace(backup: VeleroBackup, namespace: str) -> bool:
@@ -295,7 +320,7 @@ def backup_covers(spec: BackupPolicySpec, namespace: str, backup: VeleroBackup) 
 
 def backup_time(backup: VeleroBackup) -> datetime | None:
     """When the backup completed, else when it started; None when neither is known."""
-    return parse_time(backup.completed) or parse_time(backup.started)
+    return parse_rfc3339_or_none(backup.completed) or parse_rfc3339_or_none(backup.started)
 
 
 def successful_backups(spec: BackupPolicySpec, namespace: str, view: ClusterView) -> list[VeleroBackup]:
@@ -320,13 +345,13 @@ def restore_tests(spec: BackupPolicySpec, namespace: str, view: ClusterView) -> 
     backups = {b.name: b for b in view.backups if b.namespace == spec.velero_namespace}
     found = []
     for r in view.restores:
-        if r.namespace != spec.velero_namespace or r.phase != "Completed" or parse_time(r.completed) is None:
+        if r.namespace != spec.velero_namespace or r.phase != "Completed" or parse_rfc3339_or_none(r.completed) is None:
             continue
         backup = backups.get(r.backup_name)
         if (backup is not None and backup_covers(spec, namespace, backup)) or (
                 backup is None and _is_drill_of(r, namespace)):
             found.append(r)
-    return sorted(found, key=lambda r: (parse_time(r.completed), r.name))
+    return sorted(found, key=lambda r: (parse_rfc3339_or_none(r.completed), r.name))
 
 
 def last_restore_test(spec: BackupPolicySpec, namespace: str, view: ClusterView) -> VeleroRestore | None:
@@ -352,7 +377,7 @@ def workload_zones(namespace: str, view: ClusterView) -> WorkloadZones:
 
 def encryption_evidence(bsl: BackupStorageLocation) -> Encryption:
     """The spec.config keys and the attestation annotation that show the location encrypts."""
-    evidence: list[tuple[str, str, str]] = []
+    evidence: list[tuple[str, Text]] = []
     negative: list[str] = []
     for key in ENCRYPTION_CONFIG_KEYS:
         if key not in bsl.config:
@@ -360,404 +385,406 @@ def encryption_evidence(bsl: BackupStorageLocation) -> Encryption:
         if bsl.config[key].strip().lower() in _NEGATIVE_VALUES:
             negative.append(f"spec.config.{key}={bsl.config[key]!r}")
         else:
-            evidence.append((f"spec.config.{key}", f"spec.config.{key} is set", f"spec.config.{key} est défini"))
+            evidence.append((f"spec.config.{key}", msg("spec.config.{key} is set", key=key)))
     if bsl.encryption_attested is not None:
         value = bsl.encryption_attested
         if value.strip().lower() in _NEGATIVE_VALUES:
             negative.append(f"annotation {ENCRYPTION_ANNOTATION}={value!r}")
         else:
-            evidence.append((F_ANNOTATION, f"the platform team attests it ({ENCRYPTION_ANNOTATION}: {value})",
-                             f"l'équipe plateforme l'atteste ({ENCRYPTION_ANNOTATION} : {value})"))
+            evidence.append((F_ANNOTATION, msg("the platform team attests it ({annotation}: {value})",
+                                               annotation=ENCRYPTION_ANNOTATION, value=value)))
     return Encryption(tuple(evidence), tuple(negative))
+
+
+def next_deadline(protected: ProtectedNamespace, now: datetime) -> datetime | None:
+    """The earliest moment after `now` when a verdict changes by time alone: the last backup growing older
+    than the rpo (BK-005), the last restore test older than restoreTestInterval (BK-006)."""
+    spec = protected.spec
+    deadlines: list[datetime] = []
+    if protected.last_backup_at is not None:
+        deadlines.append(protected.last_backup_at + timedelta(seconds=parse_duration(spec.rpo)))
+    if protected.last_restore_test_at is not None and spec.restore_test_interval is not None:
+        deadlines.append(protected.last_restore_test_at
+                         + timedelta(seconds=parse_duration(spec.restore_test_interval)))
+    future = [d for d in deadlines if d > as_utc(now)]
+    return min(future) if future else None
 
 
 # --------------------------------------------------------------------------------------------
 # BK-001
 
 
-def check_schedule(spec: BackupPolicySpec, namespace: str, view: ClusterView) -> Finding:
-    """BK-001: fail when no Velero Schedule covers the namespace on the policy's storage location."""
+@family.rule("BK-001", Severity.HIGH, ("R2", "R3"),
+             N_("A namespace that a policy requires backed up is covered by no backup schedule"),
+             reads={"Schedule"})
+def schedule_coverage(protected: ProtectedNamespace, view: ClusterView, now: datetime) -> list[Finding]:
+    """Fail when no Velero Schedule covers the namespace on the policy's storage location."""
     if not view.velero_installed:
-        return _not_installed("BK-001", spec, namespace)
+        return _not_installed("BK-001", protected)
+    spec, namespace = protected.spec, protected.namespace
     covering = covering_schedules(spec, namespace, view)
     vns, loc = spec.velero_namespace, spec.storage_location
     if covering:
-        listed = ", ".join(f"{vns}/{s.name} ({s.schedule})" for s in covering)
-        return finding(rule("BK-001"), Result.PASS, _ns_ref(namespace), Message(
-            f"Namespace {namespace} is backed up to storage location {loc} by Velero Schedule(s) {listed}",
-            f"L'espace de noms {namespace} est sauvegardé dans l'emplacement {loc} par la ou les "
-            f"planifications Velero {listed}",
-        ), F_INCLUDED)
-    near = []
+        return [finding(rule("BK-001"), Result.PASS, _ns_ref(namespace), msg(
+            "Namespace {namespace} is backed up to storage location {location} by Velero Schedule(s) {schedules}",
+            namespace=namespace, location=loc, schedules=[f"{vns}/{s.name} ({s.schedule})" for s in covering],
+        ), F_INCLUDED)]
+    near: list[Text] = []
     refused = []  # would cover, but Velero refused them: the first thing to fix, so the message leads with them
     for s in sorted(view.schedules, key=lambda s: s.name):
         if s.namespace != vns or not _includes(s.included_namespaces, namespace):
             continue
-        if not _spec_misses(spec, namespace, s)[0]:
+        miss = _spec_miss(spec, namespace, s)
+        if miss is None:
             refused.append(s)
-            continue
-        en, fr = schedule_covers(spec, namespace, s)
-        near.append((f"Schedule {vns}/{s.name}: {en}", f"planification {vns}/{s.name} : {fr}"))
-    why_en = "".join(f"; {n[0]}" for n in near)
-    why_fr = "".join(f" ; {n[1]}" for n in near)
-    if refused:
-        listed = ", ".join(f"{vns}/{s.name} ({F_SCHEDULE_PHASE} {s.phase})" for s in refused)
-        if len(refused) == 1:
-            lead_en = (f"the only Schedule that would back it up to storage location {loc}, {listed}, failed "
-                       f"Velero's validation: Velero never runs it")
-            lead_fr = (f"la seule planification qui le sauvegarderait dans l'emplacement {loc}, {listed}, a échoué "
-                       f"à la validation de Velero : Velero ne l'exécute jamais")
         else:
-            lead_en = (f"the only Schedules that would back it up to storage location {loc}, {listed}, failed "
-                       f"Velero's validation: Velero never runs them")
-            lead_fr = (f"les seules planifications qui le sauvegarderaient dans l'emplacement {loc}, {listed}, ont "
-                       f"échoué à la validation de Velero : Velero ne les exécute jamais")
-        return finding(rule("BK-001"), Result.FAIL, _ns_ref(namespace), Message(
-            f"Namespace {namespace} is covered by no Velero Schedule in {vns}: {lead_en}{why_en}",
-            f"L'espace de noms {namespace} n'est couvert par aucune planification (Schedule) Velero de {vns} : "
-            f"{lead_fr}{why_fr}",
-        ), F_SCHEDULE_PHASE)
-    return finding(rule("BK-001"), Result.FAIL, _ns_ref(namespace), Message(
-        f"Namespace {namespace} is covered by no Velero Schedule in {vns}: no active Schedule there holds it "
-        f"(or *) in spec.template.includedNamespaces and writes to storage location {loc}{why_en}",
-        f"L'espace de noms {namespace} n'est couvert par aucune planification (Schedule) Velero de {vns} : "
-        f"aucune planification active n'y contient cet espace de noms (ni *) dans "
-        f"spec.template.includedNamespaces tout en écrivant dans l'emplacement {loc}{why_fr}",
-    ), F_INCLUDED)
+            schedule = f"{vns}/{s.name}"
+            near.append(msg("Schedule {schedule}: {reason}", schedule=schedule, reason=miss))
+    if refused:
+        listed = [f"{vns}/{s.name} ({F_SCHEDULE_PHASE} {s.phase})" for s in refused]
+        if len(refused) == 1:
+            lead = msg("the only Schedule that would back it up to storage location {location}, {schedules}, "
+                       "failed Velero's validation: Velero never runs it", location=loc, schedules=listed)
+        else:
+            lead = msg("the only Schedules that would back it up to storage location {location}, {schedules}, "
+                       "failed Velero's validation: Velero never runs them", location=loc, schedules=listed)
+        cited = F_SCHEDULE_PHASE
+    else:
+        lead = msg("no active Schedule there holds it (or *) in spec.template.includedNamespaces and writes to "
+                   "storage location {location}", location=loc)
+        cited = F_INCLUDED
+    return [finding(rule("BK-001"), Result.FAIL, _ns_ref(namespace), msg(
+        "Namespace {namespace} is covered by no Velero Schedule in {velero_namespace}: {reasons}",
+        namespace=namespace, velero_namespace=vns, reasons=_semicolon_separated([lead, *near]),
+    ), cited)]
 
 
 # --------------------------------------------------------------------------------------------
 # BK-002, BK-003
 
 
-def check_off_zone(spec: BackupPolicySpec, namespace: str, view: ClusterView) -> Finding:
-    """BK-002: fail when the storage location's zone is a zone where running pods of the namespace sit;
-    skip when the location is missing or has no zone (BK-003 reports it) or without live Pods/Nodes;
-    warn when some running pods are on nodes of unknown zone."""
+def _pods_on_nodes(pods: list[Pod]) -> Text | Seq:
+    shown: Text | Seq = seq(msg("{pod} on node {node}", pod=p.name, node=p.node_name) for p in pods[:PODS_SHOWN])
+    if len(pods) > PODS_SHOWN:
+        return msg("{pods} and {more} more", pods=shown, more=len(pods) - PODS_SHOWN)
+    return shown
+
+
+@family.rule("BK-002", Severity.CRITICAL, ("R2",),
+             N_("The backup target sits in a zone where protected workloads run"),
+             reads={"BackupStorageLocation", "Pod", "Node"})
+def off_zone_storage(protected: ProtectedNamespace, view: ClusterView, now: datetime) -> list[Finding]:
+    """Fail when the storage location's zone is a zone where running pods of the namespace sit; skip when
+    the location is missing or has no zone (BK-003 reports it) or without live Pods/Nodes; warn when some
+    running pods are on nodes of unknown zone."""
     if not view.velero_installed:
-        return _not_installed("BK-002", spec, namespace)
-    ref = _bsl_ref(spec)
-    bsl = find_storage_location(spec, view)
+        return _not_installed("BK-002", protected)
+    spec, namespace = protected.spec, protected.namespace
+    ref, location = _bsl_ref(spec), _location(spec)
+    bsl = protected.storage_location
     if bsl is None:
-        return finding(rule("BK-002"), Result.SKIP, ref, Message(
-            f"{_bsl_en(spec)} does not exist, so its zone cannot be compared with the workloads of namespace "
-            f"{namespace} (BK-003 reports the missing location)",
-            f"{_cap(_bsl_fr(spec))} n'existe pas : sa zone ne peut pas être comparée à celles des charges de "
-            f"l'espace de noms {namespace} (BK-003 signale l'emplacement manquant)",
-        ), F_STORAGE_LOCATION)
+        return [finding(rule("BK-002"), Result.SKIP, ref, msg(
+            "BackupStorageLocation {location} does not exist, so its zone cannot be compared with the workloads of "
+            "namespace {namespace} (BK-003 reports the missing location)", location=location, namespace=namespace,
+        ), F_STORAGE_LOCATION)]
     zone = bsl.zone
     if not zone:
-        return finding(rule("BK-002"), Result.SKIP, ref, Message(
-            f"{_bsl_en(spec)} has no {ZONE_LABEL} label, so off-zone storage is not judged here (BK-003 "
-            f"reports it)",
-            f"{_cap(_bsl_fr(spec))} n'a pas de label {ZONE_LABEL} : le stockage hors zone n'est pas jugé ici "
-            f"(BK-003 le signale)",
-        ), F_ZONE)
+        return [finding(rule("BK-002"), Result.SKIP, ref, msg(
+            "BackupStorageLocation {location} has no {label} label, so off-zone storage is not judged here "
+            "(BK-003 reports it)", location=location, label=ZONE_LABEL,
+        ), F_ZONE)]
     if not view.pods_observed or not view.nodes_observed:
-        return finding(rule("BK-002"), Result.SKIP, ref, Message(
-            f"Zones of the workloads of namespace {namespace} not judged: no live Pods/Nodes in the input "
-            f"({_bsl_en(spec)} is in zone {zone})",
-            f"Zones des charges de l'espace de noms {namespace} non évaluées : aucun Pod ni Node réel dans "
-            f"l'entrée ({_bsl_fr(spec)} est dans la zone {zone})",
-        ), F_ZONE)
-    wz = workload_zones(namespace, view)
+        return [finding(rule("BK-002"), Result.SKIP, ref, msg(
+            "Zones of the workloads of namespace {namespace} not judged: no live Pods/Nodes in the input "
+            "(BackupStorageLocation {location} is in zone {zone})", namespace=namespace, location=location, zone=zone,
+        ), F_ZONE)]
+    wz = protected.workload_zones
+    where = {"location": location, "zone": zone, "namespace": namespace}
     if zone in wz.by_zone:
-        pods = wz.by_zone[zone]
-        shown = ", ".join(f"{p.name} on node {p.node_name}" for p in pods[:3])
-        shown_fr = ", ".join(f"{p.name} sur le nœud {p.node_name}" for p in pods[:3])
-        more = len(pods) - 3
-        more_en = f" and {more} more" if more > 0 else ""
-        more_fr = f" et {more} autre(s)" if more > 0 else ""
-        return finding(rule("BK-002"), Result.FAIL, ref, Message(
-            f"{_bsl_en(spec)} is in zone {zone} ({F_ZONE}), where running pods of namespace {namespace} sit "
-            f"({shown}{more_en}); a zone outage would take the workloads and their backups together "
-            f"(workload zones: {_names(wz.zones)})",
-            f"{_cap(_bsl_fr(spec))} est dans la zone {zone} ({F_ZONE}), où s'exécutent des pods de l'espace "
-            f"de noms {namespace} ({shown_fr}{more_fr}) ; une panne de zone emporterait les charges et leurs "
-            f"sauvegardes ensemble (zones des charges : {_names(wz.zones, 'aucune')})",
-        ), F_ZONE)
+        return [finding(rule("BK-002"), Result.FAIL, ref, msg(
+            "BackupStorageLocation {location} is in zone {zone} ({field}), where running pods of namespace "
+            "{namespace} sit ({pods}); a zone outage would take the workloads and their backups together "
+            "(workload zones: {zones})", field=F_ZONE, pods=_pods_on_nodes(wz.by_zone[zone]), zones=wz.zones, **where,
+        ), F_ZONE)]
     if wz.unzoned:
-        listed = ", ".join(f"{p.name} ({p.node_name})" for p in wz.unzoned[:3])
-        return finding(rule("BK-002"), Result.WARN, ref, Message(
-            f"{_bsl_en(spec)} is in zone {zone}, outside the known workload zones of namespace {namespace} "
-            f"({_names(wz.zones)}), but {len(wz.unzoned)} running pod(s) sit on nodes that are not observed "
-            f"or have no {ZONE_LABEL} label ({listed}): off-zone storage is not proven for them",
-            f"{_cap(_bsl_fr(spec))} est dans la zone {zone}, hors des zones connues des charges de l'espace "
-            f"de noms {namespace} ({_names(wz.zones, 'aucune')}), mais {len(wz.unzoned)} pod(s) en cours "
-            f"d'exécution sont sur des nœuds non observés ou sans label {ZONE_LABEL} ({listed}) : le "
-            f"stockage hors zone n'est pas prouvé pour eux",
-        ), F_ZONE)
+        unknown = {"count": len(wz.unzoned), "label": ZONE_LABEL,
+                   "pods": [f"{p.name} ({p.node_name})" for p in wz.unzoned[:PODS_SHOWN]]}
+        if not wz.zones:
+            return [finding(rule("BK-002"), Result.WARN, ref, msg(
+                "BackupStorageLocation {location} is in zone {zone}, outside the known workload zones of namespace "
+                "{namespace} (none), but {count} running pod(s) sit on nodes that are not observed or have no "
+                "{label} label ({pods}): off-zone storage is not proven for them", **where, **unknown,
+            ), F_ZONE)]
+        return [finding(rule("BK-002"), Result.WARN, ref, msg(
+            "BackupStorageLocation {location} is in zone {zone}, outside the known workload zones of namespace "
+            "{namespace} ({zones}), but {count} running pod(s) sit on nodes that are not observed or have no "
+            "{label} label ({pods}): off-zone storage is not proven for them", zones=wz.zones, **where, **unknown,
+        ), F_ZONE)]
     if not wz.by_zone:
-        return finding(rule("BK-002"), Result.PASS, ref, Message(
-            f"{_bsl_en(spec)} is in zone {zone}; namespace {namespace} has no running pods, so none shares "
-            f"its zone",
-            f"{_cap(_bsl_fr(spec))} est dans la zone {zone} ; l'espace de noms {namespace} n'a aucun pod en "
-            f"cours d'exécution, aucun ne partage donc sa zone",
-        ), F_ZONE)
-    return finding(rule("BK-002"), Result.PASS, ref, Message(
-        f"{_bsl_en(spec)} is in zone {zone}, outside the zones of the running pods of namespace {namespace} "
-        f"({_names(wz.zones)})",
-        f"{_cap(_bsl_fr(spec))} est dans la zone {zone}, hors des zones des pods en cours d'exécution de "
-        f"l'espace de noms {namespace} ({_names(wz.zones, 'aucune')})",
-    ), F_ZONE)
+        return [finding(rule("BK-002"), Result.PASS, ref, msg(
+            "BackupStorageLocation {location} is in zone {zone}; namespace {namespace} has no running pods, so none "
+            "shares its zone", **where,
+        ), F_ZONE)]
+    return [finding(rule("BK-002"), Result.PASS, ref, msg(
+        "BackupStorageLocation {location} is in zone {zone}, outside the zones of the running pods of namespace "
+        "{namespace} ({zones})", zones=wz.zones, **where,
+    ), F_ZONE)]
 
 
-def _missing(rule_id: str, spec: BackupPolicySpec, result: Result, tail_en: str, tail_fr: str) -> Finding:
-    return finding(rule(rule_id), result, _bsl_ref(spec), Message(
-        f"{_bsl_en(spec)} does not exist (spec.storageLocation {spec.storage_location} in "
-        f"spec.veleroNamespace {spec.velero_namespace}){tail_en}",
-        f"{_cap(_bsl_fr(spec))} n'existe pas (spec.storageLocation {spec.storage_location} dans "
-        f"spec.veleroNamespace {spec.velero_namespace}){tail_fr}",
+def _missing(rule_id: str, spec: BackupPolicySpec, result: Result, consequence: Text) -> Finding:
+    return finding(rule(rule_id), result, _bsl_ref(spec), msg(
+        "BackupStorageLocation {location} does not exist (spec.storageLocation {name} in spec.veleroNamespace "
+        "{velero_namespace}): {consequence}", location=_location(spec), name=spec.storage_location,
+        velero_namespace=spec.velero_namespace, consequence=consequence,
     ), F_STORAGE_LOCATION)
 
 
-def check_zone_known(spec: BackupPolicySpec, view: ClusterView, namespace: str = "") -> Finding:
-    """BK-003: fail when the storage location does not exist or has no zone label."""
+@family.rule("BK-003", Severity.HIGH, ("R2",),
+             N_("The backup target's zone is unknown, so off-zone storage cannot be proven"),
+             reads={"BackupStorageLocation"})
+def target_zone_known(protected: ProtectedNamespace, view: ClusterView, now: datetime) -> list[Finding]:
+    """Fail when the storage location does not exist or has no zone label."""
     if not view.velero_installed:
-        return _not_installed("BK-003", spec, namespace)
-    bsl = find_storage_location(spec, view)
+        return _not_installed("BK-003", protected)
+    spec = protected.spec
+    bsl = protected.storage_location
     if bsl is None:
-        return _missing("BK-003", spec, Result.FAIL, ": the backup target, and so its zone, is unknown",
-                        " : la cible de sauvegarde, et donc sa zone, est inconnue")
+        return [_missing("BK-003", spec, Result.FAIL, msg("the backup target, and so its zone, is unknown"))]
     if not bsl.zone:
-        return finding(rule("BK-003"), Result.FAIL, _bsl_ref(spec), Message(
-            f"{_bsl_en(spec)} has no {ZONE_LABEL} label: its zone is unknown, so storage outside the "
-            f"workloads' zones cannot be proven",
-            f"{_cap(_bsl_fr(spec))} n'a pas de label {ZONE_LABEL} : sa zone est inconnue, le stockage hors "
-            f"des zones des charges ne peut donc pas être prouvé",
-        ), F_ZONE)
-    return finding(rule("BK-003"), Result.PASS, _bsl_ref(spec), Message(
-        f"{_bsl_en(spec)} declares its zone: {bsl.zone} ({F_ZONE})",
-        f"{_cap(_bsl_fr(spec))} déclare sa zone : {bsl.zone} ({F_ZONE})",
-    ), F_ZONE)
+        return [finding(rule("BK-003"), Result.FAIL, _bsl_ref(spec), msg(
+            "BackupStorageLocation {location} has no {label} label: its zone is unknown, so storage outside the "
+            "workloads' zones cannot be proven", location=_location(spec), label=ZONE_LABEL,
+        ), F_ZONE)]
+    return [finding(rule("BK-003"), Result.PASS, _bsl_ref(spec), msg(
+        "BackupStorageLocation {location} declares its zone: {zone} ({field})",
+        location=_location(spec), zone=bsl.zone, field=F_ZONE,
+    ), F_ZONE)]
 
 
 # --------------------------------------------------------------------------------------------
 # BK-004
 
 
-def check_encryption(spec: BackupPolicySpec, view: ClusterView, namespace: str = "") -> Finding:
-    """BK-004: fail when the policy requires encryption and the storage location shows none; skip when
-    not required or the location is missing (BK-003 fails then)."""
+@family.rule("BK-004", Severity.HIGH, ("S2",), N_("The backup target does not encrypt"),
+             reads={"BackupStorageLocation"})
+def target_encryption(protected: ProtectedNamespace, view: ClusterView, now: datetime) -> list[Finding]:
+    """Fail when the policy requires encryption and the storage location shows none; skip when not required
+    or the location is missing (BK-003 fails then)."""
     if not view.velero_installed:
-        return _not_installed("BK-004", spec, namespace)
-    ref = _bsl_ref(spec)
+        return _not_installed("BK-004", protected)
+    spec = protected.spec
+    ref, location = _bsl_ref(spec), _location(spec)
     if not spec.require_encryption:
-        return finding(rule("BK-004"), Result.SKIP, ref, Message(
-            f"Encryption of {_bsl_en(spec)} not judged: the policy's requireEncryption is false",
-            f"Chiffrement du BackupStorageLocation {spec.velero_namespace}/{spec.storage_location} non évalué : "
-            f"requireEncryption vaut false dans la politique",
-        ), F_CONFIG)
-    bsl = find_storage_location(spec, view)
+        return [finding(rule("BK-004"), Result.SKIP, ref, msg(
+            "Encryption of BackupStorageLocation {location} not judged: the policy's requireEncryption is false",
+            location=location,
+        ), F_CONFIG)]
+    bsl = protected.storage_location
     if bsl is None:
-        return _missing("BK-004", spec, Result.SKIP, ": its encryption cannot be judged (BK-003 reports it)",
-                        " : son chiffrement ne peut pas être évalué (BK-003 le signale)")
+        return [_missing("BK-004", spec, Result.SKIP, msg("its encryption cannot be judged (BK-003 reports it)"))]
     enc = encryption_evidence(bsl)
     if enc.encrypts:
-        return finding(rule("BK-004"), Result.PASS, ref, Message(
-            f"{_bsl_en(spec)} encrypts: {'; '.join(e[1] for e in enc.evidence)}",
-            f"{_cap(_bsl_fr(spec))} chiffre les données : {' ; '.join(e[2] for e in enc.evidence)}",
-        ), enc.evidence[0][0])
-    keys = ", ".join(ENCRYPTION_CONFIG_KEYS)
-    neg_en = f" ({', '.join(enc.negative)} does not count)" if enc.negative else ""
-    neg_fr = f" ({', '.join(enc.negative)} ne compte pas)" if enc.negative else ""
-    return finding(rule("BK-004"), Result.FAIL, ref, Message(
-        f"{_bsl_en(spec)} shows no encryption while the policy requires it: its spec.config sets none of "
-        f"{keys}, and it has no {ENCRYPTION_ANNOTATION} annotation{neg_en}",
-        f"{_cap(_bsl_fr(spec))} ne montre aucun chiffrement alors que la politique l'exige : son spec.config "
-        f"ne définit aucune des clés {keys}, et il ne porte pas l'annotation {ENCRYPTION_ANNOTATION}{neg_fr}",
-    ), F_CONFIG)
+        return [finding(rule("BK-004"), Result.PASS, ref, msg(
+            "BackupStorageLocation {location} encrypts: {evidence}",
+            location=location, evidence=_semicolon_separated([text for _, text in enc.evidence]),
+        ), enc.evidence[0][0])]
+    absent = {"location": location, "keys": ENCRYPTION_CONFIG_KEYS, "annotation": ENCRYPTION_ANNOTATION}
+    if enc.negative:
+        return [finding(rule("BK-004"), Result.FAIL, ref, msg(
+            "BackupStorageLocation {location} shows no encryption while the policy requires it: its spec.config "
+            "sets none of {keys}, and it has no {annotation} annotation ({negative} does not count)",
+            negative=enc.negative, **absent,
+        ), F_CONFIG)]
+    return [finding(rule("BK-004"), Result.FAIL, ref, msg(
+        "BackupStorageLocation {location} shows no encryption while the policy requires it: its spec.config sets "
+        "none of {keys}, and it has no {annotation} annotation", **absent,
+    ), F_CONFIG)]
 
 
 # --------------------------------------------------------------------------------------------
 # BK-005
 
 
-def check_rpo(spec: BackupPolicySpec, namespace: str, view: ClusterView, now: datetime) -> Finding:
-    """BK-005: fail when no Completed backup covers the namespace, or the latest is older than rpo."""
+def _phases(backups: Iterable[VeleroBackup]) -> dict[str, int]:
+    phases: dict[str, int] = {}
+    for b in backups:
+        phase = b.phase or "no phase"
+        phases[phase] = phases.get(phase, 0) + 1
+    return phases
+
+
+@family.rule("BK-005", Severity.HIGH, ("R3",), N_("The last successful backup is older than the policy's RPO"),
+             reads={"Backup"})
+def backup_age(protected: ProtectedNamespace, view: ClusterView, now: datetime) -> list[Finding]:
+    """Fail when no Completed backup covers the namespace, or the latest is older than rpo."""
     if not view.velero_installed:
-        return _not_installed("BK-005", spec, namespace)
-    vns, loc, rpo = spec.velero_namespace, spec.storage_location, spec.rpo
-    latest = latest_backup(spec, namespace, view)
-    if latest is None:
-        others = [b for b in view.backups if backup_covers(spec, namespace, b)]
-        if others:
-            phases: dict[str, int] = {}
-            for b in others:
-                phase = b.phase if b.phase == "Completed" else (b.phase or "no phase")
-                phases[phase] = phases.get(phase, 0) + 1
-            counted = ", ".join(f"{n} {p}" for p, n in sorted(phases.items()))
-            extra_en = f"; its backups there: {counted}"
-            extra_fr = f" ; ses sauvegardes présentes : {counted}"
-            if "Completed" in phases:
-                extra_en += " (Completed without a timestamp)"
-                extra_fr += " (Completed sans horodatage)"
-        else:
-            extra_en = extra_fr = ""
-        return finding(rule("BK-005"), Result.FAIL, _ns_ref(namespace), Message(
-            f"Namespace {namespace} has no successful backup: no Velero Backup in {vns} on storage location "
-            f"{loc} covering it has status.phase Completed (RPO {rpo}){extra_en}",
-            f"L'espace de noms {namespace} n'a aucune sauvegarde réussie : aucune Backup Velero de {vns} dans "
-            f"l'emplacement {loc} qui le couvre n'a status.phase Completed (RPO {rpo}){extra_fr}",
-        ), F_BACKUP_COMPLETED)
-    when = backup_time(latest)
-    assert when is not None  # successful_backups keeps dated backups only
-    age = (aware(now) - when).total_seconds()
-    stamp = format_time(when)
-    source = F_BACKUP_COMPLETED if parse_time(latest.completed) else "status.startTimestamp"
-    if age > parse_duration(rpo):
-        return finding(rule("BK-005"), Result.FAIL, _ns_ref(namespace), Message(
-            f"The last successful backup of namespace {namespace}, Velero Backup {vns}/{latest.name} "
-            f"({source} {stamp}), is {format_duration(age)} old: older than the policy's rpo of {rpo}",
-            f"La dernière sauvegarde réussie de l'espace de noms {namespace}, la Backup Velero "
-            f"{vns}/{latest.name} ({source} {stamp}), est âgée de {format_duration(age)} : plus ancienne que le "
-            f"rpo de la politique, {rpo}",
-        ), source)
-    return finding(rule("BK-005"), Result.PASS, _ns_ref(namespace), Message(
-        f"The last successful backup of namespace {namespace}, Velero Backup {vns}/{latest.name} "
-        f"({source} {stamp}), is {format_duration(age)} old, within the rpo of {rpo}",
-        f"La dernière sauvegarde réussie de l'espace de noms {namespace}, la Backup Velero "
-        f"{vns}/{latest.name} ({source} {stamp}), est âgée de {format_duration(age)}, dans le rpo de {rpo}",
-    ), source)
+        return _not_installed("BK-005", protected)
+    spec, namespace = protected.spec, protected.namespace
+    about = {"namespace": namespace, "velero_namespace": spec.velero_namespace, "rpo": spec.rpo}
+    latest, when = protected.latest_backup, protected.last_backup_at
+    if latest is None or when is None:
+        phases = _phases(b for b in view.backups if backup_covers(spec, namespace, b))
+        if not phases:
+            return [finding(rule("BK-005"), Result.FAIL, _ns_ref(namespace), msg(
+                "Namespace {namespace} has no successful backup: no Velero Backup in {velero_namespace} on storage "
+                "location {location} covering it has status.phase Completed (RPO {rpo})",
+                location=spec.storage_location, **about,
+            ), F_BACKUP_COMPLETED)]
+        counted: Text | list[str] = [f"{n} {p}" for p, n in sorted(phases.items())]
+        if "Completed" in phases:
+            counted = msg("{backups} (Completed without a timestamp)", backups=counted)
+        return [finding(rule("BK-005"), Result.FAIL, _ns_ref(namespace), msg(
+            "Namespace {namespace} has no successful backup: no Velero Backup in {velero_namespace} on storage "
+            "location {location} covering it has status.phase Completed (RPO {rpo}); its backups there: {backups}",
+            location=spec.storage_location, backups=counted, **about,
+        ), F_BACKUP_COMPLETED)]
+    age = (as_utc(now) - when).total_seconds()
+    source = F_BACKUP_COMPLETED if parse_rfc3339_or_none(latest.completed) else F_BACKUP_STARTED
+    last = {"backup": f"{spec.velero_namespace}/{latest.name}", "field": source, "completed": rfc3339_seconds(when),
+            "age": format_duration(age), **about}
+    if age > parse_duration(spec.rpo):
+        return [finding(rule("BK-005"), Result.FAIL, _ns_ref(namespace), msg(
+            "The last successful backup of namespace {namespace}, Velero Backup {backup} ({field} {completed}), is "
+            "{age} old: older than the policy's rpo of {rpo}", **last,
+        ), source)]
+    return [finding(rule("BK-005"), Result.PASS, _ns_ref(namespace), msg(
+        "The last successful backup of namespace {namespace}, Velero Backup {backup} ({field} {completed}), is "
+        "{age} old, within the rpo of {rpo}", **last,
+    ), source)]
 
 
 # --------------------------------------------------------------------------------------------
 # BK-006
 
 
-def check_restore_test(spec: BackupPolicySpec, namespace: str, view: ClusterView, now: datetime) -> Finding:
-    """BK-006: fail when no Completed Restore of a backup of the namespace lies within
-    restoreTestInterval; skip when the policy sets no interval."""
+@family.rule("BK-006", Severity.MEDIUM, ("S3",), N_("No successful restore test within the policy's interval"),
+             reads={"Restore", "Backup"})
+def restore_test_age(protected: ProtectedNamespace, view: ClusterView, now: datetime) -> list[Finding]:
+    """Fail when no Completed Restore of a backup of the namespace lies within restoreTestInterval; skip when
+    the policy sets no interval."""
     if not view.velero_installed:
-        return _not_installed("BK-006", spec, namespace)
+        return _not_installed("BK-006", protected)
+    spec, namespace = protected.spec, protected.namespace
     interval = spec.restore_test_interval
-    vns = spec.velero_namespace
     if interval is None:
-        return finding(rule("BK-006"), Result.SKIP, _ns_ref(namespace), Message(
-            f"Restore tests of namespace {namespace} not judged: the policy sets no restoreTestInterval",
-            f"Tests de restauration de l'espace de noms {namespace} non évalués : la politique ne fixe pas de "
-            f"restoreTestInterval",
-        ), "status.phase")
-    last = last_restore_test(spec, namespace, view)
-    if last is None:
-        return finding(rule("BK-006"), Result.FAIL, _ns_ref(namespace), Message(
-            f"Namespace {namespace} has no successful restore test: no Velero Restore in {vns} of a backup "
-            f"of it has status.phase Completed; the policy's restoreTestInterval is {interval}",
-            f"L'espace de noms {namespace} n'a aucun test de restauration réussi : aucune Restore Velero de "
-            f"{vns} d'une de ses sauvegardes n'a status.phase Completed ; le restoreTestInterval de la "
-            f"politique est de {interval}",
-        ), "status.phase")
-    when = parse_time(last.completed)
-    assert when is not None  # restore_tests keeps dated restores only
-    age = (aware(now) - when).total_seconds()
-    what_en = (f"Velero Restore {vns}/{last.name} of backup {last.backup_name} "
-               f"({F_RESTORE_COMPLETED} {format_time(when)})")
-    what_fr = (f"la Restore Velero {vns}/{last.name} de la sauvegarde {last.backup_name} "
-               f"({F_RESTORE_COMPLETED} {format_time(when)})")
+        return [finding(rule("BK-006"), Result.SKIP, _ns_ref(namespace), msg(
+            "Restore tests of namespace {namespace} not judged: the policy sets no restoreTestInterval",
+            namespace=namespace,
+        ), "status.phase")]
+    about = {"namespace": namespace, "interval": interval}
+    last, when = protected.last_restore_test, protected.last_restore_test_at
+    if last is None or when is None:
+        return [finding(rule("BK-006"), Result.FAIL, _ns_ref(namespace), msg(
+            "Namespace {namespace} has no successful restore test: no Velero Restore in {velero_namespace} of a "
+            "backup of it has status.phase Completed; the policy's restoreTestInterval is {interval}",
+            velero_namespace=spec.velero_namespace, **about,
+        ), "status.phase")]
+    age = (as_utc(now) - when).total_seconds()
+    tested = {"restore": f"{spec.velero_namespace}/{last.name}", "backup": last.backup_name,
+              "field": F_RESTORE_COMPLETED, "completed": rfc3339_seconds(when), "age": format_duration(age), **about}
     if age > parse_duration(interval):
-        return finding(rule("BK-006"), Result.FAIL, _ns_ref(namespace), Message(
-            f"The last successful restore test of namespace {namespace}, {what_en}, is "
-            f"{format_duration(age)} old: older than the policy's restoreTestInterval of {interval}",
-            f"Le dernier test de restauration réussi de l'espace de noms {namespace}, {what_fr}, est âgé de "
-            f"{format_duration(age)} : plus ancien que le restoreTestInterval de la politique, {interval}",
-        ), F_RESTORE_COMPLETED)
-    return finding(rule("BK-006"), Result.PASS, _ns_ref(namespace), Message(
-        f"The last successful restore test of namespace {namespace}, {what_en}, is {format_duration(age)} old, "
-        f"within the restoreTestInterval of {interval}",
-        f"Le dernier test de restauration réussi de l'espace de noms {namespace}, {what_fr}, est âgé de "
-        f"{format_duration(age)}, dans le restoreTestInterval de {interval}",
-    ), F_RESTORE_COMPLETED)
+        return [finding(rule("BK-006"), Result.FAIL, _ns_ref(namespace), msg(
+            "The last successful restore test of namespace {namespace}, Velero Restore {restore} of backup {backup} "
+            "({field} {completed}), is {age} old: older than the policy's restoreTestInterval of {interval}",
+            **tested,
+        ), F_RESTORE_COMPLETED)]
+    return [finding(rule("BK-006"), Result.PASS, _ns_ref(namespace), msg(
+        "The last successful restore test of namespace {namespace}, Velero Restore {restore} of backup {backup} "
+        "({field} {completed}), is {age} old, within the restoreTestInterval of {interval}", **tested,
+    ), F_RESTORE_COMPLETED)]
 
 
 # --------------------------------------------------------------------------------------------
 # BK-007
 
 
-def check_region(spec: BackupPolicySpec, view: ClusterView, namespace: str = "") -> Finding:
-    """BK-007: fail when allowedRegions is set and the storage location's region (label, then
-    spec.config.region) is unknown or not in it; skip without allowedRegions or location."""
+@family.rule("BK-007", Severity.CRITICAL, ("R10",), N_("The backup target is outside the allowed regions"),
+             reads={"BackupStorageLocation"})
+def target_region(protected: ProtectedNamespace, view: ClusterView, now: datetime) -> list[Finding]:
+    """Fail when allowedRegions is set and the storage location's region (label, then spec.config.region) is
+    unknown or not in it; skip without allowedRegions or location."""
     if not view.velero_installed:
-        return _not_installed("BK-007", spec, namespace)
-    ref = _bsl_ref(spec)
+        return _not_installed("BK-007", protected)
+    spec = protected.spec
+    ref, location = _bsl_ref(spec), _location(spec)
     allowed = list(spec.allowed_regions or ())
     if not allowed:
-        return finding(rule("BK-007"), Result.SKIP, ref, Message(
-            f"Region of {_bsl_en(spec)} not judged: the policy sets no allowedRegions",
-            f"Région du BackupStorageLocation {spec.velero_namespace}/{spec.storage_location} non évaluée : la "
-            f"politique ne fixe pas d'allowedRegions",
-        ), F_REGION)
-    listed = ", ".join(allowed)
-    bsl = find_storage_location(spec, view)
+        return [finding(rule("BK-007"), Result.SKIP, ref, msg(
+            "Region of BackupStorageLocation {location} not judged: the policy sets no allowedRegions",
+            location=location,
+        ), F_REGION)]
+    bsl = protected.storage_location
     if bsl is None:
-        return _missing("BK-007", spec, Result.SKIP, ": its region cannot be judged (BK-003 reports it)",
-                        " : sa région ne peut pas être évaluée (BK-003 le signale)")
+        return [_missing("BK-007", spec, Result.SKIP, msg("its region cannot be judged (BK-003 reports it)"))]
     region = bsl.region
     if not region:
-        return finding(rule("BK-007"), Result.FAIL, ref, Message(
-            f"{_bsl_en(spec)} has no region: neither a {REGION_LABEL} label nor spec.config.region, so it "
-            f"cannot be shown to lie in the allowed regions ({listed})",
-            f"{_cap(_bsl_fr(spec))} n'a pas de région : ni label {REGION_LABEL} ni spec.config.region ; on ne "
-            f"peut donc pas montrer qu'il se trouve dans les régions autorisées ({listed})",
-        ), F_REGION)
+        return [finding(rule("BK-007"), Result.FAIL, ref, msg(
+            "BackupStorageLocation {location} has no region: neither a {label} label nor spec.config.region, so it "
+            "cannot be shown to lie in the allowed regions ({allowed})",
+            location=location, label=REGION_LABEL, allowed=allowed,
+        ), F_REGION)]
     source = F_REGION if bsl.labels.get(REGION_LABEL) else F_CONFIG_REGION
+    where = {"location": location, "region": region, "field": source, "allowed": allowed}
     if region not in allowed:
-        return finding(rule("BK-007"), Result.FAIL, ref, Message(
-            f"{_bsl_en(spec)} is in region {region} ({source}), outside the policy's allowedRegions ({listed})",
-            f"{_cap(_bsl_fr(spec))} est dans la région {region} ({source}), hors des allowedRegions de la "
-            f"politique ({listed})",
-        ), source)
-    return finding(rule("BK-007"), Result.PASS, ref, Message(
-        f"{_bsl_en(spec)} is in region {region} ({source}), one of the allowed regions ({listed})",
-        f"{_cap(_bsl_fr(spec))} est dans la région {region} ({source}), une des régions autorisées ({listed})",
-    ), source)
+        return [finding(rule("BK-007"), Result.FAIL, ref, msg(
+            "BackupStorageLocation {location} is in region {region} ({field}), outside the policy's allowedRegions "
+            "({allowed})", **where,
+        ), source)]
+    return [finding(rule("BK-007"), Result.PASS, ref, msg(
+        "BackupStorageLocation {location} is in region {region} ({field}), one of the allowed regions ({allowed})",
+        **where,
+    ), source)]
 
 
 # --------------------------------------------------------------------------------------------
-# The policy
+# One rule, or all of them
+
+
+def _judge(declared: Rule[ProtectedNamespace], spec: BackupPolicySpec, namespace: str, view: ClusterView,
+           now: datetime = datetime.min) -> Finding:
+    (only,) = declared(ProtectedNamespace(spec, namespace, "", view), view, now)
+    return only
+
+
+def check_schedule(spec: BackupPolicySpec, namespace: str, view: ClusterView) -> Finding:
+    """BK-001 alone."""
+    return _judge(schedule_coverage, spec, namespace, view)
+
+
+def check_off_zone(spec: BackupPolicySpec, namespace: str, view: ClusterView) -> Finding:
+    """BK-002 alone."""
+    return _judge(off_zone_storage, spec, namespace, view)
+
+
+def check_zone_known(spec: BackupPolicySpec, view: ClusterView, namespace: str = "") -> Finding:
+    """BK-003 alone."""
+    return _judge(target_zone_known, spec, namespace, view)
+
+
+def check_encryption(spec: BackupPolicySpec, view: ClusterView, namespace: str = "") -> Finding:
+    """BK-004 alone."""
+    return _judge(target_encryption, spec, namespace, view)
+
+
+def check_rpo(spec: BackupPolicySpec, namespace: str, view: ClusterView, now: datetime) -> Finding:
+    """BK-005 alone."""
+    return _judge(backup_age, spec, namespace, view, now)
+
+
+def check_restore_test(spec: BackupPolicySpec, namespace: str, view: ClusterView, now: datetime) -> Finding:
+    """BK-006 alone."""
+    return _judge(restore_test_age, spec, namespace, view, now)
+
+
+def check_region(spec: BackupPolicySpec, view: ClusterView, namespace: str = "") -> Finding:
+    """BK-007 alone."""
+    return _judge(target_region, spec, namespace, view)
 
 
 def evaluate_backup(spec: BackupPolicySpec, namespace: str, policy_name: str, view: ClusterView,
                     now: datetime) -> BackupEvaluation:
     """Every BK rule for the namespace the BackupPolicy `policy_name` lives in (and protects)."""
     label = f"BackupPolicy/{namespace}/{policy_name}"
-    now = aware(now)
-    wz = workload_zones(namespace, view)
-    status: dict = {"target": spec.storage_location, "workloadZones": wz.zones}
-    if not view.velero_installed:
-        findings = [_not_installed(r, spec, namespace) for r in _ALL_RULES]
-        return BackupEvaluation([replace(f, policy=label) for f in findings], status, None, False, None)
-    findings = [
-        check_schedule(spec, namespace, view),
-        check_off_zone(spec, namespace, view),
-        check_zone_known(spec, view, namespace),
-        check_encryption(spec, view, namespace),
-        check_rpo(spec, namespace, view, now),
-        check_restore_test(spec, namespace, view, now),
-        check_region(spec, view, namespace),
-    ]
-    bsl = find_storage_location(spec, view)
-    if bsl is not None:
-        if bsl.zone:
-            status["targetZone"] = bsl.zone
-        if bsl.region:
-            status["targetRegion"] = bsl.region
-    deadlines: list[datetime] = []
-    latest = latest_backup(spec, namespace, view)
-    if latest is not None:
-        when = backup_time(latest)
-        assert when is not None
-        status["lastBackup"] = format_time(when)
-        deadlines.append(when + timedelta(seconds=parse_duration(spec.rpo)))
-    restore = last_restore_test(spec, namespace, view)
-    if restore is not None:
-        tested = parse_time(restore.completed)
-        assert tested is not None
-        status["lastRestoreTest"] = format_time(tested)
-        if spec.restore_test_interval is not None:
-            deadlines.append(tested + timedelta(seconds=parse_duration(spec.restore_test_interval)))
-    future = [d for d in deadlines if d > now]
-    next_deadline = min(future) if future else None
-    if next_deadline is not None:
-        status["nextDeadline"] = format_time(next_deadline)
-    return BackupEvaluation([replace(f, policy=label) for f in findings], status, next_deadline,
-                            bsl is not None, latest)
+    protected = ProtectedNamespace(spec, namespace, policy_name, view)
+    findings = family.evaluate(protected, view, as_utc(now))
+    return BackupEvaluation(protected, [replace(f, policy=label) for f in findings], next_deadline(protected, now))

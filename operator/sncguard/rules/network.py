@@ -2,22 +2,27 @@
 Internet, tenant isolation, the flow matrix, no cleartext, exposure only from the DMZ (R7, R8,
 S1, S4, S6, S7).
 
-Pure: no I/O, no clock, no kopf, no client. `evaluate_network` judges every tenant namespace;
-each `check_*` function judges one rule and returns its findings (fail per offending object,
-pass per clean namespace or policy). NetworkPolicy semantics come from `sncguard.netpol`.
+Pure: no I/O, no clock, no kopf, no client. Each rule is declared once in `family`, with the kinds
+it reads, and wraps one `check_*` function that judges it (fail per offending object, pass per
+clean namespace or policy); `evaluate_network` runs them all for one tenant. NetworkPolicy
+semantics come from `sncguard.netpol`: NET-003, NET-004 and NET-005 share one NetworkPolicyEngine
+per evaluation (see `_engine`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from ..findings import Finding, Message, ResourceRef, Result, finding
+from ..findings import Finding, ResourceRef, Result, Severity, finding
+from ..i18n import N_, Text, msg, seq
 from ..netpol import (
     DEFAULT_PROTOCOL,
     Direction,
@@ -34,7 +39,8 @@ from ..netpol import (
 )
 from ..selectors import is_empty_selector, label_selector_matches
 from ..view import ClusterView, Ingress, NetworkPolicy, Pod, Route, Service, ServicePort
-from .catalogue import rule
+from .registry import NETWORK, Family, rule
+from .subjects import Tenant
 
 if TYPE_CHECKING:
     from ..api.tenantpolicy import Flow, FlowPeer, TenantPolicySpec
@@ -50,6 +56,8 @@ __all__ = [
     "check_flow_matrix",
     "check_forbidden_ports_exposed",
     "evaluate_network",
+    "family",
+    "namespace_selectors_read",
 ]
 
 DMZ_ZONE = "dmz"
@@ -67,11 +75,36 @@ F_TYPE = "spec.type"
 F_EXTERNAL_IPS = "spec.externalIPs"
 F_RULES = "spec.rules"
 F_HOST = "spec.host"
-F_SOURCE_RANGES = "spec.loadBalancerSourceRanges"
 
 _FINISHED_PHASES = ("Succeeded", "Failed")
 GAPS_COUNTED = 20  # NET-005 stops counting a rule's uncovered combinations here
 _SHOWN = 5
+
+
+family: Family[Tenant] = Family(NETWORK, "TenantPolicy")
+
+
+# --------------------------------------------------------------------------------------------
+# The NetworkPolicy engine of one evaluation
+
+# id(Tenant) -> (the view, its engine). A Tenant is one evaluation's subject (rules/subjects), so the
+# engine NET-003, NET-004 and NET-005 share lives as long as the Tenant and no longer: building it
+# indexes every pod, policy and namespace of the view, once per tenant instead of once per rule.
+_ENGINES: dict[int, tuple[ClusterView, NetworkPolicyEngine]] = {}
+
+
+def _engine(tenant: Tenant, view: ClusterView) -> NetworkPolicyEngine:
+    """The NetworkPolicyEngine over `view` for this evaluation of `tenant`, built on first use."""
+    key = id(tenant)
+    cached = _ENGINES.get(key)
+    if cached is not None and cached[0] is view:
+        return cached[1]
+    engine = NetworkPolicyEngine(view)
+    if cached is None:
+        # The entry goes with the Tenant, before its id can be reused.
+        weakref.finalize(tenant, _ENGINES.pop, key, None).atexit = False
+    _ENGINES[key] = (view, engine)
+    return engine
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,12 +131,12 @@ def _route_ref(r: Route) -> ResourceRef:
     return ResourceRef(kind="Route", namespace=r.namespace, name=r.name, api_version="route.openshift.io/v1")
 
 
-def _n_en(n: int, singular: str, plural: str | None = None) -> str:
-    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
-
-
-def _n_fr(n: int, singular: str, plural: str | None = None) -> str:
-    return f"{n} {singular if n <= 1 else (plural or singular + 's')}"
+def _semicolons(texts: Sequence[Text]) -> Text:
+    """`texts` joined by semicolons, spaced as each language writes them (French: " ; ")."""
+    joined = texts[0]
+    for text in texts[1:]:
+        joined = msg("{items}; {item}", items=joined, item=text)
+    return joined
 
 
 def _list(items: Iterable[str]) -> str:
@@ -155,22 +188,22 @@ def _networks(texts: Iterable[str]) -> list[tuple[str, IPNetwork]]:
     return out
 
 
-def _source_ranges_open(ranges: tuple[str, ...]) -> tuple[str, str] | None:
-    """Why a LoadBalancer's source ranges let the whole Internet in (English, French), or None."""
+def _source_ranges_open(ranges: tuple[str, ...]) -> Text | None:
+    """Why a LoadBalancer's source ranges let the whole Internet in, or None."""
     if not ranges:
-        return f"{F_SOURCE_RANGES} is empty", f"{F_SOURCE_RANGES} est vide"
+        return msg("spec.loadBalancerSourceRanges is empty")
     networks = _networks(ranges)
     whole = next((text for text, n in networks if n.prefixlen == 0), None)
     if whole is not None:
-        return f"{F_SOURCE_RANGES} holds {whole}", f"{F_SOURCE_RANGES} contient {whole}"
+        return msg("spec.loadBalancerSourceRanges holds {range}", range=whole)
     # The load balancer admits the union of the ranges: halves of the Internet add up.
     versions = internet_covered(n for _, n in networks)
     if not versions:
         return None
     version = versions[0]
     shown = _list(text for text, n in networks if n.version == version)
-    return (f"{F_SOURCE_RANGES} together cover the whole public IPv{version} Internet ({shown})",
-            f"{F_SOURCE_RANGES} couvrent ensemble tout l'Internet public IPv{version} ({shown})")
+    return msg("spec.loadBalancerSourceRanges together cover the whole public IPv{version} Internet ({ranges})",
+               version=version, ranges=shown)
 
 
 def _live(pod: Pod) -> bool:
@@ -181,41 +214,45 @@ def _live(pod: Pod) -> bool:
 # NET-001, NET-002: default deny
 
 
+def _default_deny_passes(direction: Direction, namespace: str, policy: str) -> Text:
+    if direction is Direction.INGRESS:
+        return msg("Namespace {namespace} denies ingress by default: NetworkPolicy {namespace}/{policy} selects every "
+                   "pod (podSelector {{}}) with Ingress in policyTypes and no ingress rule",
+                   namespace=namespace, policy=policy)
+    return msg("Namespace {namespace} denies egress by default: NetworkPolicy {namespace}/{policy} selects every "
+               "pod (podSelector {{}}) with Egress in policyTypes and no egress rule",
+               namespace=namespace, policy=policy)
+
+
+def _default_deny_fails(direction: Direction, namespace: str, policies: Text) -> Text:
+    if direction is Direction.INGRESS:
+        return msg("Namespace {namespace} has no default-deny ingress NetworkPolicy, one that selects every pod "
+                   "(podSelector {{}}) with Ingress in policyTypes and no ingress rule; {policies}, so ingress "
+                   "traffic is not denied by default", namespace=namespace, policies=policies)
+    return msg("Namespace {namespace} has no default-deny egress NetworkPolicy, one that selects every pod "
+               "(podSelector {{}}) with Egress in policyTypes and no egress rule; {policies}, so egress "
+               "traffic is not denied by default", namespace=namespace, policies=policies)
+
+
 def _check_default_deny(rule_id: str, direction: Direction, tenant_namespaces: list[str],
                         view: ClusterView) -> list[Finding]:
     policies = _by_namespace(view.network_policies, tenant_namespaces)
-    word_en = "ingress" if direction is Direction.INGRESS else "egress"
-    word_fr = "en entrée" if direction is Direction.INGRESS else "en sortie"
     field = F_DENY_INGRESS if direction is Direction.INGRESS else F_DENY_EGRESS
     out = []
     for ns in sorted(set(tenant_namespaces)):
         deny = next((p for p in policies.get(ns, ()) if is_default_deny(p, direction)), None)
         if deny is not None:
-            out.append(finding(rule(rule_id), Result.PASS, _ns_ref(ns), Message(
-                f"Namespace {ns} denies {word_en} by default: NetworkPolicy {ns}/{deny.name} selects every pod "
-                f"(podSelector {{}}) with {direction.value} in policyTypes and no {word_en} rule",
-                f"L'espace de noms {ns} refuse le trafic {word_fr} par défaut : la NetworkPolicy {ns}/{deny.name} "
-                f"sélectionne tous les pods (podSelector {{}}) avec {direction.value} dans policyTypes et aucune "
-                f"règle {direction.key}",
-            ), field))
+            out.append(finding(rule(rule_id), Result.PASS, _ns_ref(ns),
+                               _default_deny_passes(direction, ns, deny.name), field))
             continue
         names = [p.name for p in policies.get(ns, ())]
         if len(names) == 1:
-            have_en = f"its only NetworkPolicy, {names[0]}, does not qualify"
-            have_fr = f"sa seule NetworkPolicy, {names[0]}, ne convient pas"
+            have = msg("its only NetworkPolicy, {policy}, does not qualify", policy=names[0])
         elif names:
-            have_en = f"none of its NetworkPolicies ({_list(names)}) qualifies"
-            have_fr = f"aucune de ses NetworkPolicies ({_list(names)}) ne convient"
+            have = msg("none of its NetworkPolicies ({policies}) qualifies", policies=_list(names))
         else:
-            have_en, have_fr = "it has no NetworkPolicy at all", "il n'a aucune NetworkPolicy"
-        out.append(finding(rule(rule_id), Result.FAIL, _ns_ref(ns), Message(
-            f"Namespace {ns} has no default-deny {word_en} NetworkPolicy, one that selects every pod "
-            f"(podSelector {{}}) with {direction.value} in policyTypes and no {word_en} rule; {have_en}, so "
-            f"{word_en} traffic is not denied by default",
-            f"L'espace de noms {ns} n'a pas de NetworkPolicy de refus par défaut {word_fr}, qui sélectionne tous "
-            f"les pods (podSelector {{}}) avec {direction.value} dans policyTypes et sans règle {direction.key} ; "
-            f"{have_fr}, donc le trafic {word_fr} n'est pas refusé par défaut",
-        ), field))
+            have = msg("it has no NetworkPolicy at all")
+        out.append(finding(rule(rule_id), Result.FAIL, _ns_ref(ns), _default_deny_fails(direction, ns, have), field))
     return out
 
 
@@ -256,78 +293,97 @@ def _named_target(sp: ServicePort, pods: list[Pod]) -> dict[int, list[Pod]]:
     return out
 
 
-# A forbidden port a Service exposes: (field, port, English detail, French detail).
-_Hit = tuple[str, int, str, str]
+# A forbidden port a Service exposes: (field, port, the port as the finding names it).
+_Hit = tuple[str, int, Text | str]
+
+
+def _named_hit(field: str, number: int, target: str, declaring: list[Pod]) -> _Hit:
+    pods = _list(f"{p.namespace}/{p.name}" for p in declaring)
+    if len(declaring) == 1:
+        return field, number, msg("{port} ({field} {target}, containerPort of pod {pods})",
+                                  port=number, field=field, target=target, pods=pods)
+    return field, number, msg("{port} ({field} {target}, containerPort of pods {pods})",
+                              port=number, field=field, target=target, pods=pods)
 
 
 def _service_forbidden(svc: Service, forbidden: set[int], pods: list[Pod]
-                       ) -> tuple[list[_Hit], list[tuple[str, str, bool]]]:
-    """The forbidden ports `svc` exposes outside the cluster, and each way it is exposed (English,
-    French, whether that way is open to the whole Internet). What reaches a pod is the targetPort:
-    a number, or a name each selected pod (among `pods`) resolves to one of its container ports."""
-    ways: list[tuple[str, str, bool]] = []
+                       ) -> tuple[list[_Hit], list[tuple[Text, bool]]]:
+    """The forbidden ports `svc` exposes outside the cluster, and each way it is exposed (with
+    whether that way is open to the whole Internet). What reaches a pod is the targetPort: a
+    number, or a name each selected pod (among `pods`) resolves to one of its container ports."""
+    ways: list[tuple[Text, bool]] = []
     if svc.type == "LoadBalancer":
         opened = _source_ranges_open(svc.load_balancer_source_ranges)
         if opened is not None:
-            ways.append((f"LoadBalancer, open to every address: {opened[0]}",
-                         f"LoadBalancer, ouvert à toute adresse : {opened[1]}", True))
+            ways.append((msg("LoadBalancer, open to every address: {why}", why=opened), True))
     elif svc.type == "NodePort":
-        ways.append(("NodePort, open on every node", "NodePort, ouvert sur chaque nœud", True))
+        ways.append((msg("NodePort, open on every node"), True))
     if svc.external_ips:
         # kube-proxy answers on these addresses for any type, and loadBalancerSourceRanges do not
         # filter them; they may be private addresses, so not necessarily the whole Internet.
-        ips = _list(svc.external_ips)
-        ways.append((f"{F_EXTERNAL_IPS} {ips}, reachable on those addresses whatever the type",
-                     f"{F_EXTERNAL_IPS} {ips}, joignable sur ces adresses quel que soit le type", False))
+        ways.append((msg("spec.externalIPs {ips}, reachable on those addresses whatever the type",
+                         ips=_list(svc.external_ips)), False))
     if not ways:
         return [], []
     selected = _selected_live_pods(svc, pods)
     hits: list[_Hit] = []
     for i, sp in enumerate(svc.ports):
         if sp.port in forbidden:
-            hits.append((f"spec.ports[{i}].port", sp.port, "", ""))
+            hits.append((f"spec.ports[{i}].port", sp.port, f"{sp.port} (spec.ports[{i}].port)"))
         target = _int_port(sp.target_port)
         if target in forbidden and target != sp.port:
-            hits.append((f"spec.ports[{i}].targetPort", target, "", ""))
+            hits.append((f"spec.ports[{i}].targetPort", target, f"{target} (spec.ports[{i}].targetPort)"))
         if target is None and isinstance(sp.target_port, str) and sp.target_port:
             for number, declaring in sorted(_named_target(sp, selected).items()):
                 if number in forbidden and number != sp.port:
-                    names = _list(f"{p.namespace}/{p.name}" for p in declaring)
-                    hits.append((f"spec.ports[{i}].targetPort", number,
-                                 f" {sp.target_port}, containerPort of {'pod' if len(declaring) == 1 else 'pods'} "
-                                 f"{names}",
-                                 f" {sp.target_port}, containerPort {'du pod' if len(declaring) == 1 else 'des pods'} "
-                                 f"{names}"))
+                    hits.append(_named_hit(f"spec.ports[{i}].targetPort", number, sp.target_port, declaring))
         if svc.type == "NodePort" and sp.node_port in forbidden:
-            hits.append((f"spec.ports[{i}].nodePort", sp.node_port, "", ""))
+            hits.append((f"spec.ports[{i}].nodePort", sp.node_port, f"{sp.node_port} (spec.ports[{i}].nodePort)"))
     return hits, ways
 
 
-def _opens_to_internet(r: PolicyRule) -> tuple[str, str] | None:
-    """Why an ingress rule admits the whole Internet (English, French), or None."""
+def _service_exposes_forbidden(svc: Service, hits: list[_Hit], ways: list[tuple[Text, bool]]) -> Text:
+    what = {"namespace": svc.namespace, "service": svc.name, "ways": _semicolons([way for way, _ in ways]),
+            "ports": seq(shown for _, _, shown in hits)}
+    internet = any(whole for _, whole in ways)
+    if len(hits) == 1:
+        if internet:
+            return msg("Service {namespace}/{service} ({ways}) exposes forbidden port {ports} to the whole Internet",
+                       **what)
+        return msg("Service {namespace}/{service} ({ways}) exposes forbidden port {ports} on its external "
+                   "addresses, outside the cluster", **what)
+    if internet:
+        return msg("Service {namespace}/{service} ({ways}) exposes forbidden ports {ports} to the whole Internet",
+                   **what)
+    return msg("Service {namespace}/{service} ({ways}) exposes forbidden ports {ports} on its external "
+               "addresses, outside the cluster", **what)
+
+
+def _opens_to_internet(r: PolicyRule) -> Text | None:
+    """Why an ingress rule admits the whole Internet, or None."""
     if r.any_peer:
-        return ("any source (no from)", "toute source (pas de from)")
+        return msg("any source (no from)")
     for peer in r.peers:
         if peer.ip_block is not None and not peer.error and peer.ip_block.whole_internet:
-            return (f"ipBlock {peer.ip_block} (from[{peer.index}])", f"l'ipBlock {peer.ip_block} (from[{peer.index}])")
+            return msg("ipBlock {block} (from[{index}])", block=str(peer.ip_block), index=peer.index)
     return None
 
 
-def _rule_forbidden_ports(r: PolicyRule, forbidden: set[int], selected: list[Pod]) -> list[tuple[int, str, str]]:
-    """(port, English, French) of the forbidden ports `r` admits."""
-    out: dict[int, tuple[str, str]] = {}
+def _rule_forbidden_ports(r: PolicyRule, forbidden: set[int], selected: list[Pod]) -> list[tuple[int, Text]]:
+    """The forbidden ports `r` admits, each with how."""
+    out: dict[int, Text] = {}
 
     def declared(protocol: str | None) -> None:
         for p in selected:
             for cp in p.ports:
                 if cp.port in forbidden and cp.port not in out and (
                         protocol is None or (cp.protocol or DEFAULT_PROTOCOL).upper() == protocol):
-                    scope_en = "all ports" if protocol is None else f"all {protocol} ports"
-                    scope_fr = "tous les ports" if protocol is None else f"tous les ports {protocol}"
-                    out[cp.port] = (f"on {scope_en}, and pod {p.namespace}/{p.name} declares forbidden "
-                                    f"containerPort {cp.port}",
-                                    f"sur {scope_fr}, et le pod {p.namespace}/{p.name} déclare le containerPort "
-                                    f"interdit {cp.port}")
+                    pod = f"{p.namespace}/{p.name}"
+                    out[cp.port] = msg(
+                        "on all ports, and pod {pod} declares forbidden containerPort {port}", pod=pod, port=cp.port,
+                    ) if protocol is None else msg(
+                        "on all {protocol} ports, and pod {pod} declares forbidden containerPort {port}",
+                        protocol=protocol, pod=pod, port=cp.port)
 
     if r.all_ports:
         declared(None)
@@ -338,20 +394,18 @@ def _rule_forbidden_ports(r: PolicyRule, forbidden: set[int], selected: list[Pod
             for p in selected:
                 numbers = rp.resolve(p)
                 if numbers and numbers[0] in forbidden and numbers[0] not in out:
-                    out[numbers[0]] = (f"on named port {rp.port}, which pod {p.namespace}/{p.name} declares as "
-                                       f"forbidden port {numbers[0]}",
-                                       f"sur le port nommé {rp.port}, que le pod {p.namespace}/{p.name} déclare "
-                                       f"comme port interdit {numbers[0]}")
+                    pod = f"{p.namespace}/{p.name}"
+                    out[numbers[0]] = msg("on named port {name}, which pod {pod} declares as forbidden port {port}",
+                                          name=rp.port, pod=pod, port=numbers[0])
         else:
             low, high = rp.numeric_range() or (0, -1)
             for port in sorted(forbidden):
                 if low <= port <= high and port not in out:
                     if low == high:
-                        out[port] = (f"on forbidden port {rp}", f"sur le port interdit {rp}")
+                        out[port] = msg("on forbidden port {port}", port=str(rp))
                     else:
-                        out[port] = (f"on {rp}, which includes forbidden port {port}",
-                                     f"sur {rp}, qui inclut le port interdit {port}")
-    return [(port, *texts) for port, texts in sorted(out.items())]
+                        out[port] = msg("on {ports}, which includes forbidden port {port}", ports=str(rp), port=port)
+    return sorted(out.items(), key=lambda item: item[0])
 
 
 def check_forbidden_ports_exposed(spec: TenantPolicySpec, tenant_namespaces: list[str], view: ClusterView,
@@ -374,47 +428,30 @@ def check_forbidden_ports_exposed(spec: TenantPolicySpec, tenant_namespaces: lis
             if not hits:
                 continue
             failed = True
-            why_en = "; ".join(en for en, _, _ in ways)
-            why_fr = " ; ".join(fr for _, fr, _ in ways)
-            what_en = ", ".join(f"{port} ({fld}{en})" for fld, port, en, _ in hits)
-            what_fr = ", ".join(f"{port} ({fld}{fr})" for fld, port, _, fr in hits)
-            internet = any(whole for _, _, whole in ways)
-            where_en = "to the whole Internet" if internet else "on its external addresses, outside the cluster"
-            where_fr = "à tout Internet" if internet else "sur ses adresses externes, hors du cluster"
-            out.append(finding(rule("NET-003"), Result.FAIL, _service_ref(svc), Message(
-                f"Service {ns}/{svc.name} ({why_en}) exposes forbidden {'ports' if len(hits) > 1 else 'port'} "
-                f"{what_en} {where_en}",
-                f"Le Service {ns}/{svc.name} ({why_fr}) expose "
-                f"{'les ports interdits' if len(hits) > 1 else 'le port interdit'} {what_fr} {where_fr}",
-            ), hits[0][0]))
+            out.append(finding(rule("NET-003"), Result.FAIL, _service_ref(svc),
+                               _service_exposes_forbidden(svc, hits, ways), hits[0][0]))
         for policy in engine.policies_in(ns):
             selected = engine.selected_pods(policy)
-            offending: list[tuple[PolicyRule, str, str]] = []
+            offending: list[tuple[PolicyRule, Text]] = []
             for r in engine.rules(policy, Direction.INGRESS):
                 opener = _opens_to_internet(r)
                 if opener is None:
                     continue
                 ports = _rule_forbidden_ports(r, forbidden, selected)
                 if ports:
-                    en = "; ".join(how for _, how, _ in ports)
-                    fr = " ; ".join(how for _, _, how in ports)
-                    offending.append((r, f"{r.field} admits {opener[0]} {en}", f"{r.field} admet {opener[1]} {fr}"))
+                    offending.append((r, msg("{rule} admits {source} {ports}", rule=r.field, source=opener,
+                                             ports=_semicolons([how for _, how in ports]))))
             if offending:
                 failed = True
-                out.append(finding(rule("NET-003"), Result.FAIL, _policy_ref(policy), Message(
-                    f"NetworkPolicy {ns}/{policy.name} opens forbidden ports to the whole Internet: "
-                    + "; ".join(o[1] for o in offending),
-                    f"La NetworkPolicy {ns}/{policy.name} ouvre des ports interdits à tout Internet : "
-                    + " ; ".join(o[2] for o in offending),
+                out.append(finding(rule("NET-003"), Result.FAIL, _policy_ref(policy), msg(
+                    "NetworkPolicy {namespace}/{policy} opens forbidden ports to the whole Internet: {rules}",
+                    namespace=ns, policy=policy.name, rules=_semicolons([text for _, text in offending]),
                 ), offending[0][0].field))
         if not failed:
-            out.append(finding(rule("NET-003"), Result.PASS, _ns_ref(ns), Message(
-                f"Namespace {ns} exposes none of the forbidden ports ({shown}) to the whole Internet: no "
-                f"LoadBalancer or NodePort Service, no Service with externalIPs and no NetworkPolicy ingress rule "
-                f"open to any source admits them",
-                f"L'espace de noms {ns} n'expose aucun des ports interdits ({shown}) à tout Internet : aucun "
-                f"Service LoadBalancer ou NodePort, aucun Service avec externalIPs ni aucune règle d'entrée de "
-                f"NetworkPolicy ouverte à toute source ne les admet",
+            out.append(finding(rule("NET-003"), Result.PASS, _ns_ref(ns), msg(
+                "Namespace {namespace} exposes none of the forbidden ports ({ports}) to the whole Internet: no "
+                "LoadBalancer or NodePort Service, no Service with externalIPs and no NetworkPolicy ingress rule "
+                "open to any source admits them", namespace=ns, ports=shown,
             ), "spec.ports"))
     return out
 
@@ -431,7 +468,54 @@ def _pods_in_block(peer: Peer, namespaces: Iterable[str], engine: NetworkPolicyE
                   key=lambda p: (p.namespace, p.name))
 
 
-def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namespaces: set[str],
+def _block_holds(peer: Peer, hit: list[Pod]) -> Text:
+    where = {"index": peer.index, "block": str(peer.ip_block), "count": len(hit),
+             "pods": _list(f"{p.namespace}/{p.name} ({p.pod_ip}{', hostNetwork' if p.host_network else ''})"
+                           for p in hit)}
+    if len(hit) == 1:
+        return msg("from[{index}].ipBlock {block} holds the address of {count} pod of other tenants: {pods}", **where)
+    return msg("from[{index}].ipBlock {block} holds the addresses of {count} pods of other tenants: {pods}", **where)
+
+
+def _selector_matches(peer: Peer, hit: list[str]) -> Text:
+    where = {"index": peer.index, "selector": _selector(peer.namespace_selector), "count": len(hit),
+             "namespaces": _list(hit)}
+    if len(hit) == 1:
+        return msg("from[{index}].namespaceSelector {selector} matches {count} namespace of other tenants: "
+                   "{namespaces}", **where)
+    return msg("from[{index}].namespaceSelector {selector} matches {count} namespaces of other tenants: "
+               "{namespaces}", **where)
+
+
+def _unisolated(namespace: str, open_pods: list[Pod]) -> Text:
+    what = {"namespace": namespace, "count": len(open_pods),
+            "pods": _list(p.name for p in sorted(open_pods, key=lambda p: p.name))}
+    if len(open_pods) == 1:
+        return msg("Namespace {namespace} has {count} pod that no NetworkPolicy with Ingress in policyTypes selects, "
+                   "so it accepts traffic from every namespace, other tenants' included: {pods}", **what)
+    return msg("Namespace {namespace} has {count} pods that no NetworkPolicy with Ingress in policyTypes selects, "
+               "so they accept traffic from every namespace, other tenants' included: {pods}", **what)
+
+
+def _isolated(namespace: str, live: int, others: int) -> Text:
+    if live == 0:
+        pods = msg("it has no running pod")
+    elif live == 1:
+        pods = msg("its {count} pod is isolated for ingress", count=live)
+    else:
+        pods = msg("its {count} pods are isolated for ingress", count=live)
+    if others == 0:
+        checked = msg("0 other-tenant namespaces checked")
+    elif others == 1:
+        checked = msg("{count} other-tenant namespace checked", count=others)
+    else:
+        checked = msg("{count} other-tenant namespaces checked", count=others)
+    return msg("Namespace {namespace} admits no traffic from other tenants: {pods}, and no ingress rule admits any "
+               "source, a namespace of another tenant or the address of one of its pods ({checked})",
+               namespace=namespace, pods=pods, checked=checked)
+
+
+def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namespaces: Collection[str],
                                view: ClusterView, engine: NetworkPolicyEngine | None = None) -> list[Finding]:
     """NET-004: the effective ingress to tenant pods admits another tenant's namespaces: a rule
     with no `from`, a namespaceSelector that is empty or matches another tenant's namespace, an
@@ -447,12 +531,9 @@ def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namesp
         failed = False
         for policy in engine.policies_in(ns):
             for r in engine.rules(policy, Direction.INGRESS):
-                reasons_en: list[str] = []
-                reasons_fr: list[str] = []
+                reasons: list[Text] = []
                 if r.any_peer:
-                    reasons_en.append("it has no from, so it admits every namespace, other tenants' included")
-                    reasons_fr.append("elle n'a pas de from et admet donc tous les espaces de noms, y compris ceux "
-                                      "des autres locataires")
+                    reasons.append(msg("it has no from, so it admits every namespace, other tenants' included"))
                 for peer in r.peers:
                     if peer.ip_block is not None:
                         # A tenant's namespaces mostly repeat one block (the Internet): each is asked once.
@@ -460,68 +541,34 @@ def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namesp
                         if hit is None:
                             hit = held[(peer.ip_block, peer.error)] = _pods_in_block(peer, others, engine)
                         if hit:
-                            where = f"from[{peer.index}].ipBlock {peer.ip_block}"
-                            shown = _list(f"{p.namespace}/{p.name} ({p.pod_ip}"
-                                          f"{', hostNetwork' if p.host_network else ''})" for p in hit)
-                            addr_en, addr_fr = ("the address", "l'adresse") if len(hit) == 1 \
-                                else ("the addresses", "les adresses")
-                            reasons_en.append(f"{where} holds {addr_en} of {_n_en(len(hit), 'pod')} of other "
-                                              f"tenants: {shown}")
-                            reasons_fr.append(f"{where} contient {addr_fr} de {_n_fr(len(hit), 'pod')} d'autres "
-                                              f"locataires : {shown}")
+                            reasons.append(_block_holds(peer, hit))
                         continue
                     if peer.namespace_selector is None or peer.error:
                         continue
-                    where = f"from[{peer.index}].namespaceSelector {_selector(peer.namespace_selector)}"
                     if is_empty_selector(peer.namespace_selector):
-                        reasons_en.append(f"{where} is empty and matches every namespace, other tenants' included")
-                        reasons_fr.append(f"{where} est vide et sélectionne tous les espaces de noms, y compris "
-                                          f"ceux des autres locataires")
+                        reasons.append(msg("from[{index}].namespaceSelector {selector} is empty and matches every "
+                                           "namespace, other tenants' included",
+                                           index=peer.index, selector=_selector(peer.namespace_selector)))
                         continue
-                    hit = sorted(engine.peer_namespaces(peer) & other_set)
-                    if hit:
-                        reasons_en.append(f"{where} matches {_n_en(len(hit), 'namespace')} of other tenants: "
-                                          f"{_list(hit)}")
-                        reasons_fr.append(f"{where} sélectionne {_n_fr(len(hit), 'espace', 'espaces')} de noms "
-                                          f"d'autres locataires : {_list(hit)}")
-                if reasons_en:
+                    matched = sorted(engine.peer_namespaces(peer) & other_set)
+                    if matched:
+                        reasons.append(_selector_matches(peer, matched))
+                if reasons:
                     failed = True
-                    out.append(finding(rule("NET-004"), Result.FAIL, _policy_ref(policy), Message(
-                        f"NetworkPolicy {ns}/{policy.name} {r.field} admits traffic from other tenants into the "
-                        f"pods it selects (podSelector {_selector(policy.pod_selector)}): " + "; ".join(reasons_en),
-                        f"La règle {r.field} de la NetworkPolicy {ns}/{policy.name} admet du trafic d'autres "
-                        f"locataires vers les pods qu'elle sélectionne (podSelector "
-                        f"{_selector(policy.pod_selector)}) : " + " ; ".join(reasons_fr),
+                    out.append(finding(rule("NET-004"), Result.FAIL, _policy_ref(policy), msg(
+                        "NetworkPolicy {namespace}/{policy} {rule} admits traffic from other tenants into the pods "
+                        "it selects (podSelector {selector}): {reasons}",
+                        namespace=ns, policy=policy.name, rule=r.field, selector=_selector(policy.pod_selector),
+                        reasons=_semicolons(reasons),
                     ), r.field))
         open_pods = [p for p in engine.pods_in(ns) if _live(p) and not engine.isolated(p, Direction.INGRESS)]
         if open_pods:
             failed = True
-            names = _list(p.name for p in sorted(open_pods, key=lambda p: p.name))
-            n = len(open_pods)
-            out.append(finding(rule("NET-004"), Result.FAIL, _ns_ref(ns), Message(
-                f"Namespace {ns} has {_n_en(n, 'pod')} that no NetworkPolicy with Ingress in policyTypes selects, "
-                f"so {'it accepts' if n == 1 else 'they accept'} traffic from every namespace, other tenants' "
-                f"included: {names}",
-                f"L'espace de noms {ns} a {_n_fr(n, 'pod')} qu'aucune NetworkPolicy avec Ingress dans policyTypes "
-                f"ne sélectionne : {'il accepte' if n == 1 else 'ils acceptent'} le trafic de tous les espaces de "
-                f"noms, y compris ceux des autres locataires : {names}",
-            ), F_ISOLATION))
+            out.append(finding(rule("NET-004"), Result.FAIL, _ns_ref(ns), _unisolated(ns, open_pods), F_ISOLATION))
         if not failed:
-            n = len([p for p in engine.pods_in(ns) if _live(p)])
-            pods_en = f"its {_n_en(n, 'pod')} {'is' if n == 1 else 'are'} isolated for ingress" if n \
-                else "it has no running pod"
-            pods_fr = (f"{'son pod est isolé' if n == 1 else f'ses {n} pods sont isolés'} en entrée" if n
-                       else "il n'a aucun pod en cours d'exécution")
-            k = len(others)
-            out.append(finding(rule("NET-004"), Result.PASS, _ns_ref(ns), Message(
-                f"Namespace {ns} admits no traffic from other tenants: {pods_en}, and no ingress rule admits any "
-                f"source, a namespace of another tenant or the address of one of its pods "
-                f"({_n_en(k, 'other-tenant namespace')} checked)",
-                f"L'espace de noms {ns} n'admet aucun trafic d'autres locataires : {pods_fr}, et aucune règle "
-                f"d'entrée n'admet toute source, un espace de noms d'un autre locataire ni l'adresse d'un de ses pods "
-                f"({k} {'espace' if k <= 1 else 'espaces'} de noms d'autres locataires "
-                f"{'vérifié' if k <= 1 else 'vérifiés'})",
-            ), F_ISOLATION))
+            live = len([p for p in engine.pods_in(ns) if _live(p)])
+            out.append(finding(rule("NET-004"), Result.PASS, _ns_ref(ns), _isolated(ns, live, len(others)),
+                               F_ISOLATION))
     return out
 
 
@@ -539,23 +586,34 @@ class _End:
     block: IPBlock | None = None
     pod: Pod | None = None
 
-    def text(self) -> tuple[str, str, str]:
-        """(English, French after "de", French after "vers")."""
+    def _pod_name(self) -> str:
+        return f"{self.pod.namespace}/{self.pod.name}" if self.pod is not None else ""
+
+    def source(self) -> Text:
+        """The end as the source of traffic: "from ..." (French "de ...", "du ...", "des ...")."""
         if self.kind == "any":
-            return ("any address or pod", "de toute adresse ou tout pod", "vers toute adresse ou tout pod")
+            return msg("from any address or pod")
         if self.kind == "ip":
-            return (f"ipBlock {self.block}", f"de l'ipBlock {self.block}", f"vers l'ipBlock {self.block}")
+            return msg("from ipBlock {block}", block=str(self.block))
         if self.kind == "pod" and self.pod is not None:
-            name = f"{self.pod.namespace}/{self.pod.name}"
-            return (f"pod {name}", f"du pod {name}", f"vers le pod {name}")
+            return msg("from pod {pod}", pod=self._pod_name())
         if self.pod_selector is None or is_empty_selector(self.pod_selector):
-            where = f"l'espace de noms {self.namespace}"
-            return (f"every pod of namespace {self.namespace}", f"de tous les pods de {where}",
-                    f"vers tous les pods de {where}")
-        sel = _selector(self.pod_selector)
-        where = f"l'espace de noms {self.namespace}"
-        return (f"pods {sel} of namespace {self.namespace}", f"des pods {sel} de {where}",
-                f"vers les pods {sel} de {where}")
+            return msg("from every pod of namespace {namespace}", namespace=self.namespace)
+        return msg("from pods {selector} of namespace {namespace}", selector=_selector(self.pod_selector),
+                   namespace=self.namespace)
+
+    def destination(self) -> Text:
+        """The end as the destination of traffic: "to ..."."""
+        if self.kind == "any":
+            return msg("to any address or pod")
+        if self.kind == "ip":
+            return msg("to ipBlock {block}", block=str(self.block))
+        if self.kind == "pod" and self.pod is not None:
+            return msg("to pod {pod}", pod=self._pod_name())
+        if self.pod_selector is None or is_empty_selector(self.pod_selector):
+            return msg("to every pod of namespace {namespace}", namespace=self.namespace)
+        return msg("to pods {selector} of namespace {namespace}", selector=_selector(self.pod_selector),
+                   namespace=self.namespace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,15 +630,14 @@ class _PortUnit:
     high: int = 65535
     name: str = ""
 
-    def text(self) -> tuple[str, str]:
+    def text(self) -> Text | str:
         if self.protocol is None:
-            return ("every port", "tous les ports")
+            return msg("every port")
         if self.name:
-            return (f"{self.protocol}/{self.name}", f"{self.protocol}/{self.name}")
+            return f"{self.protocol}/{self.name}"
         if (self.low, self.high) == (1, 65535):
-            return (f"every {self.protocol} port", f"tous les ports {self.protocol}")
-        port = str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
-        return (f"{self.protocol}/{port}", f"{self.protocol}/{port}")
+            return msg("every {protocol} port", protocol=self.protocol)
+        return f"{self.protocol}/{self.low}" if self.low == self.high else f"{self.protocol}/{self.low}-{self.high}"
 
 
 def _flow_end(peer: FlowPeer, zone_of_namespace: Mapping[str, str], engine: NetworkPolicyEngine) -> _FlowEnd:
@@ -808,6 +865,37 @@ def _rule_gaps(r: PolicyRule, matrix: _Matrix, engine: NetworkPolicyEngine) -> l
     return matrix.gaps([own], _rule_ends(r, engine, units), units, egress=True)
 
 
+def _uncovered(rule_field: str, policy: NetworkPolicy, gaps: list[_Gap], declared: int) -> Text:
+    g = gaps[0]
+    if not declared:
+        why = msg("the TenantPolicy declares no flow (spec.flows is empty)")
+    elif declared == 1:
+        why = msg("no flow of the matrix ({count} flow) covers it", count=declared)
+    else:
+        why = msg("no flow of the matrix ({count} flows) covers it", count=declared)
+    what = {"namespace": policy.namespace, "policy": policy.name, "rule": rule_field, "source": g.source.source(),
+            "destination": g.destination.destination(), "port": g.port.text(), "why": why}
+    if len(gaps) == 1:
+        return msg("NetworkPolicy {namespace}/{policy} {rule} admits traffic {source} {destination} on {port}, but "
+                   "{why}", **what)
+    count = f"{len(gaps)}+" if len(gaps) >= GAPS_COUNTED else str(len(gaps))
+    return msg("NetworkPolicy {namespace}/{policy} {rule} admits traffic {source} {destination} on {port}, but "
+               "{why} ({count} uncovered source, destination and port combinations)",
+               count=count, **what)
+
+
+def _complies(policy: NetworkPolicy, rules: int) -> Text:
+    what = {"namespace": policy.namespace, "policy": policy.name, "count": rules}
+    if not rules:
+        return msg("NetworkPolicy {namespace}/{policy} complies with the flow matrix: it has no rule, so it admits "
+                   "nothing", **what)
+    if rules == 1:
+        return msg("NetworkPolicy {namespace}/{policy} complies with the flow matrix: each of its {count} rule admits "
+                   "only flows of the matrix", **what)
+    return msg("NetworkPolicy {namespace}/{policy} complies with the flow matrix: each of its {count} rules admits "
+               "only flows of the matrix", **what)
+
+
 def check_flow_matrix(spec: TenantPolicySpec, tenant_namespaces: list[str], zone_of_namespace: Mapping[str, str],
                       view: ClusterView, engine: NetworkPolicyEngine | None = None) -> list[Finding]:
     """NET-005: every flow that a NetworkPolicy rule of a tenant namespace admits, into or out of
@@ -829,38 +917,27 @@ def check_flow_matrix(spec: TenantPolicySpec, tenant_namespaces: list[str], zone
                 if not gaps:
                     continue
                 failed = True
-                g = gaps[0]
-                src_en, src_fr, _ = g.source.text()
-                dst_en, _, dst_fr = g.destination.text()
-                port_en, port_fr = g.port.text()
-                n = f"{len(gaps)}+" if len(gaps) >= GAPS_COUNTED else str(len(gaps))
-                more_en = f" ({n} uncovered source, destination and port combinations)" if len(gaps) > 1 else ""
-                more_fr = f" ({n} combinaisons source, destination et port non couvertes)" if len(gaps) > 1 else ""
-                why_en = "the TenantPolicy declares no flow (spec.flows is empty)" if not declared \
-                    else f"no flow of the matrix ({_n_en(declared, 'flow')}) covers it"
-                why_fr = "la TenantPolicy ne déclare aucun flux (spec.flows est vide)" if not declared \
-                    else f"aucun flux de la matrice ({_n_fr(declared, 'flux', 'flux')}) ne le couvre"
-                out.append(finding(rule("NET-005"), Result.FAIL, _policy_ref(policy), Message(
-                    f"NetworkPolicy {ns}/{policy.name} {r.field} admits traffic from {src_en} to {dst_en} on "
-                    f"{port_en}, but {why_en}{more_en}",
-                    f"La règle {r.field} de la NetworkPolicy {ns}/{policy.name} admet du trafic {src_fr} {dst_fr} "
-                    f"sur {port_fr}, mais {why_fr}{more_fr}",
-                ), r.field))
+                out.append(finding(rule("NET-005"), Result.FAIL, _policy_ref(policy),
+                                   _uncovered(r.field, policy, gaps, declared), r.field))
             if not failed:
-                if rules:
-                    en = f"each of its {_n_en(len(rules), 'rule')} admits only flows of the matrix"
-                    fr = f"chacune de ses {_n_fr(len(rules), 'règle')} n'admet que des flux de la matrice"
-                else:
-                    en, fr = "it has no rule, so it admits nothing", "elle n'a aucune règle et n'admet donc rien"
-                out.append(finding(rule("NET-005"), Result.PASS, _policy_ref(policy), Message(
-                    f"NetworkPolicy {ns}/{policy.name} complies with the flow matrix: {en}",
-                    f"La NetworkPolicy {ns}/{policy.name} respecte la matrice des flux : {fr}",
-                ), "spec"))
+                out.append(finding(rule("NET-005"), Result.PASS, _policy_ref(policy), _complies(policy, len(rules)),
+                                   "spec"))
     return out
 
 
 # --------------------------------------------------------------------------------------------
 # NET-006: cleartext
+
+
+def _cleartext_service(svc: Service, hits: list[tuple[str, int]]) -> Text:
+    what = {"namespace": svc.namespace, "service": svc.name,
+            "how": svc.type if svc.type in ("LoadBalancer", "NodePort") else "externalIPs",
+            "ports": ", ".join(f"{port} ({fld})" for fld, port in hits)}
+    if len(hits) == 1:
+        return msg("Service {namespace}/{service} ({how}) exposes cleartext protocol port {ports} outside the cluster",
+                   **what)
+    return msg("Service {namespace}/{service} ({how}) exposes cleartext protocol ports {ports} outside the cluster",
+               **what)
 
 
 def check_cleartext_exposure(spec: TenantPolicySpec, tenant_namespaces: list[str],
@@ -878,25 +955,22 @@ def check_cleartext_exposure(spec: TenantPolicySpec, tenant_namespaces: list[str
         for ing in ingresses.get(ns, ()):
             if ing.has_tls:
                 continue
-            hosts = _list(h or "*" for h in ing.hosts) or "*"
-            failed.append(finding(rule("NET-006"), Result.FAIL, _ingress_ref(ing), Message(
-                f"Ingress {ns}/{ing.name} serves {hosts} in cleartext HTTP: it has no {F_TLS}",
-                f"L'Ingress {ns}/{ing.name} sert {hosts} en HTTP en clair : il n'a pas de {F_TLS}",
+            failed.append(finding(rule("NET-006"), Result.FAIL, _ingress_ref(ing), msg(
+                "Ingress {namespace}/{ingress} serves {hosts} in cleartext HTTP: it has no spec.tls",
+                namespace=ns, ingress=ing.name, hosts=_list(h or "*" for h in ing.hosts) or "*",
             ), F_TLS))
         for route in routes.get(ns, ()):
-            host = route.host or "its generated host"
-            host_fr = route.host or "son hôte généré"
+            host: Text | str = route.host or msg("its generated host")
             if not route.termination:
-                failed.append(finding(rule("NET-006"), Result.FAIL, _route_ref(route), Message(
-                    f"Route {ns}/{route.name} serves {host} in cleartext HTTP: it has no {F_TLS}",
-                    f"La Route {ns}/{route.name} sert {host_fr} en HTTP en clair : elle n'a pas de {F_TLS}",
+                failed.append(finding(rule("NET-006"), Result.FAIL, _route_ref(route), msg(
+                    "Route {namespace}/{route} serves {host} in cleartext HTTP: it has no spec.tls",
+                    namespace=ns, route=route.name, host=host,
                 ), F_TLS))
             elif route.insecure_edge_termination_policy == "Allow":
-                failed.append(finding(rule("NET-006"), Result.FAIL, _route_ref(route), Message(
-                    f"Route {ns}/{route.name} also serves {host} in cleartext HTTP: {F_INSECURE} is Allow "
-                    f"(use Redirect or None)",
-                    f"La Route {ns}/{route.name} sert aussi {host_fr} en HTTP en clair : {F_INSECURE} vaut Allow "
-                    f"(utiliser Redirect ou None)",
+                failed.append(finding(rule("NET-006"), Result.FAIL, _route_ref(route), msg(
+                    "Route {namespace}/{route} also serves {host} in cleartext HTTP: "
+                    "spec.tls.insecureEdgeTerminationPolicy is Allow (use Redirect or None)",
+                    namespace=ns, route=route.name, host=host,
                 ), F_INSECURE))
         for svc in services.get(ns, ()):
             if not svc.exposed:
@@ -909,21 +983,13 @@ def check_cleartext_exposure(spec: TenantPolicySpec, tenant_namespaces: list[str
                 if target in cleartext and target != sp.port:
                     hits.append((f"spec.ports[{i}].targetPort", target))
             if hits:
-                how = svc.type if svc.type in ("LoadBalancer", "NodePort") else "externalIPs"
-                what = ", ".join(f"{port} ({fld})" for fld, port in hits)
-                failed.append(finding(rule("NET-006"), Result.FAIL, _service_ref(svc), Message(
-                    f"Service {ns}/{svc.name} ({how}) exposes cleartext protocol "
-                    f"{'ports' if len(hits) > 1 else 'port'} {what} outside the cluster",
-                    f"Le Service {ns}/{svc.name} ({how}) expose hors du cluster "
-                    f"{'les ports' if len(hits) > 1 else 'le port'} de protocole en clair {what}",
-                ), hits[0][0]))
+                failed.append(finding(rule("NET-006"), Result.FAIL, _service_ref(svc), _cleartext_service(svc, hits),
+                                      hits[0][0]))
         out += failed
         if not failed:
-            out.append(finding(rule("NET-006"), Result.PASS, _ns_ref(ns), Message(
-                f"Namespace {ns} exposes nothing in cleartext: every Ingress and Route has TLS without an Allow "
-                f"insecure policy, and no exposed Service uses a cleartext port ({shown})",
-                f"L'espace de noms {ns} n'expose rien en clair : chaque Ingress et chaque Route a TLS sans "
-                f"politique non sécurisée Allow, et aucun Service exposé n'utilise de port en clair ({shown})",
+            out.append(finding(rule("NET-006"), Result.PASS, _ns_ref(ns), msg(
+                "Namespace {namespace} exposes nothing in cleartext: every Ingress and Route has TLS without an Allow "
+                "insecure policy, and no exposed Service uses a cleartext port ({ports})", namespace=ns, ports=shown,
             ), F_TLS))
     return out
 
@@ -932,14 +998,46 @@ def check_cleartext_exposure(spec: TenantPolicySpec, tenant_namespaces: list[str
 # NET-007: exposure outside the DMZ
 
 
-def _service_exposure(svc: Service) -> tuple[str, str, str] | None:
-    """(field, English, French) of how a Service is exposed outside the cluster, or None."""
+def _service_exposure(svc: Service) -> tuple[str, str] | None:
+    """(field, how) of how a Service is exposed outside the cluster, or None."""
     if svc.type in ("LoadBalancer", "NodePort"):
-        return F_TYPE, f"type {svc.type}", f"type {svc.type}"
+        return F_TYPE, f"type {svc.type}"
     if svc.external_ips:
-        ips = ", ".join(svc.external_ips)
-        return F_EXTERNAL_IPS, f"externalIPs {ips}", f"externalIPs {ips}"
+        return F_EXTERNAL_IPS, f"externalIPs {', '.join(svc.external_ips)}"
     return None
+
+
+def _exposed_outside_dmz(kind: str, namespace: str, name: str, how: Text | str, field: str,
+                         zone: str | None) -> Text:
+    what = {"namespace": namespace, "name": name, "how": how, "field": field, "zone": zone}
+    if kind == "Service":
+        if zone:
+            return msg("Service {namespace}/{name} is exposed outside the cluster ({how}, {field}) but namespace "
+                       "{namespace} is in zone {zone}, not dmz", **what)
+        return msg("Service {namespace}/{name} is exposed outside the cluster ({how}, {field}) but namespace "
+                   "{namespace} is in no network zone (only dmz may expose)", **what)
+    if kind == "Route":
+        if zone:
+            return msg("Route {namespace}/{name} is exposed outside the cluster ({how}, {field}) but namespace "
+                       "{namespace} is in zone {zone}, not dmz", **what)
+        return msg("Route {namespace}/{name} is exposed outside the cluster ({how}, {field}) but namespace "
+                   "{namespace} is in no network zone (only dmz may expose)", **what)
+    if zone:
+        return msg("Ingress {namespace}/{name} is exposed outside the cluster ({how}, {field}) but namespace "
+                   "{namespace} is in zone {zone}, not dmz", **what)
+    return msg("Ingress {namespace}/{name} is exposed outside the cluster ({how}, {field}) but namespace "
+               "{namespace} is in no network zone (only dmz may expose)", **what)
+
+
+def _exposure_allowed(namespace: str, exposed: int) -> Text:
+    if exposed == 0:
+        return msg("Namespace {namespace} is in the dmz zone, where exposure is allowed (0 exposed objects)",
+                   namespace=namespace)
+    if exposed == 1:
+        return msg("Namespace {namespace} is in the dmz zone, where exposure is allowed ({count} exposed object)",
+                   namespace=namespace, count=exposed)
+    return msg("Namespace {namespace} is in the dmz zone, where exposure is allowed ({count} exposed objects)",
+               namespace=namespace, count=exposed)
 
 
 def check_exposure_zone(tenant_namespaces: list[str], zone_of_namespace: Mapping[str, str],
@@ -952,60 +1050,92 @@ def check_exposure_zone(tenant_namespaces: list[str], zone_of_namespace: Mapping
     out: list[Finding] = []
     for ns in sorted(set(tenant_namespaces)):
         zone = zone_of_namespace.get(ns)
-        exposed: list[tuple[ResourceRef, str, str, str, str]] = []  # ref, what en, what fr, how, field
+        exposed: list[tuple[ResourceRef, Text | str, str]] = []  # the object, how it is exposed, the field
         for svc in services.get(ns, ()):
-            how = _service_exposure(svc)
-            if how is not None:
-                exposed.append((_service_ref(svc), f"Service {ns}/{svc.name}", f"Le Service {ns}/{svc.name}",
-                                f"{how[1]}", how[0]))
+            exposure = _service_exposure(svc)
+            if exposure is not None:
+                exposed.append((_service_ref(svc), exposure[1], exposure[0]))
         for route in routes.get(ns, ()):
-            exposed.append((_route_ref(route), f"Route {ns}/{route.name}", f"La Route {ns}/{route.name}",
-                            f"host {route.host}" if route.host else "a router host", F_HOST))
+            exposed.append((_route_ref(route), msg("host {host}", host=route.host) if route.host
+                            else msg("a router host"), F_HOST))
         for ing in ingresses.get(ns, ()):
             hosts = _list(h for h in ing.hosts if h)
-            exposed.append((_ingress_ref(ing), f"Ingress {ns}/{ing.name}", f"L'Ingress {ns}/{ing.name}",
-                            f"hosts {hosts}" if hosts else "the ingress controller", F_RULES))
+            exposed.append((_ingress_ref(ing), msg("hosts {hosts}", hosts=hosts) if hosts
+                            else msg("the ingress controller"), F_RULES))
         if zone == DMZ_ZONE:
-            out.append(finding(rule("NET-007"), Result.PASS, _ns_ref(ns), Message(
-                f"Namespace {ns} is in the {DMZ_ZONE} zone, where exposure is allowed "
-                f"({_n_en(len(exposed), 'exposed object')})",
-                f"L'espace de noms {ns} est dans la zone {DMZ_ZONE}, où l'exposition est autorisée "
-                f"({_n_fr(len(exposed), 'objet exposé', 'objets exposés')})",
-            ), "metadata.labels"))
+            out.append(finding(rule("NET-007"), Result.PASS, _ns_ref(ns), _exposure_allowed(ns, len(exposed)),
+                               "metadata.labels"))
             continue
-        where_en = f"in zone {zone}, not {DMZ_ZONE}" if zone else f"in no network zone (only {DMZ_ZONE} may expose)"
-        where_fr = (f"dans la zone {zone} et non {DMZ_ZONE}" if zone
-                    else f"dans aucune zone réseau (seule {DMZ_ZONE} peut exposer)")
-        for ref, what_en, what_fr, how, fld in exposed:
-            out.append(finding(rule("NET-007"), Result.FAIL, ref, Message(
-                f"{what_en} is exposed outside the cluster ({how}, {fld}) but namespace {ns} is {where_en}",
-                f"{what_fr} est exposé hors du cluster ({how}, {fld}) alors que l'espace de noms {ns} est "
-                f"{where_fr}",
-            ), fld))
+        for ref, how, fld in exposed:
+            out.append(finding(rule("NET-007"), Result.FAIL, ref,
+                               _exposed_outside_dmz(ref.kind, ns, ref.name, how, fld, zone), fld))
         if not exposed:
-            zone_en = f"zone {zone}" if zone else "no zone"
-            zone_fr = f"zone {zone}" if zone else "aucune zone"
-            out.append(finding(rule("NET-007"), Result.PASS, _ns_ref(ns), Message(
-                f"Namespace {ns} ({zone_en}) exposes no Service, Route or Ingress outside the cluster",
-                f"L'espace de noms {ns} ({zone_fr}) n'expose aucun Service, Route ou Ingress hors du cluster",
-            ), F_TYPE))
+            nothing = msg("Namespace {namespace} (zone {zone}) exposes no Service, Route or Ingress outside the "
+                          "cluster", namespace=ns, zone=zone) if zone else \
+                msg("Namespace {namespace} (no zone) exposes no Service, Route or Ingress outside the cluster",
+                    namespace=ns)
+            out.append(finding(rule("NET-007"), Result.PASS, _ns_ref(ns), nothing, F_TYPE))
     return out
 
 
 # --------------------------------------------------------------------------------------------
-# The policy
+# The rules, in the order the findings come
 
 
-def evaluate_network(spec: TenantPolicySpec, tenant_namespaces: list[str], zone_of_namespace: dict[str, str],
-                     other_tenant_namespaces: set[str], view: ClusterView) -> list[Finding]:
-    """NET-001 to NET-007 for the tenant namespaces of one TenantPolicy."""
-    engine = NetworkPolicyEngine(view)
-    return [
-        *check_default_deny_ingress(tenant_namespaces, view),
-        *check_default_deny_egress(tenant_namespaces, view),
-        *check_forbidden_ports_exposed(spec, tenant_namespaces, view, engine),
-        *check_cross_tenant_ingress(tenant_namespaces, other_tenant_namespaces, view, engine),
-        *check_flow_matrix(spec, tenant_namespaces, zone_of_namespace, view, engine),
-        *check_cleartext_exposure(spec, tenant_namespaces, view),
-        *check_exposure_zone(tenant_namespaces, zone_of_namespace, view),
-    ]
+@family.rule("NET-001", Severity.HIGH, ("R8", "S7"), N_("A tenant namespace has no default-deny ingress policy"),
+             reads={"NetworkPolicy"})
+def default_deny_ingress(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_default_deny_ingress(tenant.namespaces, view)
+
+
+@family.rule("NET-002", Severity.MEDIUM, ("S7",), N_("A tenant namespace has no default-deny egress policy"),
+             reads={"NetworkPolicy"})
+def default_deny_egress(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_default_deny_egress(tenant.namespaces, view)
+
+
+# The NetworkPolicyEngine reads the view's NetworkPolicies, Pods and Namespaces (their labels).
+_ENGINE_READS = frozenset({"NetworkPolicy", "Pod", "Namespace"})
+
+
+@family.rule("NET-003", Severity.CRITICAL, ("R7",),
+             N_("An administration or file-sharing port is open to the whole Internet"),
+             reads=_ENGINE_READS | {"Service"})
+def forbidden_ports_exposed(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_forbidden_ports_exposed(tenant.spec, tenant.namespaces, view, _engine(tenant, view))
+
+
+@family.rule("NET-004", Severity.CRITICAL, ("S6",),
+             N_("The effective network policies admit traffic from another tenant's namespaces"),
+             reads=_ENGINE_READS)
+def cross_tenant_ingress(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_cross_tenant_ingress(tenant.namespaces, tenant.other_tenant_namespaces, view, _engine(tenant, view))
+
+
+@family.rule("NET-005", Severity.HIGH, ("S7",),
+             N_("The effective network policies admit a flow that the flow matrix does not list"),
+             reads=_ENGINE_READS)
+def flow_matrix(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_flow_matrix(tenant.spec, tenant.namespaces, tenant.zone_of_namespace, view, _engine(tenant, view))
+
+
+@family.rule("NET-006", Severity.HIGH, ("S1", "S4"),
+             N_("Cleartext exposure: a route, ingress or port without encryption"),
+             reads={"Ingress", "Route", "Service"})
+def cleartext_exposure(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_cleartext_exposure(tenant.spec, tenant.namespaces, view)
+
+
+@family.rule("NET-007", Severity.MEDIUM, ("S7",),
+             N_("An externally exposed Service, Route or Ingress lies in a namespace outside the DMZ zone"),
+             reads={"Ingress", "Route", "Service"})
+def exposure_zone(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    return check_exposure_zone(tenant.namespaces, tenant.zone_of_namespace, view)
+
+
+def evaluate_network(spec: TenantPolicySpec, tenant_namespaces: list[str], zone_of_namespace: Mapping[str, str],
+                     other_tenant_namespaces: frozenset[str] | set[str], view: ClusterView) -> list[Finding]:
+    """NET-001 to NET-007 for the tenant namespaces of one TenantPolicy (no NET rule reads the policy's
+    name or the clock)."""
+    tenant = Tenant(spec, "", tenant_namespaces, zone_of_namespace, other_tenant_namespaces)
+    return family.evaluate(tenant, view, datetime.min)

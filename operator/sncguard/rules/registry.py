@@ -121,3 +121,24 @@ def families() -> list[Family[Any]]:
 def reads_of(policy_kind: str) -> frozenset[str]:
     """The kinds the rules of `policy_kind` read, together."""
     return frozenset().union(*(f.reads for f in _FAMILIES if f.policy_kind == policy_kind))
+
+
+# What a policy kind reads beside its rules: every policy kind finds the namespaces it judges among the
+# Namespaces (a TenantPolicy by its namespaceSelector, a ZoneSpread or a BackupPolicy its own), and a
+# ZoneSpread's SLA ledger counts its zones' outages from the Nodes' readiness (controller/zonespread.py).
+READS_BESIDE_RULES: dict[str, frozenset[str]] = {
+    "ZoneSpread": frozenset({"Namespace", "Node"}),
+    "BackupPolicy": frozenset({"Namespace"}),
+    "TenantPolicy": frozenset({"Namespace"}),
+}
+
+
+def load_families() -> None:
+    """Import every family module: each declares its rules on import."""
+    from . import access, backup, location, network, termination, zonespread  # noqa: F401
+
+
+def policy_reads(policy_kind: str) -> frozenset[str]:
+    """Every kind a policy of `policy_kind` reads: what its rules declare, and what it reads beside them."""
+    load_families()
+    return reads_of(policy_kind) | READS_BESIDE_RULES[policy_kind]

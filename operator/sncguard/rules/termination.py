@@ -40,12 +40,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..findings import Finding, Message, ResourceRef, Result, finding
+from ..findings import Finding, ResourceRef, Result, Severity, finding
+from ..i18n import N_, Text, msg
+from ..timefmt import rfc3339_fraction as rfc3339
 from ..view import ClusterView, PersistentVolume, VeleroBackup
-from .access import rfc3339
 from .backup import VELERO_API_VERSION, backup_holds_namespace
-from .catalogue import rule
 from .location import tenant_volumes
+from .registry import TERMINATION, Family, rule
+from .subjects import Tenant
 
 if TYPE_CHECKING:
     from ..api.tenantpolicy import TenantPolicySpec
@@ -64,6 +66,7 @@ __all__ = [
     "next_deadline",
     "notice_deadline",
     "remaining_data",
+    "termination_status_fields",
 ]
 
 POLICY_API_VERSION = "sncguard.io/v1alpha1"
@@ -72,13 +75,14 @@ NOTICE_PERIOD = timedelta(days=21)
 ERASURE_PERIOD = timedelta(days=30)
 
 F_TERMINATION = "spec.termination"
-F_ENDED = "spec.termination.contractEndedAt"
 F_NOTICE = "spec.termination.erasureNoticeAt"
 F_CLAIM_REF = "spec.claimRef"
 F_INCLUDED = "spec.includedNamespaces"
 
 # The kinds TERM-002 looks for, in the certificate's inventory.
 INVENTORY_KINDS = ("Namespace", "PersistentVolume", "Backup")
+
+family: Family[Tenant] = Family(TERMINATION, "TenantPolicy")
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,17 +200,22 @@ def _policy_ref(policy_name: str) -> ResourceRef:
     return ResourceRef(kind="TenantPolicy", namespace="", name=policy_name, api_version=POLICY_API_VERSION)
 
 
-def _names(items: Iterable[str]) -> str:
-    return ", ".join(items) or "none"
-
-
-def _skip_both(policy_name: str, why_en: str, why_fr: str) -> list[Finding]:
-    ref = _policy_ref(policy_name)
-    return [finding(rule(rule_id), Result.SKIP, ref, Message(f"{what_en} not judged: {why_en}",
-                                                             f"{what_fr} non évalué : {why_fr}"), F_TERMINATION)
-            for rule_id, what_en, what_fr in (
-                ("TERM-001", "Erasure notice", "Avis d'effacement"),
-                ("TERM-002", "Erasure of the tenant's data", "Effacement des données du locataire"))]
+def _undeclared(tenant: Tenant, rule_id: str) -> Finding | None:
+    """The skip of `rule_id` while no termination is declared (the contract runs) or it has no end date;
+    None once the contract's end is known."""
+    t = tenant.spec.termination
+    notice = rule_id == "TERM-001"
+    if t is None:
+        text = (msg("Erasure notice not judged: TenantPolicy {policy} declares no spec.termination (the contract "
+                    "runs)", policy=tenant.name) if notice else
+                msg("Erasure of the tenant's data not judged: TenantPolicy {policy} declares no spec.termination "
+                    "(the contract runs)", policy=tenant.name))
+    elif t.contract_ended_at is None:
+        text = (msg("Erasure notice not judged: spec.termination sets no contractEndedAt") if notice else
+                msg("Erasure of the tenant's data not judged: spec.termination sets no contractEndedAt"))
+    else:
+        return None
+    return finding(rule(rule_id), Result.SKIP, _policy_ref(tenant.name), text, F_TERMINATION)
 
 
 def check_notice(spec: TenantPolicySpec, policy_name: str, now: datetime) -> Finding:
@@ -216,41 +225,30 @@ def check_notice(spec: TenantPolicySpec, policy_name: str, now: datetime) -> Fin
     ref = _policy_ref(policy_name)
     ended, due = rfc3339(t.contract_ended_at), rfc3339(t.contract_ended_at + NOTICE_PERIOD)
     if t.erasure_notice_at is not None:
-        after = _days(t.erasure_notice_at - t.contract_ended_at)
-        return finding(rule("TERM-001"), Result.PASS, ref, Message(
-            f"Erasure notice recorded at {rfc3339(t.erasure_notice_at)} ({F_NOTICE}), {after} day(s) after the "
-            f"contract ended at {ended}",
-            f"Avis d'effacement enregistré le {rfc3339(t.erasure_notice_at)} ({F_NOTICE}), {after} jour(s) après "
-            f"la fin du contrat le {ended}",
+        return finding(rule("TERM-001"), Result.PASS, ref, msg(
+            "Erasure notice recorded at {notice} (spec.termination.erasureNoticeAt), {days} day(s) after the "
+            "contract ended at {ended}",
+            notice=rfc3339(t.erasure_notice_at), days=_days(t.erasure_notice_at - t.contract_ended_at), ended=ended,
         ), F_NOTICE)
     if now <= t.contract_ended_at + NOTICE_PERIOD:
-        verb_en, verb_fr = ("ended", "a pris fin") if now >= t.contract_ended_at else ("ends", "prend fin")
-        return finding(rule("TERM-001"), Result.PASS, ref, Message(
-            f"The contract {verb_en} at {ended} ({F_ENDED}); the erasure notice is due by {due} (21 days later) "
-            f"and none is recorded yet",
-            f"Le contrat {verb_fr} le {ended} ({F_ENDED}) ; l'avis d'effacement est dû au plus tard le {due} "
-            f"(21 jours après) et aucun n'est encore enregistré",
-        ), F_NOTICE)
-    late = _days(now - t.contract_ended_at)
-    return finding(rule("TERM-001"), Result.FAIL, ref, Message(
-        f"The contract ended at {ended} ({F_ENDED}), {late} days ago, and no erasure notice is recorded "
-        f"({F_NOTICE} is absent): it was due by {due}, 21 days after the end of the contract",
-        f"Le contrat a pris fin le {ended} ({F_ENDED}), il y a {late} jours, et aucun avis d'effacement n'est "
-        f"enregistré ({F_NOTICE} est absent) : il était dû au plus tard le {due}, 21 jours après la fin du "
-        f"contrat",
+        if now >= t.contract_ended_at:
+            text = msg("The contract ended at {ended} (spec.termination.contractEndedAt); the erasure notice is due "
+                       "by {due} (21 days later) and none is recorded yet", ended=ended, due=due)
+        else:
+            text = msg("The contract ends at {ended} (spec.termination.contractEndedAt); the erasure notice is due "
+                       "by {due} (21 days later) and none is recorded yet", ended=ended, due=due)
+        return finding(rule("TERM-001"), Result.PASS, ref, text, F_NOTICE)
+    return finding(rule("TERM-001"), Result.FAIL, ref, msg(
+        "The contract ended at {ended} (spec.termination.contractEndedAt), {days} days ago, and no erasure notice "
+        "is recorded (spec.termination.erasureNoticeAt is absent): it was due by {due}, 21 days after the end of "
+        "the contract", ended=ended, days=_days(now - t.contract_ended_at), due=due,
     ), F_NOTICE)
 
 
-def _remaining_en(remaining: Remaining) -> str:
+def _remaining(remaining: Remaining) -> Text:
     c = remaining.counts()
-    return (f"{c['Namespace']} namespace(s), {c['PersistentVolume']} persistent volume(s) and "
-            f"{c['Backup']} Velero backup(s) of the tenant remain")
-
-
-def _remaining_fr(remaining: Remaining) -> str:
-    c = remaining.counts()
-    return (f"il reste {c['Namespace']} espace(s) de noms, {c['PersistentVolume']} volume(s) persistant(s) et "
-            f"{c['Backup']} sauvegarde(s) Velero du locataire")
+    return msg("{namespaces} namespace(s), {volumes} persistent volume(s) and {backups} Velero backup(s) of the "
+               "tenant remain", namespaces=c["Namespace"], volumes=c["PersistentVolume"], backups=c["Backup"])
 
 
 def check_erasure(spec: TenantPolicySpec, policy_name: str, namespaces: list[str], view: ClusterView,
@@ -265,84 +263,100 @@ def check_erasure(spec: TenantPolicySpec, policy_name: str, namespaces: list[str
     notice, due = rfc3339(t.erasure_notice_at), rfc3339(deadline)
     remaining = remaining_data(namespaces, view)
     if now <= deadline:
-        return [finding(rule("TERM-002"), Result.PASS, ref, Message(
-            f"Erasure not yet due: the tenant's data must be gone by {due}, 30 days after the erasure notice of "
-            f"{notice} ({F_NOTICE}); for now {_remaining_en(remaining)}",
-            f"Effacement pas encore dû : les données du locataire doivent disparaître au plus tard le {due}, "
-            f"30 jours après l'avis d'effacement du {notice} ({F_NOTICE}) ; à ce jour, {_remaining_fr(remaining)}",
+        return [finding(rule("TERM-002"), Result.PASS, ref, msg(
+            "Erasure not yet due: the tenant's data must be gone by {due}, 30 days after the erasure notice of "
+            "{notice} (spec.termination.erasureNoticeAt); for now {remaining}",
+            due=due, notice=notice, remaining=_remaining(remaining),
         ), F_NOTICE)], None
-    late = _days(now - deadline)
-    since_en = f"past the erasure deadline of {due} (the notice of {notice} + 30 days; {late} day(s) late)"
-    since_fr = (f"après l'échéance d'effacement du {due} (avis du {notice} + 30 jours ; {late} jour(s) de "
-                f"retard)")
+    since = msg("past the erasure deadline of {due} (the notice of {notice} + 30 days; {days} day(s) late)",
+                due=due, notice=notice, days=_days(now - deadline))
     out: list[Finding] = []
     for namespace in remaining.namespaces:
         out.append(finding(rule("TERM-002"), Result.FAIL, ResourceRef(
-            kind="Namespace", namespace="", name=namespace, api_version="v1"), Message(
-            f"Namespace {namespace} of tenant {spec.tenant} still exists {since_en}",
-            f"L'espace de noms {namespace} du locataire {spec.tenant} existe toujours {since_fr}",
+            kind="Namespace", namespace="", name=namespace, api_version="v1"), msg(
+            "Namespace {namespace} of tenant {tenant} still exists {since}",
+            namespace=namespace, tenant=spec.tenant, since=since,
         )))
     for pv, claim in remaining.volumes:
         out.append(finding(rule("TERM-002"), Result.FAIL, ResourceRef(
-            kind="PersistentVolume", namespace="", name=pv.name, api_version="v1"), Message(
-            f"PersistentVolume {pv.name}, bound to claim {claim} of tenant {spec.tenant} ({F_CLAIM_REF}), still "
-            f"exists {since_en}",
-            f"Le PersistentVolume {pv.name}, lié à la demande {claim} du locataire {spec.tenant} "
-            f"({F_CLAIM_REF}), existe toujours {since_fr}",
+            kind="PersistentVolume", namespace="", name=pv.name, api_version="v1"), msg(
+            "PersistentVolume {pv}, bound to claim {claim} of tenant {tenant} (spec.claimRef), still exists {since}",
+            pv=pv.name, claim=claim, tenant=spec.tenant, since=since,
         ), F_CLAIM_REF))
     for b, held in remaining.backups:
-        scope = _names(b.included_namespaces) if b.included_namespaces else "empty: every namespace"
-        scope_fr = _names(b.included_namespaces) if b.included_namespaces else "vide : tous les espaces de noms"
         out.append(finding(rule("TERM-002"), Result.FAIL, ResourceRef(
-            kind="Backup", namespace=b.namespace, name=b.name, api_version=VELERO_API_VERSION), Message(
-            f"Velero Backup {b.namespace}/{b.name} (phase {b.phase or 'unknown'}) covers namespace(s) "
-            f"{_names(held)} of tenant {spec.tenant} ({F_INCLUDED}: {scope}) and still exists {since_en}",
-            f"La sauvegarde Velero {b.namespace}/{b.name} (phase {b.phase or 'inconnue'}) couvre le(s) espace(s) "
-            f"de noms {_names(held)} du locataire {spec.tenant} ({F_INCLUDED} : {scope_fr}) et existe toujours "
-            f"{since_fr}",
+            kind="Backup", namespace=b.namespace, name=b.name, api_version=VELERO_API_VERSION), msg(
+            "Velero Backup {namespace}/{backup} ({phase}) covers namespace(s) {held} of tenant {tenant} "
+            "(spec.includedNamespaces: {scope}) and still exists {since}",
+            namespace=b.namespace, backup=b.name,
+            phase=msg("phase {phase}", phase=b.phase) if b.phase else msg("phase unknown"),
+            held=held, tenant=spec.tenant,
+            scope=list(b.included_namespaces) if b.included_namespaces else msg("empty: every namespace"),
+            since=since,
         ), F_INCLUDED))
     if out:
         return out, None
     certificate = erasure_certificate(spec.tenant, namespaces, deadline, now, previous_status)
-    return [finding(rule("TERM-002"), Result.PASS, ref, Message(
-        f"Nothing of tenant {spec.tenant} remains past the erasure deadline of {due}: no namespace, no "
-        f"PersistentVolume bound to its claims and no Velero Backup covering its namespaces "
-        f"(looked for: {_names(namespaces)}); "
-        f"erasure certificate since {certificate['checkedAt']}, digest {certificate['digest']}",
-        f"Plus rien du locataire {spec.tenant} ne subsiste après l'échéance d'effacement du {due} : aucun "
-        f"espace de noms, aucun PersistentVolume lié à ses demandes et aucune sauvegarde Velero couvrant ses "
-        f"espaces de noms "
-        f"(recherchés : {_names(namespaces) if namespaces else 'aucun'}) ; certificat d'effacement depuis le "
-        f"{certificate['checkedAt']}, empreinte {certificate['digest']}",
-    ), F_NOTICE)], certificate
+    evidence = {"tenant": spec.tenant, "due": due, "checked_at": certificate["checkedAt"],
+                "digest": certificate["digest"]}
+    if namespaces:
+        text = msg("Nothing of tenant {tenant} remains past the erasure deadline of {due}: no namespace, no "
+                   "PersistentVolume bound to its claims and no Velero Backup covering its namespaces (looked for: "
+                   "{namespaces}); erasure certificate since {checked_at}, digest {digest}",
+                   namespaces=namespaces, **evidence)
+    else:
+        text = msg("Nothing of tenant {tenant} remains past the erasure deadline of {due}: no namespace, no "
+                   "PersistentVolume bound to its claims and no Velero Backup covering its namespaces (looked for: "
+                   "none); erasure certificate since {checked_at}, digest {digest}", **evidence)
+    return [finding(rule("TERM-002"), Result.PASS, ref, text, F_NOTICE)], certificate
+
+
+@family.rule("TERM-001", Severity.HIGH, ("R11",),
+             N_("The contract ended more than 21 days ago and no erasure notice is recorded"),
+             reads=())
+def erasure_notice(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    skipped = _undeclared(tenant, "TERM-001")
+    return [skipped if skipped is not None else check_notice(tenant.spec, tenant.name, now)]
+
+
+@family.rule("TERM-002", Severity.CRITICAL, ("R11",),
+             N_("More than 30 days after the erasure notice, tenant data remains"),
+             reads={"Namespace", "PersistentVolume", "PersistentVolumeClaim", "Backup"})
+def erasure(tenant: Tenant, view: ClusterView, now: datetime) -> list[Finding]:
+    skipped = _undeclared(tenant, "TERM-002")
+    if skipped is not None:
+        return [skipped]
+    assert tenant.spec.termination is not None
+    if tenant.spec.termination.erasure_notice_at is None:
+        return [finding(rule("TERM-002"), Result.SKIP, _policy_ref(tenant.name), msg(
+            "Erasure of the tenant's data not judged: no erasure notice is recorded "
+            "(spec.termination.erasureNoticeAt), so the 30-day erasure deadline has not started (TERM-001 judges "
+            "the notice)",
+        ), F_NOTICE)]
+    namespaces = erasure_scope(tenant.namespaces, tenant.previous_status)
+    return check_erasure(tenant.spec, tenant.name, namespaces, view, now, tenant.previous_status)[0]
+
+
+def termination_status_fields(tenant: Tenant, view: ClusterView, now: datetime) -> dict[str, Any]:
+    """erasureNamespaces once a termination is declared; erasureCertificate once TERM-002 earns it."""
+    t = tenant.spec.termination
+    if t is None:
+        return {}
+    namespaces = erasure_scope(tenant.namespaces, tenant.previous_status)
+    fields: dict[str, Any] = {"erasureNamespaces": namespaces}
+    if t.contract_ended_at is None or t.erasure_notice_at is None:
+        return fields
+    # The same judgement as TERM-002's, so that the certificate exists exactly when its pass names it.
+    _, certificate = check_erasure(tenant.spec, tenant.name, namespaces, view, now, tenant.previous_status)
+    if certificate is not None:
+        fields["erasureCertificate"] = certificate
+    return fields
 
 
 def evaluate_termination(spec: TenantPolicySpec, policy_name: str, tenant_namespaces: Iterable[str],
                          view: ClusterView, now: datetime,
                          previous_status: Mapping[str, Any] | None = None) -> TerminationEvaluation:
-    """Every TERM rule; one skip per rule while no termination is declared (the contract runs)."""
-    t = spec.termination
-    if t is None:
-        return TerminationEvaluation(_skip_both(
-            policy_name, f"TenantPolicy {policy_name} declares no {F_TERMINATION} (the contract runs)",
-            f"la TenantPolicy {policy_name} ne déclare pas de {F_TERMINATION} (le contrat est en cours)"))
-    namespaces = erasure_scope(tenant_namespaces, previous_status)
-    fields: dict[str, Any] = {"erasureNamespaces": namespaces}
-    if t.contract_ended_at is None:
-        result = _skip_both(policy_name, f"{F_TERMINATION} sets no contractEndedAt",
-                            f"{F_TERMINATION} ne fixe pas contractEndedAt")
-        return TerminationEvaluation(result, fields)
-    findings = [check_notice(spec, policy_name, now)]
-    if t.erasure_notice_at is None:
-        findings.append(finding(rule("TERM-002"), Result.SKIP, _policy_ref(policy_name), Message(
-            f"Erasure of the tenant's data not judged: no erasure notice is recorded ({F_NOTICE}), so the "
-            f"30-day erasure deadline has not started (TERM-001 judges the notice)",
-            f"Effacement des données du locataire non évalué : aucun avis d'effacement n'est enregistré "
-            f"({F_NOTICE}), le délai d'effacement de 30 jours n'a donc pas commencé (TERM-001 évalue l'avis)",
-        ), F_NOTICE))
-        return TerminationEvaluation(findings, fields)
-    erasure, certificate = check_erasure(spec, policy_name, namespaces, view, now, previous_status)
-    findings.extend(erasure)
-    if certificate is not None:
-        fields["erasureCertificate"] = certificate
-    return TerminationEvaluation(findings, fields)
+    """Every TERM rule (one skip per rule while no termination is declared: the contract runs) and the
+    termination's status fields."""
+    tenant = Tenant(spec, policy_name, list(tenant_namespaces), previous_status=previous_status)
+    return TerminationEvaluation(family.evaluate(tenant, view, now), termination_status_fields(tenant, view, now))

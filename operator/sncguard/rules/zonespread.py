@@ -1,22 +1,25 @@
 """ZoneSpread rules ZS-001 to ZS-006: workloads must run across at least `minZones` zones (R1, R4).
 
-Pure: no I/O, no clock, no kopf, no client. `evaluate` judges every Deployment and StatefulSet
-of a namespace that the policy selects; each `check_*` function judges one rule for one workload
-and returns exactly one Finding.
+Pure: no I/O, no clock, no kopf, no client. Each rule judges every Deployment and StatefulSet of
+the policy's namespace that the policy selects (its subject is a `ZoneSpreadPolicy`); `evaluate`
+runs them all and orders the findings workload by workload. Each `check_*` function judges one
+rule for one workload and returns exactly one Finding.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .. import ZONE_LABEL
-from ..findings import Finding, Message, ResourceRef, Result, finding
+from ..findings import Finding, ResourceRef, Result, Severity, finding
+from ..i18n import N_, Text, msg, seq
 from ..selectors import label_selector_matches, node_admits
 from ..view import ClusterView, Pod, PodDisruptionBudget, Workload
-from .catalogue import rule
+from .registry import ZONE_SPREAD, Family, rule
 
 if TYPE_CHECKING:
     from ..api.zonespread import ZoneSpreadSpec
@@ -27,6 +30,7 @@ __all__ = [
     "SpreadTerm",
     "WorkloadAssessment",
     "ZoneSpreadEvaluation",
+    "ZoneSpreadPolicy",
     "analyse_spread",
     "check_disruption_budget",
     "check_hard_spread",
@@ -61,6 +65,9 @@ _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 _PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 _DIGITS = re.compile(r"[0-9]+")
 
+# (zones of the running pods, number of running pods, running pods whose node has no zone)
+RunningZones = tuple[frozenset[str], int, int]
+
 
 # --------------------------------------------------------------------------------------------
 # Results
@@ -90,9 +97,11 @@ class SpreadTerm:
     source: str       # e.g. "topologySpreadConstraints[0]"
     field: str        # the JSON path of the list it sits in
     hard: bool        # DoNotSchedule / required
-    counts: bool      # zone spreading that selects the workload's own pods
-    reason_en: str = ""  # why it does not count
-    reason_fr: str = ""
+    reason: Text | None = None  # why it does not count as zone spreading of the workload's own pods
+
+    @property
+    def counts(self) -> bool:
+        return self.reason is None
 
 
 @dataclass(frozen=True)
@@ -125,45 +134,56 @@ def _ref(workload: Workload) -> ResourceRef:
                        api_version="apps/v1", uid=workload.uid)
 
 
-def _obj_en(w: Workload) -> str:
+def _named(w: Workload) -> str:
     return f"{w.kind} {w.namespace}/{w.name}"
 
 
-def _obj_fr(w: Workload) -> str:
-    return f"le {w.kind} {w.namespace}/{w.name}"
+# Counts have three forms, not two: French puts 0 in the singular, English and Italian in the plural.
 
 
-def _of_fr(w: Workload) -> str:
-    return f"du {w.kind} {w.namespace}/{w.name}"
+def _replicas(n: int) -> Text:
+    if n == 0:
+        return msg("0 replicas")
+    if n == 1:
+        return msg("1 replica")
+    return msg("{count} replicas", count=n)
 
 
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def _running_pods(n: int) -> Text:
+    if n == 0:
+        return msg("0 running pods")
+    if n == 1:
+        return msg("1 running pod")
+    return msg("{count} running pods", count=n)
 
 
-def _n_en(n: int, singular: str, plural: str | None = None) -> str:
-    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+def _zones(zones: Iterable[str]) -> Text:
+    """How many zones and which: "2 zones (zone-a, zone-b)"."""
+    names = sorted(zones)
+    if not names:
+        return msg("0 zones (none)")
+    if len(names) == 1:
+        return msg("1 zone ({zones})", zones=names)
+    return msg("{count} zones ({zones})", count=len(names), zones=names)
 
 
-def _n_fr(n: int, singular: str, plural: str | None = None) -> str:
-    # French: singular for 0 and 1.
-    return f"{n} {singular if n <= 1 else (plural or singular + 's')}"
+def _labels(labels: Mapping[str, str]) -> str | Text:
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or msg("no labels")
 
 
-def _labels_en(labels: Mapping[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "no labels"
+def _joined_by_semicolons(notes: list[Text]) -> Text:
+    """The notes in one clause; French spaces its semicolons, so the separator is a message too."""
+    joined = notes[0]
+    for note in notes[1:]:
+        joined = msg("{notes}; {note}", notes=joined, note=note)
+    return joined
 
 
-def _labels_fr(labels: Mapping[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "aucun label"
-
-
-def _zones_en(zones: Iterable[str]) -> str:
-    return ", ".join(sorted(zones)) or "none"
-
-
-def _zones_fr(zones: Iterable[str]) -> str:
-    return ", ".join(sorted(zones)) or "aucune"
+def _joined_by_and(parts: list[Text]) -> Text:
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = msg("{parts} and {part}", parts=joined, part=part)
+    return joined
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,14 +217,13 @@ def check_replicas(spec: ZoneSpreadSpec, workload: Workload) -> Finding:
     """ZS-001: fail when the workload has fewer replicas than minZones."""
     w, n, m = workload, workload.replicas, spec.min_zones
     if n < m:
-        return finding(rule("ZS-001"), Result.FAIL, _ref(w), Message(
-            f"{_obj_en(w)} has {_n_en(n, 'replica')}; minZones is {m}, so it cannot span {m} zones",
-            f"{_cap(_obj_fr(w))} a {_n_fr(n, 'réplica')} ; minZones vaut {m}, il ne peut donc pas "
-            f"couvrir {m} zones",
+        return finding(rule("ZS-001"), Result.FAIL, _ref(w), msg(
+            "{workload} has {replicas}; minZones is {min_zones}, so it cannot span {min_zones} zones",
+            workload=_named(w), replicas=_replicas(n), min_zones=m,
         ), F_REPLICAS)
-    return finding(rule("ZS-001"), Result.PASS, _ref(w), Message(
-        f"{_obj_en(w)} has {_n_en(n, 'replica')}, enough to span {m} zones (minZones)",
-        f"{_cap(_obj_fr(w))} a {_n_fr(n, 'réplica')}, assez pour couvrir {m} zones (minZones)",
+    return finding(rule("ZS-001"), Result.PASS, _ref(w), msg(
+        "{workload} has {replicas}, enough to span {min_zones} zones (minZones)",
+        workload=_named(w), replicas=_replicas(n), min_zones=m,
     ), F_REPLICAS)
 
 
@@ -220,8 +239,8 @@ def _namespace_labels(namespace: str, view: ClusterView | None) -> dict[str, str
     return labels
 
 
-def _term_scope_reason(term: Mapping, namespace: str, view: ClusterView | None) -> tuple[str, str]:
-    """Why a pod (anti-)affinity term does not apply to pods of `namespace` ("" when it does).
+def _term_scope_reason(term: Mapping, namespace: str, view: ClusterView | None) -> Text | None:
+    """Why a pod (anti-)affinity term does not apply to pods of `namespace` (None when it does).
 
     Kubernetes: the term applies to the union of `namespaces` and the namespaces its
     namespaceSelector selects; no namespaces and no namespaceSelector means the pod's own
@@ -230,70 +249,59 @@ def _term_scope_reason(term: Mapping, namespace: str, view: ClusterView | None) 
     names = list(term.get("namespaces") or ())
     ns_selector = term.get("namespaceSelector")
     if not names and ns_selector is None:
-        return "", ""
+        return None
     if namespace in names:
-        return "", ""
+        return None
     if ns_selector is not None and label_selector_matches(ns_selector, _namespace_labels(namespace, view)):
-        return "", ""
+        return None
     listed = ", ".join(names)
     if ns_selector is None:
-        return (f"it applies to namespaces {listed}, not {namespace}",
-                f"il s'applique aux espaces de noms {listed}, pas à {namespace}")
+        return msg("it applies to namespaces {namespaces}, not {namespace}", namespaces=listed, namespace=namespace)
     if names:
-        return (f"it applies to namespaces {listed} and to those its namespaceSelector selects, "
-                f"which excludes {namespace}",
-                f"il s'applique aux espaces de noms {listed} et à ceux que son namespaceSelector "
-                f"sélectionne, ce qui exclut {namespace}")
-    return (f"its namespaceSelector does not select namespace {namespace}",
-            f"son namespaceSelector ne sélectionne pas l'espace de noms {namespace}")
+        return msg("it applies to namespaces {namespaces} and to those its namespaceSelector selects, which "
+                   "excludes {namespace}", namespaces=listed, namespace=namespace)
+    return msg("its namespaceSelector does not select namespace {namespace}", namespace=namespace)
 
 
-def _selector_reason(selector: Mapping | None, pod_labels: Mapping[str, str]) -> tuple[str, str]:
+def _selector_reason(selector: Mapping | None, pod_labels: Mapping[str, str]) -> Text | None:
     if selector is None:
-        return ("it has no labelSelector, so it selects no pods (not even the workload's own)",
-                "il n'a pas de labelSelector et ne sélectionne donc aucun pod (pas même ceux de la charge)")
+        return msg("it has no labelSelector, so it selects no pods (not even the workload's own)")
     if not label_selector_matches(selector, pod_labels):
-        return (f"its labelSelector does not select the pod template labels ({_labels_en(pod_labels)})",
-                f"son labelSelector ne sélectionne pas les labels du modèle de pod "
-                f"({_labels_fr(pod_labels)})")
-    return "", ""
+        return msg("its labelSelector does not select the pod template labels ({labels})",
+                   labels=_labels(pod_labels))
+    return None
 
 
-def _key_reason(key: object, spec: ZoneSpreadSpec) -> tuple[str, str]:
+def _key_reason(key: object, spec: ZoneSpreadSpec) -> Text | None:
     if key in spread_keys(spec):
-        return "", ""
-    return (f"its topologyKey is {key!s}, not {spec.topology_key}",
-            f"sa topologyKey est {key!s}, et non {spec.topology_key}")
+        return None
+    return msg("its topologyKey is {key}, not {topology_key}", key=str(key), topology_key=spec.topology_key)
 
 
 def _tsc_term(i: int, c: Mapping, spec: ZoneSpreadSpec, labels: Mapping[str, str]) -> SpreadTerm:
     when = c.get("whenUnsatisfiable")
-    hard = when == "DoNotSchedule"
-    source = f"topologySpreadConstraints[{i}]"
     reason = _key_reason(c.get("topologyKey"), spec)
-    if not reason[0] and when not in ("DoNotSchedule", "ScheduleAnyway"):
-        reason = (f"its whenUnsatisfiable is {when!s}, neither DoNotSchedule nor ScheduleAnyway",
-                  f"son whenUnsatisfiable vaut {when!s}, ni DoNotSchedule ni ScheduleAnyway")
-    if not reason[0]:
+    if reason is None and when not in ("DoNotSchedule", "ScheduleAnyway"):
+        reason = msg("its whenUnsatisfiable is {when}, neither DoNotSchedule nor ScheduleAnyway", when=str(when))
+    if reason is None:
         reason = _selector_reason(c.get("labelSelector"), labels)
-    return SpreadTerm(source, F_TSC, hard, not reason[0], *reason)
+    return SpreadTerm(f"topologySpreadConstraints[{i}]", F_TSC, when == "DoNotSchedule", reason)
 
 
 def _anti_affinity_term(source: str, term: Mapping, hard: bool, spec: ZoneSpreadSpec, workload: Workload,
                         view: ClusterView | None) -> SpreadTerm:
     labels = workload.template.labels
     reason = _key_reason(term.get("topologyKey"), spec)
-    if not reason[0]:
+    if reason is None:
         reason = _selector_reason(term.get("labelSelector"), labels)
-    if not reason[0]:
+    if reason is None:
         # mismatchLabelKeys: "key notin (the pod's own value)", which excludes the pod's own replicas.
         own = [k for k in term.get("mismatchLabelKeys") or () if k in labels]
         if own:
-            reason = (f"its mismatchLabelKeys ({', '.join(own)}) exclude the workload's own pods",
-                      f"ses mismatchLabelKeys ({', '.join(own)}) excluent les pods de la charge elle-même")
-    if not reason[0]:
+            reason = msg("its mismatchLabelKeys ({keys}) exclude the workload's own pods", keys=", ".join(own))
+    if reason is None:
         reason = _term_scope_reason(term, workload.namespace, view)
-    return SpreadTerm(source, F_POD_ANTI_AFFINITY, hard, not reason[0], *reason)
+    return SpreadTerm(source, F_POD_ANTI_AFFINITY, hard, reason)
 
 
 def analyse_spread(spec: ZoneSpreadSpec, workload: Workload,
@@ -313,15 +321,7 @@ def analyse_spread(spec: ZoneSpreadSpec, workload: Workload,
     return SpreadAnalysis(tuple(terms))
 
 
-def _ignored_en(analysis: SpreadAnalysis) -> str:
-    return "".join(f" {t.source} does not count: {t.reason_en}." for t in analysis.ignored)
-
-
-def _ignored_fr(analysis: SpreadAnalysis) -> str:
-    return "".join(f" {t.source} ne compte pas : {t.reason_fr}." for t in analysis.ignored)
-
-
-def _kind_en(t: SpreadTerm) -> str:
+def _term_label(t: SpreadTerm) -> str:
     if t.field == F_TSC:
         return f"{t.source} ({'DoNotSchedule' if t.hard else 'ScheduleAnyway'})"
     return t.source
@@ -331,20 +331,22 @@ def check_spread_declared(spec: ZoneSpreadSpec, workload: Workload, view: Cluste
                           analysis: SpreadAnalysis | None = None) -> Finding:
     """ZS-002: fail when no zone spreading that selects the workload's own pods is declared."""
     w = workload
-    a = analysis or analyse_spread(spec, w, view)
+    a = analysis if analysis is not None else analyse_spread(spec, w, view)
     if not a.declared:
-        return finding(rule("ZS-002"), Result.FAIL, _ref(w), Message(
-            f"{_obj_en(w)} declares no zone spreading: no topologySpreadConstraint and no podAntiAffinity "
-            f"term on {spec.topology_key} selects its pods ({_labels_en(w.template.labels)})."
-            + _ignored_en(a),
-            f"{_cap(_obj_fr(w))} ne déclare aucune répartition entre zones : aucune "
-            f"topologySpreadConstraint ni aucun terme podAntiAffinity sur {spec.topology_key} ne "
-            f"sélectionne ses pods ({_labels_fr(w.template.labels)})." + _ignored_fr(a),
+        what = {"workload": _named(w), "key": spec.topology_key, "labels": _labels(w.template.labels)}
+        if not a.ignored:
+            return finding(rule("ZS-002"), Result.FAIL, _ref(w), msg(
+                "{workload} declares no zone spreading: no topologySpreadConstraint and no podAntiAffinity term on "
+                "{key} selects its pods ({labels}).", **what,
+            ), F_TSC)
+        ignored = [msg("{source} does not count: {reason}.", source=t.source, reason=t.reason) for t in a.ignored]
+        return finding(rule("ZS-002"), Result.FAIL, _ref(w), msg(
+            "{workload} declares no zone spreading: no topologySpreadConstraint and no podAntiAffinity term on "
+            "{key} selects its pods ({labels}). {ignored}", ignored=seq(ignored, " "), **what,
         ), F_TSC)
-    counted = ", ".join(_kind_en(t) for t in a.counted)
-    return finding(rule("ZS-002"), Result.PASS, _ref(w), Message(
-        f"{_obj_en(w)} declares zone spreading on {spec.topology_key}: {counted}",
-        f"{_cap(_obj_fr(w))} déclare une répartition entre zones sur {spec.topology_key} : {counted}",
+    return finding(rule("ZS-002"), Result.PASS, _ref(w), msg(
+        "{workload} declares zone spreading on {key}: {terms}",
+        workload=_named(w), key=spec.topology_key, terms=[_term_label(t) for t in a.counted],
     ), a.counted[0].field)
 
 
@@ -353,36 +355,28 @@ def check_hard_spread(spec: ZoneSpreadSpec, workload: Workload, view: ClusterVie
     """ZS-003: skip without spreading (ZS-002 fails); fail when the policy requires hard spreading and
     the only spreading that counts is soft (ScheduleAnyway, preferred anti-affinity)."""
     w = workload
-    a = analysis or analyse_spread(spec, w, view)
+    a = analysis if analysis is not None else analyse_spread(spec, w, view)
     if not a.declared:
-        return finding(rule("ZS-003"), Result.SKIP, _ref(w), Message(
-            f"{_obj_en(w)} declares no zone spreading (ZS-002), so there is no hardness to judge",
-            f"{_cap(_obj_fr(w))} ne déclare aucune répartition entre zones (ZS-002) : rien à juger "
-            f"sur son caractère strict",
+        return finding(rule("ZS-003"), Result.SKIP, _ref(w), msg(
+            "{workload} declares no zone spreading (ZS-002), so there is no hardness to judge", workload=_named(w),
         ), F_TSC)
     hard = [t for t in a.counted if t.hard]
     soft = [t for t in a.counted if not t.hard]
     if hard:
-        listed = ", ".join(_kind_en(t) for t in hard)
-        return finding(rule("ZS-003"), Result.PASS, _ref(w), Message(
-            f"{_obj_en(w)} spreads hard across zones: {listed}",
-            f"{_cap(_obj_fr(w))} se répartit de façon stricte entre les zones : {listed}",
+        return finding(rule("ZS-003"), Result.PASS, _ref(w), msg(
+            "{workload} spreads hard across zones: {terms}",
+            workload=_named(w), terms=[_term_label(t) for t in hard],
         ), hard[0].field)
-    listed = ", ".join(_kind_en(t) for t in soft)
+    what = {"workload": _named(w), "terms": [_term_label(t) for t in soft]}
     if spec.require_hard_spread:
-        return finding(rule("ZS-003"), Result.FAIL, _ref(w), Message(
-            f"{_obj_en(w)} spreads across zones only softly, by {listed}, while requireHardSpread is true: "
-            f"the scheduler may still put every pod in one zone; use whenUnsatisfiable DoNotSchedule or "
-            f"a required anti-affinity term",
-            f"{_cap(_obj_fr(w))} ne se répartit entre les zones que de façon souple, par {listed}, alors que "
-            f"requireHardSpread vaut true : l'ordonnanceur peut encore placer tous les pods dans une "
-            f"seule zone ; utilisez whenUnsatisfiable DoNotSchedule ou un terme d'anti-affinité requis",
+        return finding(rule("ZS-003"), Result.FAIL, _ref(w), msg(
+            "{workload} spreads across zones only softly, by {terms}, while requireHardSpread is true: the "
+            "scheduler may still put every pod in one zone; use whenUnsatisfiable DoNotSchedule or a required "
+            "anti-affinity term", **what,
         ), soft[0].field)
-    return finding(rule("ZS-003"), Result.PASS, _ref(w), Message(
-        f"{_obj_en(w)} spreads across zones softly, by {listed}; the policy accepts it (requireHardSpread "
-        f"is false)",
-        f"{_cap(_obj_fr(w))} se répartit entre les zones de façon souple, par {listed} ; la politique "
-        f"l'accepte (requireHardSpread vaut false)",
+    return finding(rule("ZS-003"), Result.PASS, _ref(w), msg(
+        "{workload} spreads across zones softly, by {terms}; the policy accepts it (requireHardSpread is false)",
+        **what,
     ), soft[0].field)
 
 
@@ -399,8 +393,7 @@ def workload_pods(workload: Workload, view: ClusterView) -> list[Pod]:
             if label_selector_matches(workload.selector, p.labels)]
 
 
-def running_zones(spec: ZoneSpreadSpec, workload: Workload,
-                  view: ClusterView) -> tuple[frozenset[str], int, int]:
+def running_zones(spec: ZoneSpreadSpec, workload: Workload, view: ClusterView) -> RunningZones:
     """(zones of the running pods, number of running pods, running pods whose node has no zone)."""
     zones: set[str] = set()
     running = unzoned = 0
@@ -417,32 +410,27 @@ def running_zones(spec: ZoneSpreadSpec, workload: Workload,
 
 
 def check_running_zones(spec: ZoneSpreadSpec, workload: Workload, view: ClusterView,
-                        known: tuple[frozenset[str], int, int] | None = None) -> Finding:
+                        known: RunningZones | None = None) -> Finding:
     """ZS-004: fail when the running pods sit in fewer than minZones zones; skip without live data.
     `known`: `running_zones` of the workload, when the caller has it already."""
-    w, m, key = workload, spec.min_zones, spec.topology_key
+    w, m = workload, spec.min_zones
     if not view.pods_observed or not view.nodes_observed:
-        return finding(rule("ZS-004"), Result.SKIP, _ref(w), Message(
-            f"Placement of {_obj_en(w)} not judged: no live Pods/Nodes in the input",
-            f"Placement {_of_fr(w)} non évalué : aucun Pod ni Node réel dans "
-            f"l'entrée",
+        return finding(rule("ZS-004"), Result.SKIP, _ref(w), msg(
+            "Placement of {workload} not judged: no live Pods/Nodes in the input", workload=_named(w),
         ))
     zones, running, unzoned = known if known is not None else running_zones(spec, w, view)
-    if not w.selector:
-        extra_en, extra_fr = " (its spec.selector is empty)", " (son spec.selector est vide)"
-    elif unzoned:
-        extra_en = (f"; {_n_en(unzoned, 'running pod')} sit on nodes that are not observed or have "
-                    f"no {key} label")
-        extra_fr = (f" ; {_n_fr(unzoned, 'pod')} en cours d'exécution sur des nœuds non observés ou "
-                    f"sans label {key}")
-    else:
-        extra_en = extra_fr = ""
-    en = (f"{_obj_en(w)} has {_n_en(running, 'running pod')} in {_n_en(len(zones), 'zone')} "
-          f"({_zones_en(zones)}); minZones is {m}{extra_en}")
-    fr = (f"{_cap(_obj_fr(w))} a {_n_fr(running, 'pod')} en cours d'exécution dans "
-          f"{_n_fr(len(zones), 'zone')} ({_zones_fr(zones)}) ; minZones vaut {m}{extra_fr}")
     result = Result.FAIL if len(zones) < m else Result.PASS
-    return finding(rule("ZS-004"), result, _ref(w), Message(en, fr), F_SELECTOR)
+    what = {"workload": _named(w), "running": _running_pods(running), "zones": _zones(zones), "min_zones": m}
+    if not w.selector:
+        text = msg("{workload} has {running} in {zones}; minZones is {min_zones} (its spec.selector is empty)",
+                   **what)
+    elif unzoned:
+        text = msg("{workload} has {running} in {zones}; minZones is {min_zones}; {unzoned} sit on nodes that are "
+                   "not observed or have no {key} label", unzoned=_running_pods(unzoned), key=spec.topology_key,
+                   **what)
+    else:
+        text = msg("{workload} has {running} in {zones}; minZones is {min_zones}", **what)
+    return finding(rule("ZS-004"), result, _ref(w), text, F_SELECTOR)
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,16 +469,34 @@ def pdb_allowed_disruptions(pdb: PodDisruptionBudget, replicas: int) -> int | No
     return None if minimum is None else max(replicas - minimum, 0)
 
 
-def _budget_text(pdb: PodDisruptionBudget) -> tuple[str, str]:
+def _pdb_name(pdb: PodDisruptionBudget) -> str:
+    return f"{pdb.namespace}/{pdb.name}"
+
+
+def _budget(pdb: PodDisruptionBudget) -> str | Text:
     if pdb.min_available is not None and pdb.max_unavailable is not None:
-        return (f"minAvailable {pdb.min_available!s} and maxUnavailable {pdb.max_unavailable!s}",
-                f"minAvailable {pdb.min_available!s} et maxUnavailable {pdb.max_unavailable!s}")
+        return msg("minAvailable {min_available} and maxUnavailable {max_unavailable}",
+                   min_available=str(pdb.min_available), max_unavailable=str(pdb.max_unavailable))
     if pdb.max_unavailable is not None:
-        return f"maxUnavailable {pdb.max_unavailable!s}", f"maxUnavailable {pdb.max_unavailable!s}"
+        return f"maxUnavailable {pdb.max_unavailable!s}"
     if pdb.min_available is not None:
-        return f"minAvailable {pdb.min_available!s}", f"minAvailable {pdb.min_available!s}"
-    return ("neither minAvailable nor maxUnavailable, so minAvailable 1",
-            "ni minAvailable ni maxUnavailable, donc minAvailable 1")
+        return f"minAvailable {pdb.min_available!s}"
+    return msg("neither minAvailable nor maxUnavailable, so minAvailable 1")
+
+
+def _uncovered(w: Workload, in_namespace: list[PodDisruptionBudget]) -> Text:
+    what = {"workload": _named(w), "namespace": w.namespace, "labels": _labels(w.template.labels)}
+    others = [b.name for b in in_namespace]
+    if not others:
+        return msg("{workload} is covered by no PodDisruptionBudget: none in namespace {namespace} selects its pod "
+                   "template labels ({labels})", **what)
+    if len(others) == 1:
+        return msg("{workload} is covered by no PodDisruptionBudget: none in namespace {namespace} selects its pod "
+                   "template labels ({labels}); 1 PodDisruptionBudget in {namespace} select other pods: {others}",
+                   others=others, **what)
+    return msg("{workload} is covered by no PodDisruptionBudget: none in namespace {namespace} selects its pod "
+               "template labels ({labels}); {count} PodDisruptionBudgets in {namespace} select other pods: {others}",
+               count=len(others), others=others, **what)
 
 
 def check_disruption_budget(spec: ZoneSpreadSpec, workload: Workload,
@@ -499,70 +505,45 @@ def check_disruption_budget(spec: ZoneSpreadSpec, workload: Workload,
     every one that does lets all of its replicas go down; skip when the policy does not require one."""
     w, r = workload, workload.replicas
     if not spec.require_pod_disruption_budget:
-        return finding(rule("ZS-005"), Result.SKIP, _ref(w), Message(
-            f"PodDisruptionBudget of {_obj_en(w)} not judged: requirePodDisruptionBudget is false",
-            f"PodDisruptionBudget {_of_fr(w)} non évalué : "
-            f"requirePodDisruptionBudget vaut false",
+        return finding(rule("ZS-005"), Result.SKIP, _ref(w), msg(
+            "PodDisruptionBudget of {workload} not judged: requirePodDisruptionBudget is false", workload=_named(w),
         ))
     labels = w.template.labels
     in_namespace = sorted((b for b in pdbs if b.namespace == w.namespace), key=lambda b: b.name)
     covering = [b for b in in_namespace
                 if b.selector is not None and label_selector_matches(b.selector, labels)]
     if not covering:
-        others = [b.name for b in in_namespace]
-        extra_en = (f"; {_n_en(len(others), 'PodDisruptionBudget')} in {w.namespace} select other pods: "
-                    f"{', '.join(others)}" if others else "")
-        extra_fr = (f" ; {_n_fr(len(others), 'PodDisruptionBudget')} de {w.namespace} "
-                    f"sélectionne{'nt' if len(others) > 1 else ''} d'autres pods : {', '.join(others)}"
-                    if others else "")
-        return finding(rule("ZS-005"), Result.FAIL, _ref(w), Message(
-            f"{_obj_en(w)} is covered by no PodDisruptionBudget: none in namespace {w.namespace} selects "
-            f"its pod template labels ({_labels_en(labels)}){extra_en}",
-            f"{_cap(_obj_fr(w))} n'est couvert par aucun PodDisruptionBudget : aucun dans l'espace de "
-            f"noms {w.namespace} ne sélectionne les labels de son modèle de pod ({_labels_fr(labels)})"
-            f"{extra_fr}",
-        ), F_TEMPLATE_LABELS)
+        return finding(rule("ZS-005"), Result.FAIL, _ref(w), _uncovered(w, in_namespace), F_TEMPLATE_LABELS)
     valid: list[tuple[PodDisruptionBudget, int]] = []
-    notes_en: list[str] = []
-    notes_fr: list[str] = []
+    notes: list[Text] = []
     for b in covering:
         allowed = pdb_allowed_disruptions(b, r)
-        budget_en, budget_fr = _budget_text(b)
         if allowed is None:
-            notes_en.append(f"PodDisruptionBudget {b.namespace}/{b.name} is invalid ({budget_en}), so it "
-                            f"does not count")
-            notes_fr.append(f"le PodDisruptionBudget {b.namespace}/{b.name} est invalide ({budget_fr}) et "
-                            f"ne compte donc pas")
+            notes.append(msg("PodDisruptionBudget {pdb} is invalid ({budget}), so it does not count",
+                             pdb=_pdb_name(b), budget=_budget(b)))
             continue
         valid.append((b, allowed))
     if r == 0 and valid:
         b = valid[0][0]
-        return finding(rule("ZS-005"), Result.PASS, _ref(w), Message(
-            f"{_obj_en(w)} has 0 replicas, so there is nothing to protect; it is covered by "
-            f"PodDisruptionBudget {b.namespace}/{b.name}",
-            f"{_cap(_obj_fr(w))} a 0 réplica, il n'y a donc rien à protéger ; il est couvert par le "
-            f"PodDisruptionBudget {b.namespace}/{b.name}",
+        return finding(rule("ZS-005"), Result.PASS, _ref(w), msg(
+            "{workload} has 0 replicas, so there is nothing to protect; it is covered by PodDisruptionBudget {pdb}",
+            workload=_named(w), pdb=_pdb_name(b),
         ), F_TEMPLATE_LABELS)
     protecting = [(b, a) for b, a in valid if a < r]
     if protecting:
         b, allowed = min(protecting, key=lambda p: p[1])
-        budget_en, budget_fr = _budget_text(b)
-        return finding(rule("ZS-005"), Result.PASS, _ref(w), Message(
-            f"{_obj_en(w)} is protected by PodDisruptionBudget {b.namespace}/{b.name} ({budget_en}): at "
-            f"most {allowed} of its {_n_en(r, 'replica')} may be down at once",
-            f"{_cap(_obj_fr(w))} est protégé par le PodDisruptionBudget {b.namespace}/{b.name} "
-            f"({budget_fr}) : au plus {allowed} de ses {_n_fr(r, 'réplica')} peuvent être arrêtés à la fois",
+        return finding(rule("ZS-005"), Result.PASS, _ref(w), msg(
+            "{workload} is protected by PodDisruptionBudget {pdb} ({budget}): at most {allowed} of its {replicas} "
+            "may be down at once",
+            workload=_named(w), pdb=_pdb_name(b), budget=_budget(b), allowed=allowed,
+            replicas=_replicas(r),
         ), F_TEMPLATE_LABELS)
     for b, allowed in valid:
-        budget_en, budget_fr = _budget_text(b)
-        notes_en.append(f"PodDisruptionBudget {b.namespace}/{b.name} ({budget_en}) allows {allowed} of "
-                        f"{_n_en(r, 'replica')} down")
-        notes_fr.append(f"le PodDisruptionBudget {b.namespace}/{b.name} ({budget_fr}) autorise l'arrêt de "
-                        f"{allowed} sur {_n_fr(r, 'réplica')}")
-    return finding(rule("ZS-005"), Result.FAIL, _ref(w), Message(
-        f"{_obj_en(w)} has no PodDisruptionBudget that keeps a pod up: " + "; ".join(notes_en),
-        f"{_cap(_obj_fr(w))} n'a aucun PodDisruptionBudget qui maintienne un pod en service : "
-        + " ; ".join(notes_fr),
+        notes.append(msg("PodDisruptionBudget {pdb} ({budget}) allows {allowed} of {replicas} down",
+                         pdb=_pdb_name(b), budget=_budget(b), allowed=allowed, replicas=_replicas(r)))
+    return finding(rule("ZS-005"), Result.FAIL, _ref(w), msg(
+        "{workload} has no PodDisruptionBudget that keeps a pod up: {notes}",
+        workload=_named(w), notes=_joined_by_semicolons(notes),
     ), F_TEMPLATE_LABELS)
 
 
@@ -614,46 +595,56 @@ def _affinity_zones(terms: list, keys: tuple[str, ...], known: frozenset[str]) -
 
 
 def explicit_zones(spec: ZoneSpreadSpec, workload: Workload,
-                   view: ClusterView) -> tuple[frozenset[str] | None, list[tuple[str, str, str]]]:
+                   view: ClusterView) -> tuple[frozenset[str] | None, list[tuple[str, Text]]]:
     """The zones the template names explicitly (nodeSelector, required node affinity, nodeName on a
-    known node), None when unconstrained, and the (field, English, French) sources that constrain."""
+    known node), None when unconstrained, and the (field, description) of each source that constrains."""
     keys = spread_keys(spec)
     template = workload.template
     allowed: frozenset[str] | None = None
-    sources: list[tuple[str, str, str]] = []
+    sources: list[tuple[str, Text]] = []
     for key in keys:
         if key in template.node_selector:
             value = template.node_selector[key]
             allowed = _intersect(allowed, frozenset({value}))
-            sources.append((F_NODE_SELECTOR, f"nodeSelector {key}={value}", f"le nodeSelector {key}={value}"))
+            sources.append((F_NODE_SELECTOR, msg("nodeSelector {key}={value}", key=key, value=value)))
     terms = _required_node_terms(workload)
     if terms is not None:
         zones = _affinity_zones(terms, keys, frozenset(view.known_zones(spec.topology_key)))
         if zones is not None:
             allowed = _intersect(allowed, zones)
-            sources.append((F_NODE_AFFINITY, f"required node affinity (zones {_zones_en(zones)})",
-                            f"l'affinité de nœud requise (zones {_zones_fr(zones)})"))
+            if zones:
+                sources.append((F_NODE_AFFINITY, msg("required node affinity (zones {zones})", zones=sorted(zones))))
+            else:
+                sources.append((F_NODE_AFFINITY, msg("required node affinity (zones none)")))
     if template.node_name and template.node_name in view.nodes:
         zone = view.zone_of_node(template.node_name, spec.topology_key)
         allowed = _intersect(allowed, frozenset({zone}) if zone else frozenset())
-        where_en = f"in zone {zone}" if zone else f"without {spec.topology_key} label"
-        where_fr = f"dans la zone {zone}" if zone else f"sans label {spec.topology_key}"
-        sources.append((F_NODE_NAME, f"nodeName {template.node_name} (a node {where_en})",
-                        f"le nodeName {template.node_name} (un nœud {where_fr})"))
+        if zone:
+            where = msg("nodeName {node} (a node in zone {zone})", node=template.node_name, zone=zone)
+        else:
+            where = msg("nodeName {node} (a node without {key} label)", node=template.node_name,
+                        key=spec.topology_key)
+        sources.append((F_NODE_NAME, where))
     return allowed, sources
 
 
-def _constraint_fields(workload: Workload) -> list[tuple[str, str, str]]:
-    """The placement constraints present in the template: (field, English, French)."""
+def _constraint_fields(workload: Workload) -> list[tuple[str, str | Text]]:
+    """The placement constraints present in the template: (field, name)."""
     t = workload.template
-    present = []
+    present: list[tuple[str, str | Text]] = []
     if t.node_selector:
-        present.append((F_NODE_SELECTOR, "nodeSelector", "nodeSelector"))
+        present.append((F_NODE_SELECTOR, "nodeSelector"))
     if _required_node_terms(workload) is not None:
-        present.append((F_NODE_AFFINITY, "required node affinity", "affinité de nœud requise"))
+        present.append((F_NODE_AFFINITY, msg("required node affinity")))
     if t.node_name:
-        present.append((F_NODE_NAME, f"nodeName {t.node_name}", f"nodeName {t.node_name}"))
+        present.append((F_NODE_NAME, f"nodeName {t.node_name}"))
     return present
+
+
+def _admitted_nodes(admitted: int, observed: int) -> Text:
+    if observed == 1:
+        return msg("{admitted} of 1 observed node", admitted=admitted)
+    return msg("{admitted} of {observed} observed nodes", admitted=admitted, observed=observed)
 
 
 def check_zone_pinning(spec: ZoneSpreadSpec, workload: Workload, view: ClusterView) -> Finding:
@@ -663,82 +654,154 @@ def check_zone_pinning(spec: ZoneSpreadSpec, workload: Workload, view: ClusterVi
     w, m, key = workload, spec.min_zones, spec.topology_key
     allowed, sources = explicit_zones(spec, w, view)
     if allowed is not None and len(allowed) < m:
-        by_en = " and ".join(s[1] for s in sources)
-        by_fr = " et ".join(s[2] for s in sources)
-        return finding(rule("ZS-006"), Result.FAIL, _ref(w), Message(
-            f"{_obj_en(w)} is pinned to {_n_en(len(allowed), 'zone')} ({_zones_en(allowed)}) by {by_en}; "
-            f"minZones is {m}",
-            f"{_cap(_obj_fr(w))} est cantonné à {_n_fr(len(allowed), 'zone')} ({_zones_fr(allowed)}) par "
-            f"{by_fr} ; minZones vaut {m}",
+        return finding(rule("ZS-006"), Result.FAIL, _ref(w), msg(
+            "{workload} is pinned to {zones} by {sources}; minZones is {min_zones}",
+            workload=_named(w), zones=_zones(allowed), sources=_joined_by_and([s[1] for s in sources]), min_zones=m,
         ), sources[0][0])
     present = _constraint_fields(w)
-    what_en = ", ".join(p[1] for p in present)
-    what_fr = ", ".join(p[2] for p in present)
+    constraints = [p[1] for p in present]
     if view.nodes_observed and present:
         t = w.template
         admitted = [n for n in view.nodes.values()
                     if node_admits(n.name, n.labels, t.node_selector, t.affinity)
                     and (not t.node_name or n.name == t.node_name)]
         zones = frozenset(z for n in admitted if (z := n.labels.get(key)))
-        counts_en = f"{len(admitted)} of {_n_en(len(view.nodes), 'observed node')}"
-        counts_fr = f"{len(admitted)} nœud(s) admis sur {len(view.nodes)} observé(s)"
+        what = {"workload": _named(w), "constraints": constraints, "zones": _zones(zones),
+                "nodes": _admitted_nodes(len(admitted), len(view.nodes)), "min_zones": m}
         if len(zones) < m:
-            return finding(rule("ZS-006"), Result.FAIL, _ref(w), Message(
-                f"{_obj_en(w)} is pinned by its placement constraints ({what_en}): they admit only nodes "
-                f"in {_n_en(len(zones), 'zone')} ({_zones_en(zones)}), {counts_en}; minZones is {m}",
-                f"{_cap(_obj_fr(w))} est cantonné par ses contraintes de placement ({what_fr}) : elles "
-                f"n'admettent que des nœuds de {_n_fr(len(zones), 'zone')} ({_zones_fr(zones)}), "
-                f"{counts_fr} ; minZones vaut {m}",
+            return finding(rule("ZS-006"), Result.FAIL, _ref(w), msg(
+                "{workload} is pinned by its placement constraints ({constraints}): they admit only nodes in "
+                "{zones}, {nodes}; minZones is {min_zones}", **what,
             ), present[0][0])
-        return finding(rule("ZS-006"), Result.PASS, _ref(w), Message(
-            f"{_obj_en(w)}: its placement constraints ({what_en}) admit nodes in "
-            f"{_n_en(len(zones), 'zone')} ({_zones_en(zones)}), {counts_en}; minZones is {m}",
-            f"{_cap(_obj_fr(w))} : ses contraintes de placement ({what_fr}) admettent des nœuds de "
-            f"{_n_fr(len(zones), 'zone')} ({_zones_fr(zones)}), {counts_fr} ; minZones vaut {m}",
+        return finding(rule("ZS-006"), Result.PASS, _ref(w), msg(
+            "{workload}: its placement constraints ({constraints}) admit nodes in {zones}, {nodes}; minZones is "
+            "{min_zones}", **what,
         ), present[0][0])
     if allowed is not None:
-        return finding(rule("ZS-006"), Result.PASS, _ref(w), Message(
-            f"{_obj_en(w)}: its placement constraints allow {_n_en(len(allowed), 'zone')} "
-            f"({_zones_en(allowed)}); minZones is {m}",
-            f"{_cap(_obj_fr(w))} : ses contraintes de placement autorisent {_n_fr(len(allowed), 'zone')} "
-            f"({_zones_fr(allowed)}) ; minZones vaut {m}",
+        return finding(rule("ZS-006"), Result.PASS, _ref(w), msg(
+            "{workload}: its placement constraints allow {zones}; minZones is {min_zones}",
+            workload=_named(w), zones=_zones(allowed), min_zones=m,
         ), sources[0][0])
     if present:
-        return finding(rule("ZS-006"), Result.PASS, _ref(w), Message(
-            f"{_obj_en(w)}: its placement constraints ({what_en}) do not restrict {key}",
-            f"{_cap(_obj_fr(w))} : ses contraintes de placement ({what_fr}) ne restreignent pas {key}",
+        return finding(rule("ZS-006"), Result.PASS, _ref(w), msg(
+            "{workload}: its placement constraints ({constraints}) do not restrict {key}",
+            workload=_named(w), constraints=constraints, key=key,
         ), present[0][0])
-    return finding(rule("ZS-006"), Result.PASS, _ref(w), Message(
-        f"{_obj_en(w)} has no nodeSelector, required node affinity or nodeName: it is not pinned to a zone",
-        f"{_cap(_obj_fr(w))} n'a ni nodeSelector, ni affinité de nœud requise, ni nodeName : il n'est "
-        f"cantonné à aucune zone",
+    return finding(rule("ZS-006"), Result.PASS, _ref(w), msg(
+        "{workload} has no nodeSelector, required node affinity or nodeName: it is not pinned to a zone",
+        workload=_named(w),
     ), F_NODE_SELECTOR)
+
+
+# --------------------------------------------------------------------------------------------
+# The rules
+
+
+def _key(workload: Workload) -> tuple[str, str]:
+    return workload.kind, workload.name
+
+
+@dataclass(eq=False)
+class ZoneSpreadPolicy:
+    """One ZoneSpread, and what its rules share about the workloads it selects, each part computed once: the
+    selection, how each workload spreads (ZS-002, ZS-003, Enforce mode) and where its pods run (ZS-004, SLA).
+
+    A subject is judged against one view. Each part is computed from the view of the first rule that needs
+    it, so a rule reads only the kinds it declares."""
+
+    spec: ZoneSpreadSpec
+    namespace: str
+    name: str
+    _selected: list[Workload] | None = field(default=None, init=False, repr=False)
+    _spread: dict[tuple[str, str], SpreadAnalysis] = field(default_factory=dict, init=False, repr=False)
+    _running: dict[tuple[str, str], RunningZones | None] = field(default_factory=dict, init=False, repr=False)
+
+    def workloads(self, view: ClusterView) -> list[Workload]:
+        if self._selected is None:
+            self._selected = select_workloads(self.spec, self.namespace, view)
+        return self._selected
+
+    def spread(self, workload: Workload, view: ClusterView) -> SpreadAnalysis:
+        if _key(workload) not in self._spread:
+            self._spread[_key(workload)] = analyse_spread(self.spec, workload, view)
+        return self._spread[_key(workload)]
+
+    def running(self, workload: Workload, view: ClusterView) -> RunningZones | None:
+        """`running_zones` of the workload; None when live pods are not observed."""
+        if _key(workload) not in self._running:
+            self._running[_key(workload)] = (running_zones(self.spec, workload, view) if view.pods_observed
+                                             else None)
+        return self._running[_key(workload)]
+
+
+family: Family[ZoneSpreadPolicy] = Family(ZONE_SPREAD, "ZoneSpread")
+
+
+@family.rule("ZS-001", Severity.HIGH, ("R1", "R4"), N_("A selected workload has fewer replicas than minZones"),
+             reads={"Deployment", "StatefulSet"})
+def enough_replicas(policy: ZoneSpreadPolicy, view: ClusterView, now: datetime) -> list[Finding]:
+    return [check_replicas(policy.spec, w) for w in policy.workloads(view)]
+
+
+@family.rule("ZS-002", Severity.HIGH, ("R1",),
+             N_("No zone spreading declared: neither a topology spread constraint nor a pod anti-affinity "
+                "on the zone key"),
+             reads={"Deployment", "StatefulSet", "Namespace"})
+def spread_declared(policy: ZoneSpreadPolicy, view: ClusterView, now: datetime) -> list[Finding]:
+    return [check_spread_declared(policy.spec, w, view, policy.spread(w, view)) for w in policy.workloads(view)]
+
+
+@family.rule("ZS-003", Severity.MEDIUM, ("R1",), N_("Zone spreading is only soft while the policy requires it hard"),
+             reads={"Deployment", "StatefulSet", "Namespace"})
+def hard_spread(policy: ZoneSpreadPolicy, view: ClusterView, now: datetime) -> list[Finding]:
+    return [check_hard_spread(policy.spec, w, view, policy.spread(w, view)) for w in policy.workloads(view)]
+
+
+@family.rule("ZS-004", Severity.HIGH, ("R1",), N_("The running pods sit in fewer than minZones zones"),
+             reads={"Deployment", "StatefulSet", "Pod", "Node"})
+def running_placement(policy: ZoneSpreadPolicy, view: ClusterView, now: datetime) -> list[Finding]:
+    return [check_running_zones(policy.spec, w, view, policy.running(w, view)) for w in policy.workloads(view)]
+
+
+@family.rule("ZS-005", Severity.MEDIUM, ("R4",),
+             N_("No PodDisruptionBudget covers the workload, or it allows every pod down"),
+             reads={"Deployment", "StatefulSet", "PodDisruptionBudget"})
+def disruption_budget(policy: ZoneSpreadPolicy, view: ClusterView, now: datetime) -> list[Finding]:
+    pdbs = view.pdbs_in(policy.namespace)
+    return [check_disruption_budget(policy.spec, w, pdbs) for w in policy.workloads(view)]
+
+
+@family.rule("ZS-006", Severity.HIGH, ("R1",),
+             N_("The workload is pinned to a single zone by nodeSelector or node affinity"),
+             reads={"Deployment", "StatefulSet", "Node"})
+def zone_pinning(policy: ZoneSpreadPolicy, view: ClusterView, now: datetime) -> list[Finding]:
+    return [check_zone_pinning(policy.spec, w, view) for w in policy.workloads(view)]
 
 
 # --------------------------------------------------------------------------------------------
 # The policy
 
 
-def evaluate(spec: ZoneSpreadSpec, namespace: str, view: ClusterView) -> ZoneSpreadEvaluation:
-    """Every ZS rule for every workload of `namespace` that the policy selects."""
-    findings: list[Finding] = []
+def evaluate(spec: ZoneSpreadSpec, namespace: str, view: ClusterView, name: str = "",
+             now: datetime | None = None) -> ZoneSpreadEvaluation:
+    """Every ZS rule for every workload of `namespace` that the policy selects, workload by workload (each
+    one's ZS-001 to ZS-006 together), with what Enforce mode and the SLA need of each workload. No ZS rule
+    reads the clock."""
+    policy = ZoneSpreadPolicy(spec, namespace, name)
+    workloads = policy.workloads(view)
+    position = {_key(w): i for i, w in enumerate(workloads)}
+    # The family runs rule after rule; the stable sort keeps each workload's findings in rule order.
+    findings = sorted(family.evaluate(policy, view, now or datetime.min),
+                      key=lambda f: position[(f.resource.kind, f.resource.name)])
+    placed = {(f.resource.kind, f.resource.name) for f in findings
+              if f.rule.id == "ZS-004" and f.result is Result.PASS}
     assessments: list[WorkloadAssessment] = []
-    eligible = True
-    for w in select_workloads(spec, namespace, view):
-        analysis = analyse_spread(spec, w, view)
-        running = running_zones(spec, w, view) if view.pods_observed else None
-        placement = check_running_zones(spec, w, view, running)
-        findings += [
-            check_replicas(spec, w),
-            check_spread_declared(spec, w, view, analysis),
-            check_hard_spread(spec, w, view, analysis),
-            placement,
-            check_disruption_budget(spec, w, view.pdbs_in(namespace)),
-            check_zone_pinning(spec, w, view),
-        ]
-        zones = running[0] if running is not None else frozenset()
-        needs = not analysis.hard if spec.require_hard_spread else not analysis.declared
-        assessments.append(WorkloadAssessment(w, zones, analysis.declared, analysis.hard, needs))
-        eligible = eligible and analysis.hard and placement.result is Result.PASS
+    for w in workloads:
+        spread = policy.spread(w, view)
+        running = policy.running(w, view)
+        needs = not spread.hard if spec.require_hard_spread else not spread.declared
+        assessments.append(WorkloadAssessment(w, running[0] if running is not None else frozenset(),
+                                              spread.declared, spread.hard, needs))
+    eligible = all(a.spread_hard and _key(a.workload) in placed for a in assessments)
     observed = frozenset().union(*(a.zones for a in assessments))
     return ZoneSpreadEvaluation(findings, assessments, observed, bool(assessments) and eligible)
