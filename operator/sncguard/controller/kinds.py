@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..i18n import msg, seq
 from ..netpol import NAMESPACE_NAME_LABEL, pod_address
-from ..rules import registry
+from ..rules.catalogue import POLICY_READS
 from ..selectors import label_selector_matches
 from ..status import invalid_status
 from ..view import ClusterView, project
@@ -239,8 +239,7 @@ BY_KIND = {w.kind: w for w in WATCHED}
 # A change of one of them may move its verdicts (`mark_readers`). A kind sncguard may not list (a 403)
 # leaves the policies that read it unjudged, Ready=False reason MissingPermission, rather than judged on
 # a view that silently lacks it; every other policy runs on.
-READS: dict[str, frozenset[str]] = {
-    kind: registry.policy_reads(kind) for kind in ("ZoneSpread", "TenantPolicy", "BackupPolicy")}
+READS: dict[str, frozenset[str]] = {kind: POLICY_READS[kind] for kind in ("ZoneSpread", "TenantPolicy", "BackupPolicy")}
 
 
 def readers_of(kind: str) -> list[str]:

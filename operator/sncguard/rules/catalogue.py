@@ -16,6 +16,8 @@ __all__ = ["CATALOGUE", "CATEGORIES", "FAMILIES", "rule", "rules_of"]
 FAMILIES = (zonespread.family, backup.family, network.family, access.family, location.family, termination.family)
 
 CATALOGUE: dict[str, RuleInfo] = {r.id: r.info for r in registry.all_rules()}
+# The kinds each policy kind reads, rules and subject together: the engine's READS (controller/kinds.py).
+POLICY_READS: dict[str, frozenset[str]] = {kind: registry.policy_reads(kind) for kind in registry.POLICY_KINDS}
 
 
 def rules_of(category: str) -> list[RuleInfo]:

@@ -133,12 +133,7 @@ READS_BESIDE_RULES: dict[str, frozenset[str]] = {
 }
 
 
-def load_families() -> None:
-    """Import every family module: each declares its rules on import."""
-    from . import access, backup, location, network, termination, zonespread  # noqa: F401
-
-
 def policy_reads(policy_kind: str) -> frozenset[str]:
-    """Every kind a policy of `policy_kind` reads: what its rules declare, and what it reads beside them."""
-    load_families()
+    """Every kind a policy of `policy_kind` reads: what its rules declare, and what it reads beside them.
+    Complete once the family modules are imported (catalogue.py imports them all)."""
     return reads_of(policy_kind) | READS_BESIDE_RULES[policy_kind]
