@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "operator"))
 
 from sncguard.i18n import DOMAIN, LOCALE_DIR, SOURCE_LANGUAGE  # noqa: E402
 
-KEYWORDS = {"msg": (1,), "N_": (1,)}
+KEYWORDS = {"msg": (1,), "msg_n": (1, 2), "N_": (1,)}
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 
 
@@ -53,7 +53,7 @@ def extract() -> Catalog:
     template = Catalog(project="sncguard", domain=DOMAIN, fuzzy=False, creation_date=STAMP, revision_date=STAMP)
     for filename, lineno, message, comments, context in extract_from_dir(
             PACKAGE, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)):
-        flags = ("python-brace-format",) if "{" in message else ()
+        flags = ("python-brace-format",) if "{" in "".join(_forms(message)) else ()
         template.add(message, None, [(f"operator/sncguard/{filename}", lineno)], auto_comments=comments,
                      context=context, flags=flags)
     return template
@@ -95,14 +95,14 @@ def problems(template: Catalog) -> list[str]:
     for language in languages():
         catalog = read(po_path(language), language)
         have = {m.id: m for m in catalog if m.id}
-        for message_id in sorted(ids - set(have)):
+        for message_id in sorted(ids - set(have), key=str):
             found.append(f"{language}: missing {message_id!r}")
-        for message_id in sorted(set(have) - ids):
+        for message_id in sorted(set(have) - ids, key=str):
             found.append(f"{language}: {message_id!r} is no longer used (run make i18n)")
         if language != SOURCE_LANGUAGE:
-            for message_id in sorted(ids & set(have)):
+            for message_id in sorted(ids & set(have), key=str):
                 entry = have[message_id]
-                if not entry.string:
+                if not all(_forms(entry.string)):
                     found.append(f"{language}: untranslated {message_id!r}")
                 elif entry.fuzzy:
                     found.append(f"{language}: fuzzy {message_id!r}")
@@ -115,8 +115,15 @@ def problems(template: Catalog) -> list[str]:
     return found
 
 
-def _fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+def _forms(text: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """A message's forms: one, or its singular and plurals."""
+    if isinstance(text, tuple | list):
+        return tuple(text)
+    return (text or "",)
+
+
+def _fields(text: str | tuple[str, ...]) -> set[str]:
+    return {name for form in _forms(text) for _, name, _, _ in string.Formatter().parse(form) if name is not None}
 
 
 def main(argv: list[str] | None = None) -> int:

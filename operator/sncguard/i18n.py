@@ -9,6 +9,8 @@ LANGUAGES' folder: no Python changes.
 
 Message IDs are plain literals (never f-strings) so that the extractor sees them; parameters use
 `str.format` fields. A parameter that is itself a Text, or a `Seq` of them, renders in the same language.
+A count is `msg_n("{count} zone", "{count} zones", n)`: each catalogue's plural rule picks the form
+(French puts 0 in the singular, English and Italian in the plural).
 """
 
 from __future__ import annotations
@@ -53,14 +55,21 @@ class Seq:
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A message ID and its parameters; `render` translates it."""
+    """A message ID and its parameters; `render` translates it. With `plural`, the ID is the singular and
+    `count` picks the form."""
 
     message_id: str
     params: tuple[tuple[str, Any], ...] = ()
+    plural: str | None = None
+    count: int = 0
 
     def render(self, language: str = SOURCE_LANGUAGE) -> str:
+        catalogue = translation(language)
+        if self.plural is None:
+            template = catalogue.gettext(self.message_id)
+        else:
+            template = catalogue.ngettext(self.message_id, self.plural, self.count)
         # Always formatted, parameters or not, so that a literal brace is written `{{` in every ID.
-        template = translation(language).gettext(self.message_id)
         return template.format_map({key: render(value, language) for key, value in self.params})
 
     def __str__(self) -> str:
@@ -70,6 +79,12 @@ class Text:
 def msg(message_id: str, /, **params: Any) -> Text:
     """A Text. Lists and tuples among `params` become Seqs joined by ", " (use `Seq` for another separator)."""
     return Text(message_id, tuple((key, _frozen(value)) for key, value in params.items()))
+
+
+def msg_n(singular: str, plural: str, count: int, /, **params: Any) -> Text:
+    """A Text whose form follows `count` (also passed as the `{count}` parameter unless given)."""
+    params.setdefault("count", count)
+    return Text(singular, tuple((key, _frozen(value)) for key, value in params.items()), plural, count)
 
 
 def seq(items: Iterable[Any], separator: str = ", ") -> Seq:

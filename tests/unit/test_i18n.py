@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sncguard import i18n
-from sncguard.i18n import LANGUAGES, Seq, Text, msg, render, seq
+from sncguard.i18n import LANGUAGES, Seq, Text, msg, msg_n, render, seq
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "operator" / "sncguard"
@@ -38,7 +38,7 @@ def test_the_shipped_languages_are_the_catalogues_and_include_italian():
 
 def _keyword_calls(tree: ast.AST):
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("msg", "N_"):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("msg", "msg_n", "N_"):
             yield node
 
 
@@ -47,8 +47,8 @@ def test_message_ids_are_literals_the_extractor_sees():
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for call in _keyword_calls(ast.parse(path.read_text(encoding="utf-8"))):
-            first = call.args[0] if call.args else None
-            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            ids = call.args[:2] if call.func.id == "msg_n" else call.args[:1]
+            if not ids or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in ids):
                 offenders.append(f"{path.relative_to(ROOT)}:{call.lineno}")
     assert offenders == []
 
@@ -64,18 +64,33 @@ def test_no_language_is_chosen_by_an_if_outside_the_catalogues():
     assert offenders == []
 
 
+def _texts(entry) -> list[Text]:
+    """The entry as the code builds it, each field given a visible value; a plural entry at several counts."""
+    forms = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+    fields = sorted({name for form in forms for _, name, _, _ in string.Formatter().parse(form) if name})
+    params = tuple((name, f"<{name}>") for name in fields)
+    if len(forms) == 1:
+        return [Text(entry.id, params)]
+    return [Text(forms[0], params, forms[1], n) for n in (0, 1, 2, 1_000_000)]
+
+
 def test_every_translation_renders_with_the_parameters_the_code_passes(template):
     for language in LANGUAGES:
         for entry in template:
             if not entry.id:
                 continue
-            fields = {name for _, name, _, _ in string.Formatter().parse(entry.id) if name}
-            text = Text(entry.id, tuple((name, f"<{name}>") for name in sorted(fields)))
-            rendered = text.render(language)
-            assert "{" not in rendered.replace("{}", ""), (language, entry.id, rendered)
-            for name in fields:
-                if f"{{{name}}}" in i18n.translation(language).gettext(entry.id):
-                    assert f"<{name}>" in rendered
+            for text in _texts(entry):
+                rendered = text.render(language)
+                assert "{" not in rendered.replace("{}", ""), (language, entry.id, rendered)
+                assert rendered.strip(), (language, entry.id)
+
+
+def test_counts_take_each_language_s_plural_rule():
+    """French puts 0 in the singular, English and Italian in the plural."""
+    zones = [msg_n("{count} zone ({zones})", "{count} zones ({zones})", n, zones=["a", "b"][:n]) for n in (0, 1, 2)]
+    assert [z.render("en") for z in zones] == ["0 zones ()", "1 zone (a)", "2 zones (a, b)"]
+    assert [z.render("fr") for z in zones] == ["0 zone ()", "1 zone (a)", "2 zones (a, b)"]
+    assert [z.render("it") for z in zones] == ["0 zone ()", "1 zona (a)", "2 zone (a, b)"]
 
 
 def test_a_text_renders_its_parameters_in_the_same_language():

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..findings import Finding, ResourceRef, Result, Severity, finding
-from ..i18n import N_, Text, msg, seq
+from ..i18n import N_, Text, msg, msg_n, seq
 from ..netpol import (
     DEFAULT_PROTOCOL,
     Direction,
@@ -500,16 +500,9 @@ def _unisolated(namespace: str, open_pods: list[Pod]) -> Text:
 def _isolated(namespace: str, live: int, others: int) -> Text:
     if live == 0:
         pods = msg("it has no running pod")
-    elif live == 1:
-        pods = msg("its {count} pod is isolated for ingress", count=live)
     else:
-        pods = msg("its {count} pods are isolated for ingress", count=live)
-    if others == 0:
-        checked = msg("0 other-tenant namespaces checked")
-    elif others == 1:
-        checked = msg("{count} other-tenant namespace checked", count=others)
-    else:
-        checked = msg("{count} other-tenant namespaces checked", count=others)
+        pods = msg_n("its {count} pod is isolated for ingress", "its {count} pods are isolated for ingress", live)
+    checked = msg_n("{count} other-tenant namespace checked", "{count} other-tenant namespaces checked", others)
     return msg("Namespace {namespace} admits no traffic from other tenants: {pods}, and no ingress rule admits any "
                "source, a namespace of another tenant or the address of one of its pods ({checked})",
                namespace=namespace, pods=pods, checked=checked)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import ZONE_LABEL
 from ..findings import Finding, ResourceRef, Result, Severity, finding
-from ..i18n import N_, Text, msg, seq
+from ..i18n import N_, Text, msg, msg_n, seq
 from ..selectors import label_selector_matches, node_admits
 from ..view import ClusterView, Pod, PodDisruptionBudget, Workload
 from .registry import ZONE_SPREAD, Family, rule
@@ -138,23 +138,12 @@ def _named(w: Workload) -> str:
     return f"{w.kind} {w.namespace}/{w.name}"
 
 
-# Counts have three forms, not two: French puts 0 in the singular, English and Italian in the plural.
-
-
 def _replicas(n: int) -> Text:
-    if n == 0:
-        return msg("0 replicas")
-    if n == 1:
-        return msg("1 replica")
-    return msg("{count} replicas", count=n)
+    return msg_n("{count} replica", "{count} replicas", n)
 
 
 def _running_pods(n: int) -> Text:
-    if n == 0:
-        return msg("0 running pods")
-    if n == 1:
-        return msg("1 running pod")
-    return msg("{count} running pods", count=n)
+    return msg_n("{count} running pod", "{count} running pods", n)
 
 
 def _zones(zones: Iterable[str]) -> Text:
@@ -162,9 +151,7 @@ def _zones(zones: Iterable[str]) -> Text:
     names = sorted(zones)
     if not names:
         return msg("0 zones (none)")
-    if len(names) == 1:
-        return msg("1 zone ({zones})", zones=names)
-    return msg("{count} zones ({zones})", count=len(names), zones=names)
+    return msg_n("{count} zone ({zones})", "{count} zones ({zones})", len(names), zones=names)
 
 
 def _labels(labels: Mapping[str, str]) -> str | Text:
