@@ -91,6 +91,13 @@ def seq(items: Iterable[Any], separator: str = ", ") -> Seq:
     return Seq(tuple(items), separator)
 
 
+def semicolons(items: Iterable[Any]) -> Seq:
+    """Items separated by semicolons as each language writes them ("; ", French " ; "); flat however long."""
+    first, *rest = list(items) or [""]
+    # TRANSLATORS: one more item of a list separated by semicolons; keep the leading punctuation and spaces.
+    return Seq((first, *(msg("; {item}", item=item) for item in rest)), "")
+
+
 def _frozen(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return Seq(tuple(value))

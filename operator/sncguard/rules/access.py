@@ -51,13 +51,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding, ResourceRef, Result, Severity, finding
-from ..i18n import N_, Seq, Text, msg, render, seq
+from ..i18n import N_, Seq, Text, msg, render, semicolons, seq
 from ..timefmt import rfc3339_fraction as rfc3339
 from ..view import ClusterView, RoleBinding, Subject
 from .registry import ACCESS, Family, rule
@@ -269,14 +269,6 @@ def _scope(b: RoleBinding) -> Text:
     return msg("in tenant namespace {namespace}", namespace=b.namespace)
 
 
-def _semicolons(items: Sequence[Text]) -> Text:
-    """The items one after another, separated as each language writes a semicolon (French: " ; ")."""
-    joined = items[0]
-    for item in items[1:]:
-        joined = msg("{earlier}; {later}", earlier=joined, later=item)
-    return joined
-
-
 def _ref(b: RoleBinding) -> ResourceRef:
     return ResourceRef(kind=b.kind or "RoleBinding", namespace=b.namespace, name=b.name,
                        api_version=RBAC_API_VERSION)
@@ -444,7 +436,7 @@ def check_authorised_subjects(spec: TenantPolicySpec, tenant_namespaces: Iterabl
             reasons = [msg("{subject}: {reason}", subject=_subject(s, b.namespace), reason=a.reason)
                        for _, s, a in verdicts]
             text = msg("{binding} grants {role} {scope} only to authorised subjects: {subjects}",
-                       binding=_binding(b), role=_role(b), scope=_scope(b), subjects=_semicolons(reasons))
+                       binding=_binding(b), role=_role(b), scope=_scope(b), subjects=semicolons(reasons))
         out.append(finding(rule("ACC-001"), Result.PASS, _ref(b), text, "subjects"))
     return out
 
@@ -548,7 +540,7 @@ def check_expired_grants(spec: TenantPolicySpec, policy_name: str, tenant_namesp
             continue
         if justified:
             text = msg("Access grant {field} ({subject}, ClusterRole {role}) expired at {expires}; the bindings that "
-                       "remain are justified otherwise: {bindings}", bindings=_semicolons(justified), **grant)
+                       "remain are justified otherwise: {bindings}", bindings=semicolons(justified), **grant)
         else:
             text = msg("Access grant {field} ({subject}, ClusterRole {role}) expired at {expires} and no binding "
                        "gives that role to that subject in a tenant namespace any more", **grant)
@@ -730,8 +722,8 @@ def register_change_text(previous: Mapping[str, Any], fields: Mapping[str, Any])
         return msg("Access register changed: beyond the first {cap} subjects shown", cap=REGISTER_CAP)
     if previous.get("accessRegisterTruncated") or fields.get("accessRegisterTruncated"):
         return msg("Access register changed: {changes} (register truncated: subjects beyond the first {cap} are "
-                   "not named)", changes=_semicolons(parts), cap=REGISTER_CAP)
-    return msg("Access register changed: {changes}", changes=_semicolons(parts))
+                   "not named)", changes=semicolons(parts), cap=REGISTER_CAP)
+    return msg("Access register changed: {changes}", changes=semicolons(parts))
 
 
 def register_change_message(previous: Mapping[str, Any], fields: Mapping[str, Any], language: str = "en"

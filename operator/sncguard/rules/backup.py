@@ -39,7 +39,7 @@ from functools import cached_property
 from .. import ZONE_LABEL
 from ..api.backuppolicy import BackupPolicySpec, parse_duration
 from ..findings import Finding, ResourceRef, Result, Severity, finding
-from ..i18n import N_, Seq, Text, msg, seq
+from ..i18n import N_, Seq, Text, msg, semicolons, seq
 from ..timefmt import as_utc, parse_rfc3339_or_none, rfc3339_seconds
 from ..view import (
     ENCRYPTION_ANNOTATION,
@@ -213,13 +213,6 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs}s" if secs else f"{minutes}m"
     return f"{secs}s"
-
-
-def _semicolon_separated(items: list[Text]) -> Seq:
-    """The items one after the other, each after the first led by the language's semicolon ("; " in
-    English, " ; " in French)."""
-    # TRANSLATORS: one more item of a list separated by semicolons; keep the leading punctuation.
-    return seq([items[0], *(msg("; {item}", item=item) for item in items[1:])], "")
 
 
 def _bsl_ref(spec: BackupPolicySpec) -> ResourceRef:
@@ -455,7 +448,7 @@ def schedule_coverage(protected: ProtectedNamespace, view: ClusterView, now: dat
         cited = F_INCLUDED
     return [finding(rule("BK-001"), Result.FAIL, _ns_ref(namespace), msg(
         "Namespace {namespace} is covered by no Velero Schedule in {velero_namespace}: {reasons}",
-        namespace=namespace, velero_namespace=vns, reasons=_semicolon_separated([lead, *near]),
+        namespace=namespace, velero_namespace=vns, reasons=semicolons([lead, *near]),
     ), cited)]
 
 
@@ -586,7 +579,7 @@ def target_encryption(protected: ProtectedNamespace, view: ClusterView, now: dat
     if enc.encrypts:
         return [finding(rule("BK-004"), Result.PASS, ref, msg(
             "BackupStorageLocation {location} encrypts: {evidence}",
-            location=location, evidence=_semicolon_separated([text for _, text in enc.evidence]),
+            location=location, evidence=semicolons([text for _, text in enc.evidence]),
         ), enc.evidence[0][0])]
     absent = {"location": location, "keys": ENCRYPTION_CONFIG_KEYS, "annotation": ENCRYPTION_ANNOTATION}
     if enc.negative:

@@ -15,14 +15,14 @@ import ipaddress
 import json
 import weakref
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .. import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..findings import Finding, ResourceRef, Result, Severity, finding
-from ..i18n import N_, Text, msg, msg_n, seq
+from ..i18n import N_, Text, msg, msg_n, semicolons, seq
 from ..netpol import (
     DEFAULT_PROTOCOL,
     Direction,
@@ -129,14 +129,6 @@ def _ingress_ref(i: Ingress) -> ResourceRef:
 
 def _route_ref(r: Route) -> ResourceRef:
     return ResourceRef(kind="Route", namespace=r.namespace, name=r.name, api_version="route.openshift.io/v1")
-
-
-def _semicolons(texts: Sequence[Text]) -> Text:
-    """`texts` joined by semicolons, spaced as each language writes them (French: " ; ")."""
-    joined = texts[0]
-    for text in texts[1:]:
-        joined = msg("{items}; {item}", items=joined, item=text)
-    return joined
 
 
 def _list(items: Iterable[str]) -> str:
@@ -343,7 +335,7 @@ def _service_forbidden(svc: Service, forbidden: set[int], pods: list[Pod]
 
 
 def _service_exposes_forbidden(svc: Service, hits: list[_Hit], ways: list[tuple[Text, bool]]) -> Text:
-    what = {"namespace": svc.namespace, "service": svc.name, "ways": _semicolons([way for way, _ in ways]),
+    what = {"namespace": svc.namespace, "service": svc.name, "ways": semicolons([way for way, _ in ways]),
             "ports": seq(shown for _, _, shown in hits)}
     internet = any(whole for _, whole in ways)
     if len(hits) == 1:
@@ -440,12 +432,12 @@ def check_forbidden_ports_exposed(spec: TenantPolicySpec, tenant_namespaces: lis
                 ports = _rule_forbidden_ports(r, forbidden, selected)
                 if ports:
                     offending.append((r, msg("{rule} admits {source} {ports}", rule=r.field, source=opener,
-                                             ports=_semicolons([how for _, how in ports]))))
+                                             ports=semicolons([how for _, how in ports]))))
             if offending:
                 failed = True
                 out.append(finding(rule("NET-003"), Result.FAIL, _policy_ref(policy), msg(
                     "NetworkPolicy {namespace}/{policy} opens forbidden ports to the whole Internet: {rules}",
-                    namespace=ns, policy=policy.name, rules=_semicolons([text for _, text in offending]),
+                    namespace=ns, policy=policy.name, rules=semicolons([text for _, text in offending]),
                 ), offending[0][0].field))
         if not failed:
             out.append(finding(rule("NET-003"), Result.PASS, _ns_ref(ns), msg(
@@ -552,7 +544,7 @@ def check_cross_tenant_ingress(tenant_namespaces: list[str], other_tenant_namesp
                         "NetworkPolicy {namespace}/{policy} {rule} admits traffic from other tenants into the pods "
                         "it selects (podSelector {selector}): {reasons}",
                         namespace=ns, policy=policy.name, rule=r.field, selector=_selector(policy.pod_selector),
-                        reasons=_semicolons(reasons),
+                        reasons=semicolons(reasons),
                     ), r.field))
         open_pods = [p for p in engine.pods_in(ns) if _live(p) and not engine.isolated(p, Direction.INGRESS)]
         if open_pods:

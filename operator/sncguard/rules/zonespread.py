@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import ZONE_LABEL
 from ..findings import Finding, ResourceRef, Result, Severity, finding
-from ..i18n import N_, Text, msg, msg_n, seq
+from ..i18n import N_, Text, msg, msg_n, semicolons, seq
 from ..selectors import label_selector_matches, node_admits
 from ..view import ClusterView, Pod, PodDisruptionBudget, Workload
 from .registry import ZONE_SPREAD, Family, rule
@@ -156,14 +156,6 @@ def _zones(zones: Iterable[str]) -> Text:
 
 def _labels(labels: Mapping[str, str]) -> str | Text:
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or msg("no labels")
-
-
-def _joined_by_semicolons(notes: list[Text]) -> Text:
-    """The notes in one clause; French spaces its semicolons, so the separator is a message too."""
-    joined = notes[0]
-    for note in notes[1:]:
-        joined = msg("{notes}; {note}", notes=joined, note=note)
-    return joined
 
 
 def _joined_by_and(parts: list[Text]) -> Text:
@@ -530,7 +522,7 @@ def check_disruption_budget(spec: ZoneSpreadSpec, workload: Workload,
                          pdb=_pdb_name(b), budget=_budget(b), allowed=allowed, replicas=_replicas(r)))
     return finding(rule("ZS-005"), Result.FAIL, _ref(w), msg(
         "{workload} has no PodDisruptionBudget that keeps a pod up: {notes}",
-        workload=_named(w), notes=_joined_by_semicolons(notes),
+        workload=_named(w), notes=semicolons(notes),
     ), F_TEMPLATE_LABELS)
 
 
