@@ -14,7 +14,7 @@ for N listed objects. From kopf.operator() to the last object's first event, one
 objects, without -> with the fix: N = 840 (the benchmark's 420 policies and their 420
 PolicyReports on a restart) 3.2 s -> 0.8 s; N = 4,200 (the 10x benchmark's policies) 120 s and
 100 s of CPU -> 4.4 s and 3.4 s. (When kopf also listed the built-in kinds, 11,800 objects:
-`make bench` cold start 654 s -> 20 s.) The fix notifies only when the set's aggregate state
+`make bench` cold start 654 s -> 16 s.) The fix notifies only when the set's aggregate state
 changes, which is all a `wait_for` waiter can observe; `Toggle.turn_to` keeps notifying as before.
 
 The rescan (`follow_partial_groups`, started with the operator). kopf rescans an API group on each
@@ -23,8 +23,8 @@ Established a moment before discovery lists it), and then kopf never watches tha
 two wgpolicyk8s.io CRDs applied together into a running kopf operator, 20 trials: without the
 rescan kopf left policyreports unwatched in 9 (still so 40 s later); with it all 20 were watched
 within 1.02 s of Established, 10 of them thanks to the rescan. An unwatched PolicyReport kind
-leaves sncguard's owned-report index empty: the reports' results lose their kept timestamps, so
-each evaluation writes them again, and stale ones are never deleted.
+leaves sncguard's owned-report index empty: a report's results lose their kept timestamps, so each
+evaluation writes it again, and stale reports are never deleted (from reports.py, not measured).
 
 Both touch kopf internals, so they check their shape first and leave kopf alone (with a warning)
 if it differs; tests/unit/test_kopf_fixes.py fails on such a kopf, and pyproject.toml pins kopf to
