@@ -175,6 +175,3 @@ def write_text(report: CheckReport, out: TextIO, language: str, verbose: bool = 
                   warned=s.warned, passed=s.passed, skipped=s.skipped)
     out.write(f"{summary.render(language)}\n")
 
-
-def summary_dict(report: CheckReport) -> dict[str, Any]:
-    return Summary.of(report.findings).as_dict()

@@ -16,7 +16,7 @@ A count is `msg_n("{count} zone", "{count} zones", n)`: each catalogue's plural 
 from __future__ import annotations
 
 import gettext
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -113,11 +113,6 @@ def render(value: Any, language: str = SOURCE_LANGUAGE) -> str:
     return str(value)
 
 
-def capitalised(value: Any, language: str) -> str:
-    text = render(value, language)
-    return text[:1].upper() + text[1:]
-
-
 @cache
 def translation(language: str) -> gettext.NullTranslations:
     """The compiled catalogue of `language`; the source language needs none. An unknown language is an
@@ -130,7 +125,3 @@ def translation(language: str) -> gettext.NullTranslations:
         if language == SOURCE_LANGUAGE:
             return gettext.NullTranslations()
         raise
-
-
-def rendered(texts: Mapping[str, Any], language: str) -> dict[str, str]:
-    return {key: render(value, language) for key, value in texts.items()}

@@ -37,7 +37,6 @@ CATEGORIES = (ZONE_SPREAD, BACKUP, NETWORK, ACCESS, LOCATION, TERMINATION)
 POLICY_KINDS = ("ZoneSpread", "BackupPolicy", "TenantPolicy")
 
 Subject = TypeVar("Subject")
-Check = Callable[[Any, ClusterView, datetime], list[Finding]]
 
 
 @dataclass(frozen=True)
