@@ -8,12 +8,11 @@ and the catalogue is read from it.
 from __future__ import annotations
 
 from ..findings import RuleInfo
-from . import access, backup, location, network, registry, termination, zonespread
+# The family modules declare their rules on import: importing them all completes the registry.
+from . import access, backup, location, network, registry, termination, zonespread  # noqa: F401
 from .registry import CATEGORIES, rule
 
-__all__ = ["CATALOGUE", "CATEGORIES", "FAMILIES", "rule", "rules_of"]
-
-FAMILIES = (zonespread.family, backup.family, network.family, access.family, location.family, termination.family)
+__all__ = ["CATALOGUE", "CATEGORIES", "POLICY_READS", "rule", "rules_of"]
 
 CATALOGUE: dict[str, RuleInfo] = {r.id: r.info for r in registry.all_rules()}
 # The kinds each policy kind reads, rules and subject together: the engine's READS (controller/kinds.py).
