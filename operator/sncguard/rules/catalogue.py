@@ -8,8 +8,7 @@ and the catalogue is read from it.
 from __future__ import annotations
 
 from ..findings import RuleInfo
-# The family modules declare their rules on import: importing them all completes the registry.
-from . import access, backup, location, network, registry, termination, zonespread  # noqa: F401
+from . import access, backup, location, network, registry, termination, zonespread  # noqa: F401 (they declare)
 from .registry import CATEGORIES, rule
 
 __all__ = ["CATALOGUE", "CATEGORIES", "POLICY_READS", "rule", "rules_of"]
